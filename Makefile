@@ -1,0 +1,29 @@
+# Two entry points (see README): `make main` trains + evaluates the default bundle on the default data,
+# `make test` runs the test suite. Both create .venv and install the project (pinned torch/torchvision) first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+BUNDLE ?= resnet18_binary
+ARGS   ?=
+CFG     = bundles/$(BUNDLE)/configs
+
+.PHONY: setup main train evaluate test
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+train: setup
+	$(PY) -m monai.bundle run training --config_file $(CFG)/train.json --logging_file $(CFG)/logging.conf $(ARGS)
+
+evaluate: setup
+	$(PY) -m monai.bundle run --config_file "['$(CFG)/train.json','$(CFG)/evaluate.json']" --logging_file $(CFG)/logging.conf $(ARGS)
+
+main: train evaluate
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -1,0 +1,54 @@
+"""Reading one bundle config from another, so that inference uses the training config's own preprocessing and
+network definition (referenced, never copied)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from monai.bundle import ConfigParser
+
+__all__ = ["find_bundle_root", "load_bundle_config", "bundle_component", "exit_on_failures"]
+
+
+def find_bundle_root(bundle_name: str) -> str:
+    """Absolute bundle folder: ``./bundles/<bundle_name>`` when run from the project root, else the current folder
+    when it is the bundle itself (holds ``configs/``)."""
+    candidate = Path("bundles") / bundle_name
+    if (candidate / "configs").is_dir():
+        return str(candidate.resolve())
+    if (Path("configs") / "train.json").is_file():
+        return str(Path.cwd())
+    raise FileNotFoundError(
+        f"bundle {bundle_name!r} not found from {os.getcwd()}: run from the project root or from the bundle folder"
+    )
+
+
+def load_bundle_config(bundle_root: str | os.PathLike, config: str = "train.json", overrides: Mapping[str, Any] | None = None) -> ConfigParser:
+    """Parsed :class:`monai.bundle.ConfigParser` of ``<bundle_root>/configs/<config>`` with ``overrides`` applied."""
+    path = Path(bundle_root) / "configs" / config
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: bundle config not found")
+    parser = ConfigParser()
+    parser.read_config(str(path))
+    for key, value in (overrides or {}).items():
+        parser[key] = value
+    parser.parse()
+    return parser
+
+
+def bundle_component(parser: ConfigParser, key: str, instantiate: bool = True) -> Any:
+    """Component ``key`` of a parsed bundle config (instantiated by default)."""
+    return parser.get_parsed_content(key, instantiate=instantiate)
+
+
+def exit_on_failures(num_failed: int, what: str = "item") -> None:
+    """End a bundle run with exit status 1 when ``num_failed`` inputs could not be processed (each is recorded in
+    the run's outputs); do nothing otherwise."""
+    if num_failed:
+        import logging
+        import sys
+
+        logging.getLogger("monai_tumorcls").error("%d %s(s) failed; see the run's outputs for the reasons", num_failed, what)
+        sys.exit(1)

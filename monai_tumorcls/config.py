@@ -1,0 +1,42 @@
+"""Locations the package reads from: the data root (MONAI convention) and the dataset folders below it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["get_data_root", "get_kaggle_root", "DATA_ENV_VAR", "KAGGLE_DIRNAME"]
+
+DATA_ENV_VAR = "MONAI_DATA_DIRECTORY"
+KAGGLE_DIRNAME = "brain-tumor-mri-dataset"
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def get_data_root(must_exist: bool = False) -> Path:
+    """Return the data root.
+
+    ``$MONAI_DATA_DIRECTORY`` when set, else ``../shared/data`` beside the project checkout
+    (the layout this project is developed and tested in).
+
+    Args:
+        must_exist: raise ``FileNotFoundError`` naming the path and the variable when the folder is absent.
+    """
+    env = os.environ.get(DATA_ENV_VAR)
+    root = Path(env).expanduser() if env else _PROJECT_ROOT.parent / "shared" / "data"
+    if must_exist and not root.is_dir():
+        raise FileNotFoundError(
+            f"data root {str(root)!r} does not exist; set {DATA_ENV_VAR} to the folder that holds "
+            f"{KAGGLE_DIRNAME}/ (see docs/data.md)"
+        )
+    return root
+
+
+def get_kaggle_root(must_exist: bool = True) -> Path:
+    """Return ``<data root>/brain-tumor-mri-dataset`` (holding ``Training/`` and ``Testing/``)."""
+    root = get_data_root() / KAGGLE_DIRNAME
+    if must_exist and not (root / "Training").is_dir():
+        raise FileNotFoundError(
+            f"Kaggle Brain Tumor MRI Dataset not found at {str(root)!r} (expected Training/ and Testing/ "
+            f"class folders); set {DATA_ENV_VAR} (see docs/data.md)"
+        )
+    return root

@@ -1,0 +1,243 @@
+"""Datalists from a class-per-folder tree such as the Kaggle Brain Tumor MRI Dataset.
+
+The tree is ``<root>/Training/<class>/*`` and ``<root>/Testing/<class>/*``. Every item is a dictionary in
+MONAI's datalist convention::
+
+    {"image": "/abs/path.jpg", "label": 1, "class_name": "glioma", "sha256": "...",
+     "duplicate_in_training": False}
+
+``duplicate_in_training`` marks Testing files whose bytes equal a Training file (the upstream dataset has
+103), so metrics can be reported with and without them. The validation split is stratified by class,
+seeded, and keeps byte-identical files together so that no image is in both training and validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+__all__ = [
+    "KAGGLE_CLASSES",
+    "TUMOUR_CLASSES",
+    "BINARY_CLASSES",
+    "IMAGE_SUFFIXES",
+    "scan_class_folder",
+    "label_items",
+    "stratified_split",
+    "limit_per_class",
+    "build_kaggle_datalists",
+    "list_images",
+    "file_sha256",
+    "task_class_names",
+    "class_counts",
+    "image_folder_datalist",
+]
+
+logger = logging.getLogger(__name__)
+
+KAGGLE_CLASSES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
+TUMOUR_CLASSES: tuple[str, ...] = ("glioma", "meningioma", "pituitary")
+#: binary task: index 0 = no tumour, index 1 = tumour (the positive class for precision/recall)
+BINARY_CLASSES: tuple[str, ...] = ("notumor", "tumor")
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png")
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def list_images(folder: str | Path, suffixes: Sequence[str] = IMAGE_SUFFIXES, recursive: bool = True) -> list[Path]:
+    """Sorted image files below ``folder`` (suffix match is case-insensitive; hidden files skipped)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: not a folder")
+    pattern = "**/*" if recursive else "*"
+    sfx = {s.lower() for s in suffixes}
+    return sorted(
+        p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in sfx and not p.name.startswith(".")
+    )
+
+
+def scan_class_folder(
+    folder: str | Path, class_names: Sequence[str] = KAGGLE_CLASSES, hash_files: bool = True
+) -> list[dict]:
+    """Items ``{"image", "class_name"[, "sha256"]}`` for ``folder/<class_name>/*`` (sorted, deterministic).
+
+    Raises:
+        FileNotFoundError: ``folder`` or one of the class folders is missing.
+        ValueError: a class folder holds no image.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: dataset split folder not found")
+    items = []
+    for name in class_names:
+        files = list_images(folder / name, recursive=False) if (folder / name).is_dir() else None
+        if files is None:
+            raise FileNotFoundError(f"{folder / name}: class folder not found (expected classes {list(class_names)})")
+        if not files:
+            raise ValueError(f"{folder / name}: class folder holds no image ({', '.join(IMAGE_SUFFIXES)})")
+        for f in files:
+            item = {"image": str(f.resolve()), "class_name": name}
+            if hash_files:
+                item["sha256"] = file_sha256(f)
+            items.append(item)
+    return items
+
+
+def label_items(items: Iterable[dict], task: str = "4class") -> list[dict]:
+    """Add integer ``label`` to items for ``task`` ``"4class"`` (:data:`KAGGLE_CLASSES` order) or ``"binary"``
+    (0 = notumor, 1 = any tumour class)."""
+    out = []
+    for it in items:
+        name = it["class_name"]
+        if task == "4class":
+            if name not in KAGGLE_CLASSES:
+                raise ValueError(f"{it['image']}: class {name!r} is not one of {KAGGLE_CLASSES}")
+            label = KAGGLE_CLASSES.index(name)
+        elif task == "binary":
+            if name not in KAGGLE_CLASSES:
+                raise ValueError(f"{it['image']}: class {name!r} is not one of {KAGGLE_CLASSES}")
+            label = int(name in TUMOUR_CLASSES)
+        else:
+            raise ValueError(f"task must be '4class' or 'binary', got {task!r}")
+        out.append({**it, "label": label})
+    return out
+
+
+def task_class_names(task: str) -> tuple[str, ...]:
+    """Class names indexed by label for ``task``."""
+    return {"4class": KAGGLE_CLASSES, "binary": BINARY_CLASSES}[task]
+
+
+def stratified_split(
+    items: Sequence[dict], val_fraction: float, seed: int = 0, strata_key: str = "class_name", group_key: str = "sha256"
+) -> tuple[list[dict], list[dict]]:
+    """Seeded stratified split into (train, val).
+
+    Items sharing ``group_key`` (identical bytes) go to the same side, so validation never holds a copy of a
+    training image. Each stratum contributes ``round(val_fraction * n)`` items (whole groups, as near as groups
+    allow). Output order follows the input order.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    rng = random.Random(seed)
+    by_stratum: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for i, it in enumerate(items):
+        by_stratum[it[strata_key]][it.get(group_key, str(i))].append(i)
+    val_idx: set[int] = set()
+    for stratum in sorted(by_stratum):
+        groups = [by_stratum[stratum][g] for g in sorted(by_stratum[stratum])]
+        rng.shuffle(groups)
+        target = round(val_fraction * sum(len(g) for g in groups))
+        taken = 0
+        for g in groups:
+            if taken >= target:
+                break
+            val_idx.update(g)
+            taken += len(g)
+    train = [it for i, it in enumerate(items) if i not in val_idx]
+    val = [it for i, it in enumerate(items) if i in val_idx]
+    return train, val
+
+
+def limit_per_class(items: Sequence[dict], max_per_class: int | None, seed: int = 0, key: str = "class_name") -> list:
+    """A seeded random subset with at most ``max_per_class`` items per class (``None``: all), in input order."""
+    if max_per_class is None:
+        return list(items)
+    rng = random.Random(seed)
+    by_cls: dict[str, list[int]] = defaultdict(list)
+    for i, it in enumerate(items):
+        by_cls[it[key]].append(i)
+    keep: set[int] = set()
+    for cls in sorted(by_cls):
+        idx = by_cls[cls]
+        keep.update(idx if len(idx) <= max_per_class else rng.sample(idx, max_per_class))
+    return [it for i, it in enumerate(items) if i in keep]
+
+
+def build_kaggle_datalists(
+    root: str | Path,
+    task: str = "binary",
+    val_fraction: float = 0.15,
+    seed: int = 0,
+    max_per_class: int | None = None,
+    max_per_class_test: int | None = None,
+    train_dir: str = "Training",
+    test_dir: str = "Testing",
+) -> dict[str, list[dict]]:
+    """Training/validation/testing datalists for the Kaggle Brain Tumor MRI Dataset layout.
+
+    Args:
+        root: folder holding ``Training/`` and ``Testing/`` with one sub-folder per class.
+        task: ``"binary"`` (tumour vs notumor) or ``"4class"``.
+        val_fraction: part of Training held out for validation (stratified, seeded, duplicate-safe).
+        seed: seed of the split and of the per-class subsets.
+        max_per_class: if set, a seeded subset of at most this many Training images per class (smoke runs).
+        max_per_class_test: likewise for Testing (defaults to ``max_per_class``).
+
+    Returns:
+        ``{"training": [...], "validation": [...], "testing": [...]}``; Testing items carry
+        ``duplicate_in_training`` (bytes identical to a Training file).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: dataset root not found (set MONAI_DATA_DIRECTORY, see docs/data.md)")
+    train_all = label_items(scan_class_folder(root / train_dir), task)
+    test_all = label_items(scan_class_folder(root / test_dir), task)
+    train_hashes = {it["sha256"] for it in train_all}
+    for it in test_all:
+        it["duplicate_in_training"] = it["sha256"] in train_hashes
+    for it in train_all:
+        it["duplicate_in_training"] = False
+    train_all = limit_per_class(train_all, max_per_class, seed)
+    test_all = limit_per_class(test_all, max_per_class_test if max_per_class_test is not None else max_per_class, seed)
+    train, val = stratified_split(train_all, val_fraction, seed)
+    logger.info(
+        "datalists from %s (%s): %d training, %d validation, %d testing (%d testing files duplicate a training file)",
+        root, task, len(train), len(val), len(test_all), sum(it["duplicate_in_training"] for it in test_all),
+    )
+    return {"training": train, "validation": val, "testing": test_all}
+
+
+def class_counts(items: Iterable[Mapping], key: str = "class_name") -> dict[str, int]:
+    """Number of items per ``key`` value (sorted by key)."""
+    counts: dict[str, int] = defaultdict(int)
+    for it in items:
+        counts[it[key]] += 1
+    return dict(sorted(counts.items()))
+
+
+
+def image_folder_datalist(folder: str | Path, suffixes: Sequence[str] | None = None) -> list[dict]:
+    """Inference datalist ``[{"image": path}]`` of every regular, non-hidden file below ``folder`` (sorted).
+
+    With ``suffixes=None`` no file is filtered out by name, so a corrupt or mislabelled file gets its own
+    per-file error from the reader instead of being silently ignored.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist.
+        ValueError: ``folder`` holds no file.
+    """
+    folder = Path(folder)
+    if folder.is_file():
+        return [{"image": str(folder.resolve())}]
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: input folder not found")
+    files = sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and (suffixes is None or p.suffix.lower() in {s.lower() for s in suffixes})
+    )
+    if not files:
+        raise ValueError(f"{folder}: input folder holds no file to classify")
+    return [{"image": str(p.resolve())} for p in files]

@@ -1,0 +1,65 @@
+"""Datasets that keep a batch job going when a file cannot be read."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Sequence
+
+import torch
+from monai.data import Dataset, MetaTensor
+
+__all__ = ["FailSafeDataset"]
+
+logger = logging.getLogger(__name__)
+
+
+class FailSafeDataset(Dataset):
+    """A :class:`monai.data.Dataset` that turns a failing item into a placeholder instead of stopping the run.
+
+    A successful item gets ``error_key = ""``. When loading or transforming item ``i`` raises, the item
+    becomes ``{image_key: zeros(fallback_shape), error_key: "<file>: <problem>", path_key: <file>, ...}`` (the
+    other plain fields of the datalist item are kept), a warning is logged, and the run goes on; handlers such as
+    :class:`monai_tumorcls.handlers.PredictionWriter` record the error for that file.
+
+    Args:
+        data: datalist of dicts, each with ``image_key`` holding the file path.
+        transform: the loading + preprocessing transform.
+        fallback_shape: shape of the placeholder image, i.e. the shape the transform produces, e.g. (3, 224, 224).
+        image_key: key of the image path / tensor.
+        error_key: key receiving the error message.
+        path_key: key receiving the original file path (kept for reports).
+    """
+
+    def __init__(
+        self,
+        data: Sequence[dict],
+        transform: Callable | None,
+        fallback_shape: Sequence[int],
+        image_key: str = "image",
+        error_key: str = "error",
+        path_key: str = "image_path",
+    ) -> None:
+        data = [{**d, path_key: str(d[image_key])} for d in data]
+        super().__init__(data=data, transform=transform)
+        self.fallback_shape = tuple(int(s) for s in fallback_shape)
+        self.image_key, self.error_key, self.path_key = image_key, error_key, path_key
+
+    def _transform(self, index: int):
+        item = self.data[index]
+        try:
+            out = super()._transform(index)
+        except Exception as e:  # noqa: BLE001 - any failure of one file must not stop the batch
+            cause = e
+            # MONAI wraps transform errors: report the innermost message, which names the file and the problem
+            while cause.__cause__ is not None:
+                cause = cause.__cause__
+            msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            path = item[self.path_key]
+            error = msg if path in msg else f"{path}: {msg}"
+            logger.warning("skipping %s", error)
+            placeholder = MetaTensor(torch.zeros(self.fallback_shape), meta={"filename_or_obj": path})
+            plain = {k: v for k, v in item.items() if isinstance(v, (str, int, float, bool))}
+            return {**plain, self.image_key: placeholder, self.error_key: error}
+        if isinstance(out, dict):
+            out.setdefault(self.error_key, "")
+        return out

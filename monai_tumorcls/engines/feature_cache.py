@@ -1,0 +1,137 @@
+"""Frozen-trunk feature caching: run a frozen backbone once, then train only the head on the cached maps.
+
+When every trunk parameter is frozen and no random transform touches the input, the trunk's output for an
+image is the same at every epoch. Computing it once turns frozen-backbone training into training a small head
+on a tensor dataset: minutes instead of hours on a CPU. :func:`cache_features` refuses to cache when either
+condition does not hold, so a cached run trains exactly what the uncached run would.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Sequence
+
+import torch
+from monai.data import DataLoader, Dataset
+from monai.transforms import Compose, Randomizable
+from torch import nn
+
+__all__ = ["CachedFeatures", "CachedFeatureDataset", "cache_features", "random_transforms", "assert_frozen"]
+
+logger = logging.getLogger(__name__)
+
+
+def random_transforms(transform: Callable | None) -> list[str]:
+    """Names of the random (``Randomizable``) transforms inside ``transform`` (recursing into ``Compose``)."""
+    if transform is None:
+        return []
+    if isinstance(transform, Compose):
+        return [name for t in transform.transforms for name in random_transforms(t)]
+    if isinstance(transform, (list, tuple)):
+        return [name for t in transform for name in random_transforms(t)]
+    return [type(transform).__name__] if isinstance(transform, Randomizable) else []
+
+
+def assert_frozen(module: nn.Module, name: str = "trunk") -> None:
+    """Raise ``ValueError`` if any parameter of ``module`` is trainable."""
+    trainable = [n for n, p in module.named_parameters() if p.requires_grad]
+    if trainable:
+        raise ValueError(
+            f"cannot cache features of the {name}: {len(trainable)} of its parameters are trainable "
+            f"(e.g. {trainable[:3]}); freeze it first (monai_tumorcls.networks.freeze_backbone)"
+        )
+
+
+class CachedFeatures:
+    """Feature maps of a frozen trunk for a datalist, kept in memory.
+
+    Attributes:
+        features: ``(N, C, h, w)`` tensor (``dtype`` as requested, on CPU).
+        items: the N datalist items (without the image), in the same order; labels etc. stay here.
+        seconds: time taken to compute them.
+    """
+
+    def __init__(self, features: torch.Tensor, items: Sequence[dict], seconds: float = 0.0) -> None:
+        if features.shape[0] != len(items):
+            raise ValueError(f"{features.shape[0]} feature maps for {len(items)} items")
+        self.features, self.items, self.seconds = features, list(items), seconds
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class CachedFeatureDataset(torch.utils.data.Dataset):
+    """Dataset of ``{image_key: (C, h, w) feature map, **item}`` from :class:`CachedFeatures`.
+
+    The feature map replaces the image under ``image_key`` so that engines, metrics and handlers written for
+    images (``SupervisedTrainer``/``SupervisedEvaluator`` with the head as the network) work unchanged.
+    """
+
+    def __init__(self, cached: CachedFeatures, image_key: str = "image", dtype: torch.dtype = torch.float32) -> None:
+        self.cached, self.image_key, self.dtype = cached, image_key, dtype
+
+    def __len__(self) -> int:
+        return len(self.cached)
+
+    def __getitem__(self, index: int) -> dict:
+        return {**self.cached.items[index], self.image_key: self.cached.features[index].to(self.dtype)}
+
+
+@torch.inference_mode()
+def cache_features(
+    trunk: nn.Module,
+    data: Sequence[dict],
+    transform: Callable,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    image_key: str = "image",
+    storage_dtype: torch.dtype = torch.float16,
+    amp: bool = False,
+    num_workers: int = 0,
+    check: bool = True,
+) -> CachedFeatures:
+    """Compute the frozen ``trunk``'s feature maps for every item of ``data``, once.
+
+    Args:
+        trunk: the frozen feature extractor, e.g. ``ResNetClassifier.features``; put in eval mode here.
+        data: datalist (dicts with ``image_key`` pointing at the file, plus labels and other fields).
+        transform: the deterministic loading + preprocessing transform producing ``(3, H, W)`` images.
+        batch_size: images per forward pass.
+        device: where the trunk runs.
+        image_key: key of the image.
+        storage_dtype: dtype the maps are kept in (float16 halves the memory; the head casts back to float32).
+        amp: run the trunk under autocast (CUDA only).
+        num_workers: DataLoader workers for loading/preprocessing.
+        check: refuse (``ValueError``) when the trunk has trainable parameters or ``transform`` is random.
+
+    Returns:
+        :class:`CachedFeatures` with ``(N, C, h, w)`` maps in datalist order.
+    """
+    if check:
+        assert_frozen(trunk)
+        rand = random_transforms(transform)
+        if rand:
+            raise ValueError(
+                f"cannot cache features: random transforms {rand} touch the input, so the trunk's output changes "
+                "every epoch; drop them from the cached stage or train without the feature cache"
+            )
+    was_training = trunk.training
+    trunk.eval()
+    start = time.perf_counter()
+    loader = DataLoader(Dataset(list(data), transform), batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    chunks = []
+    dev = torch.device(device)
+    for batch in loader:
+        x = torch.as_tensor(batch[image_key]).to(dev, non_blocking=True)
+        with torch.autocast(dev.type, enabled=amp and dev.type == "cuda"):
+            chunks.append(trunk(x).to("cpu", storage_dtype))
+    trunk.train(was_training)
+    items = [{k: v for k, v in it.items() if k != image_key} | {f"{image_key}_path": str(it[image_key])} for it in data]
+    feats = torch.cat(chunks) if chunks else torch.empty(0)
+    seconds = time.perf_counter() - start
+    logger.info(
+        "cached %d feature maps %s (%s, %.1f MB) in %.1f s", len(items), tuple(feats.shape[1:]), storage_dtype,
+        feats.numel() * feats.element_size() / 1e6, seconds,
+    )
+    return CachedFeatures(feats, items, seconds)

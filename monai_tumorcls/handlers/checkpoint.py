@@ -1,0 +1,145 @@
+"""Checkpoint handlers that write atomically and load without unpickling arbitrary objects."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+import torch
+from monai.utils import IgniteInfo, min_version, optional_import
+
+from monai_tumorcls.utils.atomic import atomic_torch_save, atomic_write_text
+
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
+if TYPE_CHECKING:
+    from ignite.engine import Engine
+else:
+    Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
+
+__all__ = ["AtomicCheckpointSaver", "load_checkpoint", "state_dict_of"]
+
+logger = logging.getLogger(__name__)
+
+
+def state_dict_of(obj) -> dict:
+    """``state_dict()`` of a module (unwrapping DataParallel/DDP ``.module``), optimizer or scheduler."""
+    obj = getattr(obj, "module", obj) if isinstance(obj, torch.nn.Module) else obj
+    return obj.state_dict()
+
+
+def _is_rank(rank: int) -> bool:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank() == rank
+    return True
+
+
+class AtomicCheckpointSaver:
+    """Saves the best checkpoint (by a key metric of the attached engine) and/or a final one, atomically.
+
+    With one entry in ``save_dict`` the file holds that object's plain ``state_dict`` (as MONAI's
+    ``CheckpointSaver`` does), else ``{name: state_dict}``. A JSON sidecar ``<file>.json`` records the epoch and
+    metric. Files load with ``torch.load(..., weights_only=True)``.
+
+    Args:
+        save_dir: destination folder.
+        save_dict: name -> module/optimizer to save.
+        metric_name: key metric in ``engine.state.metrics`` deciding the best checkpoint; ``None`` disables it.
+        key_metric_filename: file name of the best checkpoint.
+        mode: ``"max"`` or ``"min"``: which metric values are better.
+        final_filename: if set, the file written when the attached engine completes.
+        trainer: the trainer, to record its epoch in the sidecar (the validation engine's own epoch is always 1).
+        save_rank: rank that writes in distributed runs.
+    """
+
+    def __init__(
+        self,
+        save_dir: str | Path,
+        save_dict: Mapping[str, object],
+        metric_name: str | None = None,
+        key_metric_filename: str = "model.pt",
+        mode: str = "max",
+        final_filename: str | None = None,
+        trainer: Engine | None = None,
+        save_rank: int = 0,
+    ) -> None:
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        self.save_dir = Path(save_dir)
+        self.save_dict = dict(save_dict)
+        self.metric_name, self.mode = metric_name, mode
+        self.key_metric_filename, self.final_filename = key_metric_filename, final_filename
+        self.trainer, self.save_rank = trainer, save_rank
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+
+    def attach(self, engine: Engine) -> None:
+        if self.metric_name:
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self._on_epoch)
+        if self.final_filename:
+            engine.add_event_handler(Events.COMPLETED, self._on_complete)
+
+    def _payload(self) -> dict:
+        if len(self.save_dict) == 1:
+            return state_dict_of(next(iter(self.save_dict.values())))
+        return {k: state_dict_of(v) for k, v in self.save_dict.items()}
+
+    def save(self, filename: str, info: dict) -> Path:
+        """Write the checkpoint ``filename`` and its JSON sidecar now (on ``save_rank`` only)."""
+        path = self.save_dir / filename
+        if _is_rank(self.save_rank):
+            atomic_torch_save(self._payload(), path)
+            atomic_write_text(path.with_name(path.name + ".json"), json.dumps(info, indent=2) + "\n")
+            logger.info("saved checkpoint %s (%s)", path, info)
+        return path
+
+    def _epoch(self, engine: Engine) -> int:
+        return int((self.trainer or engine).state.epoch)
+
+    def _on_epoch(self, engine: Engine) -> None:
+        value = float(engine.state.metrics[self.metric_name])
+        if math.isnan(value):
+            return
+        better = self.best is None or (value > self.best if self.mode == "max" else value < self.best)
+        if better:
+            self.best, self.best_epoch = value, self._epoch(engine)
+            self.save(self.key_metric_filename, {"epoch": self.best_epoch, self.metric_name: value, "kind": "best"})
+
+    def _on_complete(self, engine: Engine) -> None:
+        info = {"epoch": self._epoch(engine), "kind": "final"}
+        if self.metric_name and self.metric_name in engine.state.metrics:
+            info[self.metric_name] = float(engine.state.metrics[self.metric_name])
+        self.save(self.final_filename, info)
+
+
+def load_checkpoint(path: str | Path, network: torch.nn.Module | None = None, key: str | None = None, strict: bool = True):
+    """Load a checkpoint written by :class:`AtomicCheckpointSaver` or MONAI's ``CheckpointSaver``.
+
+    Uses ``torch.load(..., weights_only=True)``: files that hold arbitrary pickled objects are refused.
+
+    Args:
+        path: checkpoint file.
+        network: if given, its ``load_state_dict`` receives the weights.
+        key: entry to take from a multi-object checkpoint (default: ``"model"`` or ``"network"`` when present).
+        strict: passed to ``load_state_dict``.
+
+    Returns:
+        The state dict (of ``key`` when it applies).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found (train the bundle first or pass a checkpoint path)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"{path}: not a loadable weights-only checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(ckpt, Mapping):
+        raise ValueError(f"{path}: checkpoint holds {type(ckpt).__name__}, expected a state dict")
+    if key is None:
+        key = next((k for k in ("model", "network") if isinstance(ckpt.get(k), Mapping)), None)
+    state = ckpt[key] if key is not None else ckpt
+    if network is not None:
+        getattr(network, "module", network).load_state_dict(state, strict=strict)
+    return state

@@ -1,0 +1,111 @@
+"""Evaluator handler writing the full classification report of a run (JSON, Markdown, confusion CSV/PNG)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from monai_tumorcls.handlers.collector import ItemCollector, item_filename, to_scalar
+from monai_tumorcls.metrics.classification import classification_metrics
+from monai_tumorcls.metrics.report import write_classification_report
+from monai_tumorcls.utils.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from ignite.engine import Engine
+
+__all__ = ["ClassificationReportHandler"]
+
+
+class ClassificationReportHandler(ItemCollector):
+    """Collects probabilities and labels of every evaluated item and, when the run completes, writes
+    ``metrics.json``, ``metrics.md``, ``confusion_matrix.{csv,png}`` and ``predictions.csv`` to ``output_dir``.
+
+    Besides the report on all items, ``subsets`` adds reports on parts of the data: ``{"dedup":
+    "duplicate_in_training"}`` reports on the items whose ``duplicate_in_training`` flag is false.
+
+    Args:
+        output_dir: destination folder.
+        class_names: names indexed by label.
+        positive_classes: classes whose union is the positive class of the binary summary (e.g. the tumour
+            classes); ``None`` for no binary summary.
+        subsets: report name -> item key of a boolean flag; items with the flag set are left out of that report.
+        pred_key: item key of the (C,) class probabilities (apply softmax in the evaluator's postprocessing).
+        label_key: item key of the integer label.
+        main_name: name of the report on all items.
+        extra: JSON-serialisable fields stored with the report (e.g. the checkpoint used).
+        save_rank: rank that writes the files in distributed runs.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | Path,
+        class_names: Sequence[str],
+        positive_classes: Sequence[str] | None = None,
+        subsets: Mapping[str, str] | None = None,
+        pred_key: str = "pred",
+        label_key: str = "label",
+        main_name: str = "all",
+        extra: Mapping | None = None,
+        save_rank: int = 0,
+    ) -> None:
+        super().__init__(save_rank=save_rank)
+        self.output_dir = Path(output_dir)
+        self.class_names = list(class_names)
+        self.positive_classes = list(positive_classes) if positive_classes else None
+        self.subsets = dict(subsets or {})
+        self.pred_key, self.label_key = pred_key, label_key
+        self.main_name = main_name
+        self.extra = dict(extra or {})
+        self.last_reports: dict = {}
+
+    def row(self, item: dict) -> dict:
+        prob = item[self.pred_key]
+        prob = prob.detach().float().cpu().numpy() if isinstance(prob, torch.Tensor) else np.asarray(prob, float)
+        row = {
+            "file": item_filename(item),
+            "label": int(to_scalar(item[self.label_key])),
+            "prob": prob.reshape(-1).tolist(),
+        }
+        for key in self.subsets.values():
+            row[key] = bool(to_scalar(item.get(key, False)))
+        return row
+
+    def compute(self, rows: list[dict]) -> dict:
+        """Reports (name -> metrics dict) for ``rows``."""
+        if not rows:
+            raise ValueError("no item was evaluated: the evaluation datalist is empty")
+        reports = {}
+        parts = {self.main_name: rows}
+        parts.update({name: [r for r in rows if not r[key]] for name, key in self.subsets.items()})
+        for name, part in parts.items():
+            if not part:
+                continue
+            y = np.array([r["label"] for r in part])
+            p = np.array([r["prob"] for r in part])
+            reports[name] = classification_metrics(y, p, self.class_names, self.positive_classes)
+        return reports
+
+    def finalize(self, rows: list[dict], engine: Engine | None = None) -> None:
+        reports = self.compute(rows)
+        self.last_reports = reports
+        write_classification_report(reports, self.output_dir, extra=self.extra)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["file", "label", "predicted"] + [f"prob_{c}" for c in self.class_names] + list(self.subsets.values()))
+        for r in rows:
+            writer.writerow(
+                [r["file"], self.class_names[r["label"]], self.class_names[int(np.argmax(r["prob"]))]]
+                + [f"{v:.6f}" for v in r["prob"]]
+                + [int(r[k]) for k in self.subsets.values()]
+            )
+        atomic_write_text(self.output_dir / "predictions.csv", buf.getvalue())
+        main = reports[self.main_name]
+        summary = ", ".join(f"{n}: acc {r['accuracy']:.4f} (n={r['num_samples']})" for n, r in reports.items())
+        self.logger.info("classification report written to %s (%s)", self.output_dir, summary)
+        if engine is not None:
+            engine.state.metrics["report_accuracy"] = main["accuracy"]

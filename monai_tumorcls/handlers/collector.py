@@ -1,0 +1,96 @@
+"""Per-item row collection over an Ignite run, gathered across ranks (base of the report/prediction handlers)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import torch
+from monai.utils import IgniteInfo, min_version, optional_import
+
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
+if TYPE_CHECKING:
+    from ignite.engine import Engine
+else:
+    Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
+
+__all__ = ["ItemCollector", "item_filename", "merged_items", "to_scalar"]
+
+
+def item_filename(item: dict, keys: Sequence[str] = ("image_path", "image")) -> str:
+    """Best source file name of a decollated item: a string key, else ``MetaTensor.meta['filename_or_obj']``."""
+    for k in keys:
+        v = item.get(k)
+        if isinstance(v, str):
+            return v
+        meta = getattr(v, "meta", None)
+        if meta and meta.get("filename_or_obj"):
+            return str(meta["filename_or_obj"])
+    return ""
+
+
+def to_scalar(v: Any) -> Any:
+    """Python scalar of a one-element tensor or array; other values unchanged."""
+    if isinstance(v, torch.Tensor) and v.numel() == 1:
+        return v.item()
+    if isinstance(v, (np.ndarray, np.generic)) and v.size == 1:
+        return v.item()
+    return v
+
+
+def merged_items(batch: Any, output: Any) -> list[dict]:
+    """Per-item dicts merging ``engine.state.batch`` and ``engine.state.output``.
+
+    MONAI engines keep the datalist's own fields (file path, flags such as ``duplicate_in_training``, ``error``)
+    in ``engine.state.batch`` and the network's results (``pred``, ``label``) in ``engine.state.output``; both are
+    decollated lists of dicts after postprocessing. Output keys win on conflicts.
+    """
+    outputs = output if isinstance(output, list) else [output]
+    batches = batch if isinstance(batch, list) and len(batch) == len(outputs) else [{}] * len(outputs)
+    return [{**(b if isinstance(b, dict) else {}), **o} for b, o in zip(batches, outputs)]
+
+
+class ItemCollector:
+    """Collects one row per evaluated item (:func:`merged_items` of batch and output) during a run and hands
+    the gathered rows of all ranks to :meth:`finalize` on rank ``save_rank`` when the run completes.
+
+    Subclasses implement :meth:`row` (item -> JSON-serialisable dict) and :meth:`finalize` (rows -> files).
+    """
+
+    def __init__(self, save_rank: int = 0, name: str | None = None) -> None:
+        self.save_rank = save_rank
+        self.logger = logging.getLogger(name or type(self).__name__)
+        self.rows: list[dict] = []
+
+    def attach(self, engine: Engine) -> None:
+        """Register with ``engine``: reset at start, collect each iteration, finalize at completion."""
+        engine.add_event_handler(Events.STARTED, self._reset)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
+        engine.add_event_handler(Events.COMPLETED, self._complete)
+
+    def _reset(self, engine: Engine) -> None:
+        self.rows = []
+
+    def _collect(self, engine: Engine) -> None:
+        self.rows.extend(self.row(it) for it in merged_items(engine.state.batch, engine.state.output))
+
+    def _gather(self) -> list[dict] | None:
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return self.rows
+        gathered: list = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(gathered, self.rows)
+        if torch.distributed.get_rank() != self.save_rank:
+            return None
+        return [r for part in gathered for r in part]
+
+    def _complete(self, engine: Engine) -> None:
+        rows = self._gather()
+        if rows is not None:
+            self.finalize(rows, engine)
+
+    def row(self, item: dict) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def finalize(self, rows: list[dict], engine: Engine | None = None) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,27 @@
+"""Clinical-input inference: DICOM/NIfTI series -> 2D slices -> slice probabilities -> series decision."""
+
+from .aggregation import AGGREGATIONS, SeriesDecision, aggregate_slices, default_tumour_classes, tumour_probability
+from .clinical import ClinicalRunResult, RunIssue, SeriesResult, SliceRecord, run_clinical_inference
+from .evaluation import SliceAUC, load_slice_labels, roc_auc, slice_labels_from_volume, tumour_slice_auc
+from .slicing import SliceStack, constant_slices, volume_to_slices
+
+__all__ = [
+    "AGGREGATIONS",
+    "SeriesDecision",
+    "aggregate_slices",
+    "default_tumour_classes",
+    "tumour_probability",
+    "ClinicalRunResult",
+    "RunIssue",
+    "SeriesResult",
+    "SliceRecord",
+    "run_clinical_inference",
+    "SliceAUC",
+    "load_slice_labels",
+    "roc_auc",
+    "slice_labels_from_volume",
+    "tumour_slice_auc",
+    "SliceStack",
+    "constant_slices",
+    "volume_to_slices",
+]

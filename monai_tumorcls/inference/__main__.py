@@ -1,0 +1,76 @@
+"""Command line: run a bundle config that calls :func:`run_clinical_inference` and exit with its exit code.
+
+Example::
+
+    python -m monai_tumorcls.inference --config_file bundles/x/configs/inference.json \\
+        --inputs /data/study1 /data/t1c.nii.gz --output_dir /data/out
+
+The config must define the id given by ``--target`` (default ``clinical_result``) evaluating to a
+:class:`~monai_tumorcls.inference.clinical.ClinicalRunResult`, e.g.
+``"clinical_result": "$monai_tumorcls.inference.run_clinical_inference(@clinical_inputs, @network, ...)"``.
+``--inputs`` and ``--output_dir`` override the ids ``clinical_inputs`` and ``output_dir`` (renamable with
+``--inputs_id``/``--output_dir_id``); ``--set ID=JSON`` overrides any other id.
+Exit codes: 0 all classified, 1 some per-item errors, 2 nothing classified or a configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from monai.bundle import ConfigParser
+
+from .clinical import ClinicalRunResult
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the configured target and return its exit code (2 on configuration errors)."""
+    ap = argparse.ArgumentParser(prog="python -m monai_tumorcls.inference", description=__doc__.splitlines()[0])
+    ap.add_argument("--config_file", action="append", required=True, help="bundle config file(s), merged in order")
+    ap.add_argument("--meta_file", default=None)
+    ap.add_argument("--inputs", nargs="+", default=None, help="DICOM folders/files and NIfTI files")
+    ap.add_argument("--output_dir", default=None)
+    ap.add_argument("--target", default="clinical_result")
+    ap.add_argument("--inputs_id", default="clinical_inputs")
+    ap.add_argument("--output_dir_id", default="output_dir")
+    ap.add_argument("--set", action="append", default=[], metavar="ID=JSON", help="override a config id")
+    ap.add_argument("--log_level", default="INFO")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        parser = ConfigParser()
+        parser.read_config(args.config_file if len(args.config_file) > 1 else args.config_file[0])
+        if args.meta_file:
+            parser.read_meta(args.meta_file)
+        if args.inputs is not None:
+            parser[args.inputs_id] = list(args.inputs)
+        if args.output_dir is not None:
+            parser[args.output_dir_id] = args.output_dir
+        for item in args.set:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--set expects ID=JSON, got {item!r}")
+            try:
+                parser[key] = json.loads(value)
+            except json.JSONDecodeError:
+                parser[key] = value
+        result = parser.get_parsed_content(args.target)
+    except Exception as e:  # noqa: BLE001 - report configuration problems as exit code 2
+        print(f"configuration error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
+        return 2
+    if not isinstance(result, ClinicalRunResult):
+        print(f"target {args.target!r} did not return a ClinicalRunResult", file=sys.stderr)
+        return 2
+    print(json.dumps({"json": str(result.json_path), "csv": str(result.csv_path), "series": len(result.series),
+                      "skipped": len(result.skipped), "errors": len(result.errors), "exit_code": result.exit_code}))
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Check slice rankings against a tumour label volume: do tumour slices score above tumour-free slices?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from os import PathLike
+
+import numpy as np
+
+from ..data.readers.nifti import load_nifti_volume
+
+__all__ = ["roc_auc", "slice_labels_from_volume", "load_slice_labels", "SliceAUC", "tumour_slice_auc"]
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with mid-ranks for ties); NaN if a class is absent.
+
+    Args:
+        scores: (N,) higher = more likely positive.
+        labels: (N,) bool/0-1.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores), dtype=np.float64)
+    sorted_scores = scores[order]
+    i = 0
+    while i < len(scores):  # mid-ranks over tie groups
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    u = ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def slice_labels_from_volume(label_volume: np.ndarray, min_voxels: int = 1) -> np.ndarray:
+    """(N,) True for slices ``label_volume[:, :, k]`` with at least ``min_voxels`` non-zero voxels.
+
+    Args:
+        label_volume: (H, W, N) label map in the same layout as the emitted image slices.
+        min_voxels: smallest tumour area (voxels) that makes a slice a tumour slice.
+    """
+    lab = np.asarray(label_volume)
+    if lab.ndim != 3:
+        raise ValueError(f"expected (H, W, N), got shape {lab.shape}")
+    return (lab.reshape(-1, lab.shape[2]) > 0).sum(axis=0) >= min_voxels
+
+
+def load_slice_labels(label_file: str | PathLike, plane: str = "axial", min_voxels: int = 1) -> np.ndarray:
+    """Per-slice tumour flags of a NIfTI label map read exactly like the image volumes (same plane/layout)."""
+    lab, _ = load_nifti_volume(label_file, plane=plane)
+    return slice_labels_from_volume(np.rint(lab), min_voxels=min_voxels)
+
+
+@dataclass
+class SliceAUC:
+    """Result of :func:`tumour_slice_auc`.
+
+    Attributes:
+        auc: ROC AUC of tumour slices vs tumour-free slices (NaN when one group is empty).
+        n_tumour_slices: tumour slices used.
+        n_tumour_free_slices: tumour-free slices used.
+        n_ignored: slices left out (no probability, e.g. excluded blank slices, or ``ignore_margin``).
+    """
+
+    auc: float
+    n_tumour_slices: int
+    n_tumour_free_slices: int
+    n_ignored: int
+
+
+def tumour_slice_auc(
+    tumour_probabilities: np.ndarray,
+    labels: np.ndarray,
+    min_voxels: int = 1,
+    ignore_margin: int = 0,
+) -> SliceAUC:
+    """AUC of per-slice tumour probabilities against per-slice tumour presence.
+
+    Args:
+        tumour_probabilities: (N,) per emitted slice; NaN/None for slices that were not classified.
+        labels: (N,) bool per slice, or an (H, W, N) label volume in the emitted slice layout.
+        min_voxels: with a label volume, smallest tumour area making a slice a tumour slice.
+        ignore_margin: with a label volume, also drop tumour-free slices within this many slices of a tumour
+            slice (partial-volume borders).
+    """
+    p = np.asarray([np.nan if v is None else v for v in tumour_probabilities], dtype=np.float64)
+    lab = np.asarray(labels)
+    if lab.ndim == 3:
+        flags = slice_labels_from_volume(lab, min_voxels)
+    else:
+        flags = lab.astype(bool)
+    if flags.shape != p.shape:
+        raise ValueError(f"{p.shape[0]} probabilities but {flags.shape[0]} label slices")
+    use = np.isfinite(p)
+    if ignore_margin > 0 and flags.any():
+        tumour_idx = np.flatnonzero(flags)
+        dist = np.abs(np.arange(len(flags))[:, None] - tumour_idx[None, :]).min(axis=1)
+        use &= flags | (dist > ignore_margin)
+    auc = roc_auc(p[use], flags[use])
+    return SliceAUC(auc, int((flags & use).sum()), int((~flags & use).sum()), int((~use).sum()))

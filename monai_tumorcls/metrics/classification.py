@@ -1,0 +1,141 @@
+"""Classification metrics in plain numpy: confusion matrix, per-class report, sensitivity/specificity, ROC-AUC.
+
+All functions take integer labels ``y_true`` of shape (N,) and class probabilities ``y_prob`` of shape (N, C)
+(rows summing to 1; predictions are the row-wise argmax).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["confusion_matrix", "roc_auc_binary", "per_class_report", "classification_metrics", "binary_metrics"]
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, C) counts; row = true class, column = predicted class."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in shape")
+    if y_true.size and (y_true.min() < 0 or y_true.max() >= num_classes or y_pred.min() < 0 or y_pred.max() >= num_classes):
+        raise ValueError(f"labels must lie in [0, {num_classes})")
+    return np.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def roc_auc_binary(is_positive: np.ndarray, score: np.ndarray) -> float | None:
+    """Area under the ROC curve (Mann-Whitney U with mid-ranks for ties); ``None`` when a class is absent."""
+    is_positive = np.asarray(is_positive, dtype=bool)
+    score = np.asarray(score, dtype=np.float64)
+    n_pos = int(is_positive.sum())
+    n_neg = is_positive.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(score, kind="mergesort")
+    sorted_scores = score[order]
+    ranks = np.empty(score.size, dtype=np.float64)
+    # mid-ranks for tied scores
+    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    mid = first + (counts + 1) / 2.0
+    ranks[order] = np.repeat(mid, counts)
+    u = ranks[is_positive].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def _safe_div(a: float, b: float) -> float:
+    return float(a / b) if b else 0.0
+
+
+def per_class_report(cm: np.ndarray, class_names: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per-class precision, recall (= sensitivity), specificity, F1 and support from a confusion matrix."""
+    total = cm.sum()
+    report = {}
+    for i, name in enumerate(class_names):
+        tp = cm[i, i]
+        fn = cm[i].sum() - tp
+        fp = cm[:, i].sum() - tp
+        tn = total - tp - fn - fp
+        precision = _safe_div(tp, tp + fp)
+        recall = _safe_div(tp, tp + fn)
+        report[name] = {
+            "precision": precision,
+            "recall": recall,
+            "sensitivity": recall,
+            "specificity": _safe_div(tn, tn + fp),
+            "f1": _safe_div(2 * precision * recall, precision + recall),
+            "support": int(cm[i].sum()),
+        }
+    return report
+
+
+def binary_metrics(is_positive: np.ndarray, pred_positive: np.ndarray, score: np.ndarray | None = None) -> dict:
+    """ACC, precision, recall, F1, sensitivity, specificity (and ROC-AUC if ``score`` is given) for one positive class."""
+    t = np.asarray(is_positive, dtype=bool)
+    p = np.asarray(pred_positive, dtype=bool)
+    tp, tn = int((t & p).sum()), int((~t & ~p).sum())
+    fp, fn = int((~t & p).sum()), int((t & ~p).sum())
+    precision, recall = _safe_div(tp, tp + fp), _safe_div(tp, tp + fn)
+    out = {
+        "accuracy": _safe_div(tp + tn, t.size),
+        "precision": precision,
+        "recall": recall,
+        "f1": _safe_div(2 * precision * recall, precision + recall),
+        "sensitivity": recall,
+        "specificity": _safe_div(tn, tn + fp),
+        "tp": tp, "tn": tn, "fp": fp, "fn": fn,
+    }
+    if score is not None:
+        out["roc_auc"] = roc_auc_binary(t, score)
+    return out
+
+
+def classification_metrics(
+    y_true: np.ndarray,
+    y_prob: np.ndarray,
+    class_names: Sequence[str],
+    positive_classes: Sequence[str] | None = None,
+) -> dict:
+    """Full report: overall accuracy, macro precision/recall/F1/sensitivity/specificity, ROC-AUC, per-class
+    report with support, the confusion matrix and, when ``positive_classes`` is given, the binary
+    "positive vs rest" metrics (e.g. tumour vs notumor for a 4-class model; scored by the summed probability).
+
+    Args:
+        y_true: (N,) integer labels.
+        y_prob: (N, C) class probabilities.
+        class_names: C names, indexed by label.
+        positive_classes: names whose union is the positive class of the binary summary.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64).reshape(-1)
+    y_prob = np.asarray(y_prob, dtype=np.float64)
+    num_classes = len(class_names)
+    if y_prob.ndim != 2 or y_prob.shape != (y_true.size, num_classes):
+        raise ValueError(f"y_prob must have shape (N={y_true.size}, C={num_classes}), got {y_prob.shape}")
+    y_pred = y_prob.argmax(axis=1) if y_true.size else np.zeros(0, dtype=np.int64)
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    per_class = per_class_report(cm, class_names)
+    aucs = {name: roc_auc_binary(y_true == i, y_prob[:, i]) for i, name in enumerate(class_names)}
+    valid_aucs = [a for a in aucs.values() if a is not None]
+    macro = {
+        k: float(np.mean([per_class[n][k] for n in class_names]))
+        for k in ("precision", "recall", "f1", "sensitivity", "specificity")
+    }
+    out = {
+        "num_samples": int(y_true.size),
+        "accuracy": _safe_div(np.trace(cm), cm.sum()),
+        "macro": macro,
+        "roc_auc_per_class": aucs,
+        "roc_auc_macro_ovr": float(np.mean(valid_aucs)) if valid_aucs else None,
+        "per_class": per_class,
+        "class_names": list(class_names),
+        "confusion_matrix": cm.tolist(),
+    }
+    if positive_classes:
+        pos_idx = [class_names.index(c) for c in positive_classes]
+        is_pos = np.isin(y_true, pos_idx)
+        score = y_prob[:, pos_idx].sum(axis=1)
+        out["binary"] = {"positive_classes": list(positive_classes), **binary_metrics(is_pos, score > 0.5, score)}
+        if num_classes > 2:
+            # decision by argmax class membership as well (can differ from summed-probability > 0.5)
+            out["binary"]["accuracy_argmax"] = _safe_div(int((np.isin(y_pred, pos_idx) == is_pos).sum()), y_true.size)
+    return out

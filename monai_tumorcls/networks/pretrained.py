@@ -1,0 +1,418 @@
+"""Backbone weights for ResNet trunks: torchvision's ImageNet files from the torch hub cache, or local files.
+
+Nothing is ever downloaded. ``"imagenet"`` resolves to the file torchvision itself would use,
+``torch.hub.get_dir()/checkpoints/<file name of the weights URL>`` (``torch.hub.get_dir()`` honours
+``$TORCH_HOME`` and :py:func:`torch.hub.set_dir`). Local ``.pth``/``.pt`` files are read with
+``torch.load(..., weights_only=True)`` (arbitrary pickled objects are refused), ``.safetensors`` files with
+:py:func:`safetensors.torch.load_file`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import pickle
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+from urllib.parse import urlparse
+
+import torch
+from torch import nn
+
+__all__ = [
+    "PretrainedSource",
+    "PretrainedWeightsNotFoundError",
+    "BackboneLoadResult",
+    "TRUNK_STAGES",
+    "IMAGENET_SOURCES",
+    "STATE_DICT_WRAPPER_KEYS",
+    "DEFAULT_STRIP_PREFIXES",
+    "CLASSIFIER_PREFIXES",
+    "imagenet_weight_files",
+    "find_imagenet_weights",
+    "read_state_dict",
+    "get_trunk",
+    "load_backbone_weights",
+]
+
+logger = logging.getLogger(__name__)
+
+PretrainedSource = Union[str, os.PathLike, Mapping[str, torch.Tensor], None]
+
+#: child module names of a torchvision ResNet trunk (everything before ``avgpool``/``fc``).
+TRUNK_STAGES = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
+#: ``pretrained`` keywords -> torchvision weight versions looked for, in order of preference.
+IMAGENET_SOURCES: dict[str, tuple[str, ...]] = {
+    "imagenet": ("IMAGENET1K_V1", "IMAGENET1K_V2"),
+    "imagenet1k_v1": ("IMAGENET1K_V1",),
+    "imagenet1k_v2": ("IMAGENET1K_V2",),
+}
+#: keys under which checkpoints commonly nest the state dict, tried in this order.
+STATE_DICT_WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "network", "net", "backbone", "encoder")
+#: leading key components stripped (repeatedly) until a key names a trunk tensor.
+DEFAULT_STRIP_PREFIXES = (
+    "module",
+    "_orig_mod",
+    "features",
+    "backbone",
+    "encoder",
+    "encoder_q",
+    "model",
+    "net",
+    "network",
+)
+#: leading key components of classifiers (torchvision's ImageNet ``fc``, our ``head``): dropped, never loaded.
+CLASSIFIER_PREFIXES = ("fc", "head")
+_SAFETENSORS_SUFFIXES = (".safetensors",)
+
+
+class PretrainedWeightsNotFoundError(FileNotFoundError):
+    """Raised when the requested backbone weights file does not exist; the message says where it was looked for."""
+
+
+@dataclass
+class BackboneLoadResult:
+    """
+    What :py:func:`load_backbone_weights` did.
+
+    Attributes:
+        source: the file read (or ``"<state dict>"``); ``None`` for random initialisation.
+        loaded: trunk keys that received a tensor from the source.
+        missing: trunk keys the source did not provide (left as initialised); ``num_batches_tracked`` is not counted.
+        unexpected: source keys that match no trunk key (after prefix stripping), other than classifier keys.
+        dropped: classifier keys (``fc.*``, ``head.*``) that were ignored.
+        adapted: trunk keys whose tensor was adapted to a different number of input channels.
+    """
+
+    source: str | None
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    adapted: list[str] = field(default_factory=list)
+
+
+def _file_name(url: str) -> str:
+    # the torch.hub way (torch.hub.load_state_dict_from_url): the last component of the URL path
+    return os.path.basename(urlparse(url).path)
+
+
+def imagenet_weight_files(arch: str) -> dict[str, tuple[str, str]]:
+    """
+    torchvision's ImageNet weight files for an architecture.
+
+    Args:
+        arch: torchvision model name, e.g. ``"resnet50"``.
+
+    Returns:
+        ``{version: (file_name, url)}``, e.g. ``{"IMAGENET1K_V1": ("resnet50-0676ba61.pth", "https://...")}``,
+        for the versions torchvision has (``IMAGENET1K_V2`` only where it exists).
+    """
+    from torchvision.models import get_model_weights
+
+    try:
+        weights_enum = get_model_weights(arch)
+    except ValueError as e:
+        raise ValueError(f"unknown torchvision architecture {arch!r}: {e}") from e
+    return {w.name: (_file_name(w.url), w.url) for w in weights_enum if w.name.startswith("IMAGENET1K_")}
+
+
+def _imagenet_versions(source: str) -> tuple[str, ...] | None:
+    return IMAGENET_SOURCES.get(source.strip().lower())
+
+
+def find_imagenet_weights(arch: str, source: str = "imagenet", hub_dir: str | os.PathLike | None = None) -> Path:
+    """
+    Locate torchvision's ImageNet weights for ``arch`` in the torch hub cache, without downloading.
+
+    Args:
+        arch: torchvision model name, e.g. ``"resnet18"``.
+        source: ``"imagenet"`` (``IMAGENET1K_V1``, else ``IMAGENET1K_V2`` where torchvision has it),
+            ``"imagenet1k_v1"`` or ``"imagenet1k_v2"``.
+        hub_dir: the hub folder; defaults to :py:func:`torch.hub.get_dir` (``$TORCH_HOME/hub``).
+            Files are looked for in ``<hub_dir>/checkpoints/``.
+
+    Returns:
+        the path of the first candidate file that exists.
+
+    Raises:
+        PretrainedWeightsNotFoundError: when none of the candidate files exists; the message lists them.
+        ValueError: unknown ``source`` keyword, architecture, or a version torchvision does not have for ``arch``.
+    """
+    versions = _imagenet_versions(source)
+    if versions is None:
+        raise ValueError(f"unknown ImageNet weights {source!r}, expected one of {sorted(IMAGENET_SOURCES)}.")
+    files = imagenet_weight_files(arch)
+    wanted = [v for v in versions if v in files]
+    if not wanted:
+        raise ValueError(f"torchvision has no {'/'.join(versions)} weights for {arch!r} (it has {sorted(files)}).")
+    checkpoints = Path(hub_dir if hub_dir is not None else torch.hub.get_dir()).expanduser() / "checkpoints"
+    candidates = [checkpoints / files[v][0] for v in wanted]
+    for path in candidates:
+        if path.is_file():
+            return path
+    looked = "\n".join(f"  {p}" for p in candidates)
+    to_put = " or ".join(f"{files[v][0]!r} ({v}, {files[v][1]})" for v in wanted)
+    raise PretrainedWeightsNotFoundError(
+        f"ImageNet weights for {arch!r} not found, and nothing is downloaded at run time. Looked in:\n{looked}\n"
+        f"Put torchvision's file {to_put} in {checkpoints}/ (the torch hub cache, torch.hub.get_dir() + "
+        f"'/checkpoints'; set TORCH_HOME to use another cache), or pass the path of a local weights file "
+        f"(.pth, .pt or .safetensors) as `pretrained` instead."
+    )
+
+
+def _extract_state_dict(obj: Any, where: str) -> dict[str, torch.Tensor]:
+    """Unwrap ``{"model": {...}, "optimizer": ...}``-style checkpoints down to a ``{name: tensor}`` mapping."""
+    for _ in range(4):  # nested wrappers, e.g. {"model": {"state_dict": {...}}}
+        if not isinstance(obj, Mapping):
+            break
+        wrapper = next((k for k in STATE_DICT_WRAPPER_KEYS if isinstance(obj.get(k), Mapping)), None)
+        if wrapper is None:
+            break
+        obj = obj[wrapper]
+    if not isinstance(obj, Mapping):
+        raise ValueError(f"{where} does not hold a state dict (got {type(obj).__name__}).")
+    tensors = {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise ValueError(
+            f"{where} holds no tensors; top-level keys: {list(obj)[:10]} "
+            f"(state dicts are also looked for under {list(STATE_DICT_WRAPPER_KEYS)})."
+        )
+    return tensors
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """
+    Read the tensors of a weights file, safely.
+
+    ``.safetensors`` files are read with :py:func:`safetensors.torch.load_file`; any other file with
+    ``torch.load(path, map_location="cpu", weights_only=True)``, which refuses pickled Python objects other than
+    tensors and plain containers. Checkpoints nesting the state dict under one of
+    :py:data:`STATE_DICT_WRAPPER_KEYS` (e.g. ``{"model": ..., "optimizer": ...}``) are unwrapped.
+
+    Args:
+        path: the weights file.
+
+    Returns:
+        ``{key: tensor}`` on the CPU, keys as stored (prefixes are not stripped here).
+
+    Raises:
+        PretrainedWeightsNotFoundError: the file does not exist.
+        pickle.UnpicklingError: the file pickles objects other than tensors (never unpickled).
+        ValueError: the file is not a readable weights file, or holds no state dict.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise PretrainedWeightsNotFoundError(
+            f"backbone weights file {str(path)!r} does not exist (use pretrained='imagenet' for torchvision's "
+            f"ImageNet weights from the torch hub cache, or None for random initialisation)."
+        )
+    obj: Any
+    if path.suffix.lower() in _SAFETENSORS_SUFFIXES:
+        from safetensors.torch import load_file
+
+        try:
+            obj = load_file(str(path), device="cpu")
+        except Exception as e:
+            raise ValueError(f"could not read {str(path)!r} as a safetensors file: {e}") from e
+    else:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            if "weights only load failed" not in str(e).lower():
+                raise ValueError(f"could not read {str(path)!r} as a torch weights file: {e}") from e
+            reason = next((ln.strip() for ln in str(e).splitlines() if "WeightsUnpickler error" in ln), "")
+            raise pickle.UnpicklingError(
+                f"refusing to load {str(path)!r}: it pickles Python objects other than tensors, and untrusted "
+                f"pickles are never unpickled (torch.load weights_only=True). Save a plain state dict "
+                f"(torch.save(model.state_dict(), ...)) or a .safetensors file instead. {reason}"
+            ) from e
+        except (EOFError, KeyError, RuntimeError, ValueError, OSError) as e:
+            raise ValueError(f"could not read {str(path)!r} as a torch weights file ({type(e).__name__}: {e}).") from e
+    return _extract_state_dict(obj, repr(str(path)))
+
+
+def get_trunk(model_or_trunk: nn.Module) -> nn.Module:
+    """
+    The ResNet trunk of a model: the module itself when it has ``conv1`` and ``layer1..layer4`` children
+    (a :py:class:`~monai_tumorcls.networks.nets.ResNetFeatures` or a torchvision ``ResNet``),
+    else its ``features`` child (a :py:class:`~monai_tumorcls.networks.nets.ResNetClassifier`).
+    """
+    required = ("conv1", "layer1", "layer2", "layer3", "layer4")
+    for candidate in (model_or_trunk, getattr(model_or_trunk, "features", None)):
+        if isinstance(candidate, nn.Module) and all(
+            isinstance(getattr(candidate, n, None), nn.Module) for n in required
+        ):
+            return candidate
+    raise TypeError(
+        f"{type(model_or_trunk).__name__} is not a ResNet trunk and has no `features` trunk "
+        f"(expected children {required})."
+    )
+
+
+def _adapt_input_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
+    """Adapt a ``(O, 3, k, k)`` first-conv kernel to ``in_channels`` inputs (sum for 1, else repeat and rescale)."""
+    src = weight.shape[1]
+    if in_channels == 1:
+        return weight.sum(dim=1, keepdim=True)
+    repeats = math.ceil(in_channels / src)
+    return weight.repeat(1, repeats, 1, 1)[:, :in_channels] * (src / in_channels)
+
+
+def _match(key: str, targets: Mapping[str, Any], strip: Sequence[str]) -> tuple[str, bool]:
+    """Strip leading components in ``strip`` until ``key`` names a target; return (normalised key, matched)."""
+    while key not in targets:
+        first, _, rest = key.partition(".")
+        if not rest or first not in strip:
+            return key, False
+        key = rest
+    return key, True
+
+
+def _short(keys: Sequence[str], n: int = 10) -> str:
+    return ", ".join(keys[:n]) + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
+
+
+def load_backbone_weights(
+    model_or_trunk: nn.Module,
+    source: PretrainedSource,
+    arch: str | None = None,
+    *,
+    strict: bool = False,
+    adapt_input_channels: bool = True,
+    strip_prefixes: Sequence[str] = DEFAULT_STRIP_PREFIXES,
+) -> BackboneLoadResult:
+    """
+    Load backbone weights into the ResNet trunk of a model, in place.
+
+    Keys may be in torchvision's layout (``conv1.weight``, ``layer1.0.bn1.running_mean``), in
+    :py:class:`~monai_tumorcls.networks.nets.ResNetClassifier`'s (``features.conv1.weight``) or carry prefixes
+    such as ``module.`` (DataParallel), ``_orig_mod.`` (torch.compile), ``backbone.`` or ``encoder.``
+    (see :py:data:`DEFAULT_STRIP_PREFIXES`). Classifier keys (``fc.*``, e.g. ImageNet's 1000-class layer, and
+    ``head.*``) are dropped. The head of ``model_or_trunk`` is never touched.
+
+    Args:
+        model_or_trunk: a :py:class:`~monai_tumorcls.networks.nets.ResNetClassifier`, a
+            :py:class:`~monai_tumorcls.networks.nets.ResNetFeatures` trunk or a torchvision ``ResNet``.
+        source: ``None`` (keep the random initialisation; logged at INFO), ``"imagenet"`` /
+            ``"imagenet1k_v1"`` / ``"imagenet1k_v2"`` (torchvision's file from the torch hub cache, see
+            :py:func:`find_imagenet_weights`), a path to a ``.pth``/``.pt``/``.safetensors`` file
+            (see :py:func:`read_state_dict`), or an in-memory ``{key: tensor}`` mapping.
+        arch: torchvision architecture name (``"resnet18"`` ...), needed for the ImageNet keywords; defaults to
+            the ``backbone`` attribute of ``model_or_trunk`` or the ``arch`` attribute of its trunk.
+        strict: raise when the source leaves trunk keys missing. Defaults to False (they are logged as a warning).
+        adapt_input_channels: when the trunk's ``conv1`` takes a different number of input channels than the
+            source (e.g. 1-channel input, 3-channel ImageNet weights), adapt the kernel (sum over channels for one
+            input channel, otherwise repeat and rescale). Defaults to True; with False this raises like any other
+            shape mismatch.
+        strip_prefixes: leading key components removed (repeatedly) to find the trunk key.
+
+    Returns:
+        a :py:class:`BackboneLoadResult` listing loaded, missing, unexpected and dropped keys.
+
+    Raises:
+        PretrainedWeightsNotFoundError: the weights file (or, for ``"imagenet"``, every candidate file) is missing.
+        ValueError: no key of the source matches the trunk (wrong file), two source keys map to the same trunk key,
+            a tensor's shape differs from the trunk's (the message names the key), or ``strict`` and keys are missing.
+        pickle.UnpicklingError: the file pickles objects other than tensors.
+    """
+    trunk = get_trunk(model_or_trunk)
+    if arch is None:
+        candidates = (getattr(model_or_trunk, "backbone", None), getattr(trunk, "arch", None))
+        arch = next((a for a in candidates if isinstance(a, str)), None)
+    name = arch or type(trunk).__name__
+
+    if source is None:
+        logger.info("%s backbone: random initialisation (pretrained=None), no weights loaded.", name)
+        return BackboneLoadResult(source=None)
+    if isinstance(source, bool):
+        raise TypeError(
+            f"pretrained must be None, 'imagenet' or a path to a weights file, got {source!r} "
+            "(use None for random initialisation, 'imagenet' for torchvision's ImageNet weights)."
+        )
+
+    if isinstance(source, Mapping):
+        where = "<state dict>"
+        state = _extract_state_dict(source, "the given state dict")
+    else:
+        if isinstance(source, str) and _imagenet_versions(source) is not None:
+            if not isinstance(arch, str):
+                raise ValueError(f"`arch` is needed to find the {source!r} weights of {type(trunk).__name__}.")
+            path = find_imagenet_weights(arch, source)
+        elif isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+        else:
+            raise TypeError(f"unsupported pretrained source of type {type(source).__name__}.")
+        where = str(path)
+        state = read_state_dict(path)
+
+    own = trunk.state_dict()
+    targets = {k: v for k, v in own.items() if k.split(".", 1)[0] in TRUNK_STAGES}
+    result = BackboneLoadResult(source=where)
+    new_state: dict[str, torch.Tensor] = {}
+    origin: dict[str, str] = {}
+    for key, tensor in state.items():
+        target, matched = _match(key, targets, strip_prefixes)
+        if not matched:
+            (result.dropped if target.split(".", 1)[0] in CLASSIFIER_PREFIXES else result.unexpected).append(key)
+            continue
+        if target in origin:
+            raise ValueError(f"{where}: keys {origin[target]!r} and {key!r} both map to trunk key {target!r}.")
+        origin[target] = key
+        expected = targets[target].shape
+        if tensor.shape != expected:
+            if (
+                adapt_input_channels
+                and target == "conv1.weight"
+                and tensor.ndim == 4
+                and tensor.shape[0] == expected[0]
+                and tensor.shape[2:] == expected[2:]
+            ):
+                tensor = _adapt_input_conv(tensor, expected[1])
+                result.adapted.append(target)
+                logger.info(
+                    "%s backbone: adapted %s from %d to %d input channels.",
+                    name,
+                    target,
+                    state[key].shape[1],
+                    expected[1],
+                )
+            else:
+                raise ValueError(
+                    f"{where}: shape mismatch for trunk key {target!r} (source key {key!r}): file has "
+                    f"{tuple(tensor.shape)}, the {name} trunk expects {tuple(expected)}. Is it a weights file of "
+                    f"another architecture?"
+                )
+        new_state[target] = tensor
+        result.loaded.append(target)
+
+    if not new_state:
+        raise ValueError(
+            f"{where}: no key matches the {name} trunk, is it the right file? Source keys: "
+            f"{_short(list(state))}; expected keys such as 'conv1.weight', 'layer1.0.conv1.weight' "
+            f"(optionally prefixed by one of {list(strip_prefixes)})."
+        )
+    result.missing = [k for k in targets if k not in new_state and not k.endswith("num_batches_tracked")]
+    if result.missing and strict:
+        raise ValueError(f"{where}: {len(result.missing)} trunk keys missing: {_short(result.missing)}.")
+
+    trunk.load_state_dict({**own, **new_state}, strict=True)
+
+    logger.info(
+        "%s backbone: loaded %d/%d trunk tensors from %s%s.",
+        name,
+        len(result.loaded),
+        len(targets),
+        where,
+        f" (dropped {len(result.dropped)} classifier tensors)" if result.dropped else "",
+    )
+    if result.missing:
+        logger.warning(
+            "%s backbone: keys missing from %s, left as initialised: %s", name, where, _short(result.missing)
+        )
+    if result.unexpected:
+        logger.warning("%s backbone: keys of %s not used: %s", name, where, _short(result.unexpected))
+    return result

@@ -1,0 +1,62 @@
+"""Channel-count adaptation of channel-first 2D images for ImageNet (3-channel) backbones."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from monai.config.type_definitions import NdarrayOrTensor
+from monai.transforms.transform import Transform
+from monai.utils.enums import TransformBackends
+
+__all__ = ["EnsureThreeChannel"]
+
+# channel count -> which input channels make up the three output channels
+_CHANNEL_SOURCES = {1: [0, 0, 0], 2: [0, 0, 0], 3: None, 4: [0, 1, 2]}
+
+
+class EnsureThreeChannel(Transform):
+    """Give a channel-first image exactly three channels, as ImageNet-pretrained networks expect.
+
+    ====================  =====================================
+    input channels        output
+    ====================  =====================================
+    1 (grey)              grey repeated three times
+    2 (grey + alpha)      grey repeated three times, alpha dropped
+    3 (RGB)               unchanged (the input object is returned)
+    4 (RGBA)              RGB, alpha dropped
+    other                 ``ValueError``
+    ====================  =====================================
+
+    Alpha is dropped, not composited: the colour under transparent pixels is kept as stored.
+    The input type is kept (NumPy stays NumPy, a MetaTensor keeps its metadata).
+
+    Example::
+
+        LoadImaged("image", reader=RasterImageReader()), EnsureChannelFirstd("image"), EnsureThreeChanneld("image")
+    """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
+        """
+        Args:
+            img: channel-first image ``(C, H, W)`` (or ``(C, W, H)``, any spatial rank), C in 1-4.
+
+        Returns:
+            ``(3, H, W)``, same type and dtype as ``img``.
+
+        Raises:
+            ValueError: ``img`` has no channel axis or an unsupported channel count.
+        """
+        if img.ndim < 2:
+            raise ValueError(f"expected a channel-first image (C, H, W), got shape {tuple(img.shape)}.")
+        channels = int(img.shape[0])
+        if channels not in _CHANNEL_SOURCES:
+            raise ValueError(
+                f"cannot make 3 channels from {channels} (shape {tuple(img.shape)}): expected 1 (grey), "
+                "2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels first; is the image channel-last?"
+            )
+        sources = _CHANNEL_SOURCES[channels]
+        if sources is None:
+            return img
+        return img[np.asarray(sources)] if isinstance(img, np.ndarray) else img[sources]  # type: ignore[index]

@@ -1,0 +1,203 @@
+"""Intensity normalisation for channel-first 2D images: min-max, percentile, z-score and contrast stretching.
+
+All four accept NumPy arrays, torch tensors and MetaTensors shaped ``(C, H, W)`` (any channel-first shape
+works) and, like MONAI's intensity transforms, return a tensor (a MetaTensor when meta tracking is on) of a
+floating dtype. They never produce NaN on constant input, never modify their input in place, and can work
+per channel (``channel_wise=True``) or on the whole image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from monai.config import DtypeLike
+from monai.config.type_definitions import NdarrayOrTensor
+from monai.data.meta_obj import get_track_meta
+from monai.transforms.transform import Transform
+from monai.transforms.utils import rescale_array
+from monai.transforms.utils_pytorch_numpy_unification import clip, percentile
+from monai.utils.enums import TransformBackends
+from monai.utils.type_conversion import convert_to_dst_type, convert_to_tensor, get_equivalent_dtype
+
+__all__ = ["MinMaxNormalize", "PercentileNormalize", "ZScoreNormalize", "ContrastStretch"]
+
+
+def _float_dtypes(dtype: DtypeLike | torch.dtype | None, img: NdarrayOrTensor) -> tuple[torch.dtype, torch.dtype]:
+    """(computation dtype, output dtype); ``dtype=None`` keeps a floating input dtype, else float32."""
+    out = get_equivalent_dtype(img.dtype if dtype is None else dtype, torch.Tensor)
+    if not out.is_floating_point:
+        if dtype is not None:
+            raise ValueError(f"dtype must be a floating point type, got {dtype}.")
+        out = torch.float32
+    return (torch.float64 if out == torch.float64 else torch.float32), out
+
+
+class _ChannelwiseIntensity(Transform):
+    """Shared ``__call__``: convert, apply :meth:`_apply` per channel or to the whole image, convert back."""
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(self, channel_wise: bool = False, dtype: DtypeLike | torch.dtype = np.float32) -> None:
+        self.channel_wise = channel_wise
+        self.dtype = dtype
+
+    def _apply(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
+        """
+        Args:
+            img: channel-first image, ``(C, H, W)``.
+
+        Returns:
+            normalised image, same shape, floating dtype (``self.dtype``; ``None``: the input's when floating,
+            else float32).
+        """
+        img = convert_to_tensor(img, track_meta=get_track_meta())
+        compute_dtype, out_dtype = _float_dtypes(self.dtype, img)
+        img_t = convert_to_tensor(img, track_meta=False, dtype=compute_dtype)
+        if self.channel_wise:
+            out = torch.stack([self._apply(c) for c in img_t]) if len(img_t) else img_t.clone()
+        else:
+            out = self._apply(img_t)
+        return convert_to_dst_type(out, dst=img, dtype=out_dtype)[0]
+
+
+class MinMaxNormalize(_ChannelwiseIntensity):
+    """Scale intensities linearly to ``[0, 1]``: ``(x - min) / (max - min)``.
+
+    A constant image (or channel, with ``channel_wise``) becomes all zeros. Uses
+    :func:`monai.transforms.utils.rescale_array` (as :class:`monai.transforms.ScaleIntensity` does), but the
+    output is always floating point, also for integer input with ``dtype=None``.
+
+    Args:
+        channel_wise: scale each channel (first axis) by its own min and max.
+        dtype: output dtype, floating; ``None``: the input's when floating, else float32.
+    """
+
+    def __init__(self, channel_wise: bool = False, dtype: DtypeLike | torch.dtype = np.float32) -> None:
+        super().__init__(channel_wise=channel_wise, dtype=dtype)
+
+    def _apply(self, x: torch.Tensor) -> torch.Tensor:
+        if x.numel() == 0:
+            return x.clone()
+        return rescale_array(x, 0.0, 1.0, dtype=None)  # type: ignore[return-value]  # returns a new tensor
+
+
+class ContrastStretch(_ChannelwiseIntensity):
+    """Percentile contrast stretching, as ``skimage.exposure.rescale_intensity(img, in_range=(p_lower, p_upper),
+    out_range=out_range)``: clip to the ``lower``/``upper`` percentiles of the image, then map that range
+    linearly onto ``out_range``.
+
+    When the percentile range collapses (``p_upper == p_lower``, e.g. a constant image) every value becomes
+    ``out_range[0]``; no NaN and no warning. (MONAI's ``ScaleIntensityRangePercentiles(clip=True)`` would in that
+    case warn and return the input shifted, unclipped, hence this implementation.) Percentiles use linear
+    interpolation (``numpy.percentile`` default) via :func:`monai.transforms.utils_pytorch_numpy_unification.percentile`.
+
+    Args:
+        lower: lower percentile, in ``[0, 100)``.
+        upper: upper percentile, in ``(lower, 100]``.
+        out_range: ``(min, max)`` of the output.
+        channel_wise: compute the percentiles of each channel separately.
+        dtype: output dtype, floating; ``None``: the input's when floating, else float32.
+    """
+
+    def __init__(
+        self,
+        lower: float = 2.0,
+        upper: float = 98.0,
+        out_range: Sequence[float] = (0.0, 1.0),
+        channel_wise: bool = False,
+        dtype: DtypeLike | torch.dtype = np.float32,
+    ) -> None:
+        super().__init__(channel_wise=channel_wise, dtype=dtype)
+        if not 0.0 <= lower < upper <= 100.0:
+            raise ValueError(f"percentiles must satisfy 0 <= lower < upper <= 100, got lower={lower}, upper={upper}.")
+        if len(out_range) != 2 or not out_range[0] < out_range[1]:
+            raise ValueError(f"out_range must be (min, max) with min < max, got {out_range}.")
+        self.lower = float(lower)
+        self.upper = float(upper)
+        self.out_range = (float(out_range[0]), float(out_range[1]))
+
+    def _apply(self, x: torch.Tensor) -> torch.Tensor:
+        out_min, out_max = self.out_range
+        if x.numel() == 0:
+            return x.clone()
+        lo, hi = (float(percentile(x, q)) for q in (self.lower, self.upper))  # type: ignore[arg-type]
+        if not hi > lo:  # collapsed range (constant image) or NaN
+            return torch.full_like(x, out_min)
+        scaled = (clip(x, lo, hi) - lo) / (hi - lo)
+        return scaled * (out_max - out_min) + out_min  # type: ignore[return-value]
+
+
+class PercentileNormalize(ContrastStretch):
+    """Clip to the ``[lower, upper]`` percentiles of the image, then scale that range to ``[0, 1]``.
+
+    :class:`ContrastStretch` with ``out_range=(0, 1)`` and wider default percentiles (1 and 99); a collapsed
+    percentile range (e.g. a constant image) gives all zeros.
+
+    Args:
+        lower: lower percentile, in ``[0, 100)``.
+        upper: upper percentile, in ``(lower, 100]``.
+        channel_wise: compute the percentiles of each channel separately.
+        dtype: output dtype, floating; ``None``: the input's when floating, else float32.
+    """
+
+    def __init__(
+        self,
+        lower: float = 1.0,
+        upper: float = 99.0,
+        channel_wise: bool = False,
+        dtype: DtypeLike | torch.dtype = np.float32,
+    ) -> None:
+        super().__init__(lower=lower, upper=upper, out_range=(0.0, 1.0), channel_wise=channel_wise, dtype=dtype)
+
+
+class ZScoreNormalize(_ChannelwiseIntensity):
+    """Standardise to zero mean and unit variance: ``(x - mean) / std`` (population std).
+
+    Same statistics as :class:`monai.transforms.NormalizeIntensity` without given ``subtrahend``/``divisor``, but
+    near-constant data is treated as constant: if ``std <= eps * max(1, |mean|)`` (float rounding makes the std of
+    a constant float image tiny rather than zero, which ``NormalizeIntensity`` would blow up to +-1 noise) the
+    values become exactly 0. The input is not modified in place.
+
+    Args:
+        nonzero: compute the statistics over non-zero values only and normalise only those; zeros stay zero
+            (typical for MRI with a black background).
+        channel_wise: compute the statistics of each channel separately.
+        eps: relative tolerance for "constant", see above.
+        dtype: output dtype, floating; ``None``: the input's when floating, else float32.
+    """
+
+    def __init__(
+        self,
+        nonzero: bool = False,
+        channel_wise: bool = False,
+        eps: float = 1e-6,
+        dtype: DtypeLike | torch.dtype = np.float32,
+    ) -> None:
+        super().__init__(channel_wise=channel_wise, dtype=dtype)
+        if eps < 0:
+            raise ValueError(f"eps must be >= 0, got {eps}.")
+        self.nonzero = nonzero
+        self.eps = eps
+
+    def _apply(self, x: torch.Tensor) -> torch.Tensor:
+        mask = x != 0 if self.nonzero else None
+        values = x[mask] if mask is not None else x
+        if values.numel() == 0:
+            return x.clone()
+        mean = values.mean()
+        std = values.std(correction=0)
+        if std <= self.eps * max(1.0, abs(float(mean))):
+            normed = torch.zeros_like(values)
+        else:
+            normed = (values - mean) / std
+        if mask is None:
+            return normed
+        out = x.clone()
+        out[mask] = normed
+        return out

@@ -1,0 +1,46 @@
+"""What a run logs about itself at start: bundle, initialisation, data, machine and versions."""
+
+from __future__ import annotations
+
+import logging
+import platform
+
+import torch
+
+__all__ = ["log_run_start", "describe_init", "environment_info"]
+
+logger = logging.getLogger("monai_tumorcls")
+
+
+def describe_init(pretrained) -> str:
+    """Human-readable description of a ``pretrained`` setting (``None`` = random init, an explicit choice)."""
+    if pretrained in (None, "", "none", "random"):
+        return "random initialisation (explicit choice: pretrained=null; no ImageNet weights used)"
+    if pretrained == "imagenet":
+        return "ImageNet weights from the torchvision hub cache (TORCH_HOME)"
+    return f"weights from local file {pretrained}"
+
+
+def environment_info() -> dict:
+    """Machine and library versions, for reports and benchmark tables."""
+    import monai
+    import torchvision
+
+    info = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "monai": monai.__version__,
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpu_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    return info
+
+
+def log_run_start(bundle_name: str, pretrained=None, data_dir: str | None = None) -> None:
+    """Log (INFO) the bundle, how the network was initialised, where data comes from, and the environment."""
+    logger.info("bundle %s: %s", bundle_name, describe_init(pretrained))
+    if data_dir:
+        logger.info("bundle %s: data from %s", bundle_name, data_dir)
+    logger.info("environment: %s", environment_info())

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+from ignite.engine import Engine
+from monai.data import MetaTensor
+
+from monai_tumorcls.handlers import ClassificationReportHandler, PredictionWriter, stack_pred_label
+
+
+_OUTPUT_KEYS = ("pred", "label")
+
+
+def _engine(batches):
+    """An engine shaped like a MONAI evaluator after decollation: ``state.batch`` holds the datalist fields and
+    ``state.output`` the network results, both lists of per-item dicts."""
+
+    def step(engine, batch):
+        return [{k: v for k, v in it.items() if k in _OUTPUT_KEYS} for it in batch]
+
+    engine = Engine(step)
+    return engine, batches
+
+
+def _items():
+    probs = [[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7]]
+    labels = [0, 1, 0, 1]
+    dups = [False, False, True, False]
+    return [
+        {"pred": torch.tensor(p), "label": torch.tensor(l), "image_path": f"/d/img{i}.jpg", "duplicate_in_training": d}
+        for i, (p, l, d) in enumerate(zip(probs, labels, dups))
+    ]
+
+
+def test_report_handler_writes_all_artefacts(tmp_path):
+    items = _items()
+    handler = ClassificationReportHandler(
+        tmp_path, ["notumor", "tumor"], positive_classes=["tumor"], subsets={"dedup": "duplicate_in_training"},
+        main_name="testing", extra={"checkpoint": "models/model.pt"},
+    )
+    engine, batches = _engine([items[:2], items[2:]])
+    handler.attach(engine)
+    engine.run(batches, max_epochs=1)
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    assert report["checkpoint"] == "models/model.pt"
+    testing, dedup = report["reports"]["testing"], report["reports"]["dedup"]
+    assert testing["num_samples"] == 4 and dedup["num_samples"] == 3
+    assert testing["accuracy"] == pytest.approx(0.75)
+    assert dedup["accuracy"] == pytest.approx(1.0)
+    assert testing["binary"]["specificity"] == pytest.approx(0.5)
+    assert testing["binary"]["roc_auc"] == pytest.approx(1.0)
+    assert engine.state.metrics["report_accuracy"] == pytest.approx(0.75)
+    for name in ("metrics.md", "confusion_matrix.csv", "confusion_matrix.png", "confusion_matrix_dedup.csv", "predictions.csv"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert (tmp_path / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = list(csv.reader(open(tmp_path / "confusion_matrix.csv")))
+    assert rows == [["true\\pred", "notumor", "tumor"], ["notumor", "1", "1"], ["tumor", "0", "2"]]
+    md = (tmp_path / "metrics.md").read_text()
+    assert "| tumor |" in md and "specificity" in md
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_report_handler_empty_raises(tmp_path):
+    handler = ClassificationReportHandler(tmp_path, ["a", "b"])
+    with pytest.raises(ValueError, match="empty"):
+        handler.compute([])
+
+
+def test_prediction_writer_records_errors(tmp_path):
+    ok = {"pred": torch.tensor([0.25, 0.75]), "image": MetaTensor(torch.zeros(1), meta={"filename_or_obj": "/x/b.png"}), "error": ""}
+    bad = {"pred": torch.tensor([0.5, 0.5]), "image_path": "/x/a.jpg", "error": "/x/a.jpg: truncated JPEG"}
+    writer = PredictionWriter(tmp_path, ["notumor", "tumor"])
+    engine, batches = _engine([[ok, bad]])
+    writer.attach(engine)
+    engine.run(batches, max_epochs=1)
+    data = json.loads((tmp_path / "predictions.json").read_text())
+    assert data["num_files"] == 2 and data["num_failed"] == 1
+    assert [r["file"] for r in data["rows"]] == ["/x/a.jpg", "/x/b.png"]
+    assert data["rows"][0]["status"] == "error" and "truncated" in data["rows"][0]["error"]
+    assert data["rows"][1]["predicted"] == "tumor"
+    rows = list(csv.DictReader(open(tmp_path / "predictions.csv")))
+    assert rows[1]["prob_tumor"] == "0.75" and rows[0]["predicted"] == ""
+    assert engine.state.metrics["num_failed"] == 1
+
+
+def test_stack_pred_label():
+    pred, label = stack_pred_label(_items())
+    assert pred.shape == (4, 2) and label.tolist() == [0, 1, 0, 1] and label.dtype == torch.long

@@ -1,0 +1,350 @@
+"""Synthetic DICOM series and NIfTI volumes built in code, shared by the reader and inference tests.
+
+All of them sample one phantom defined on a 32^3 grid of 1.25 mm voxels in LPS index space
+(``ix`` -> patient left, ``iy`` -> posterior, ``iz`` -> superior), so every acquisition (axial, sagittal,
+coronal, flipped, NIfTI RAS/LPS/permuted) must give the same display-oriented axial volume
+:func:`expected_axial`: ``expected[r, c, k] = phantom(ix=c, iy=r, iz=k)`` (rows anterior->posterior,
+columns right->left, slices inferior->superior).
+
+The phantom has a bright marker in the right-anterior-superior corner, so in a superior axial slice it sits at
+the top-left of the image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+N = 32
+SPACING = 1.25
+ORIGIN_MM = -19.375  # world (LPS, mm) of grid index 0
+MARKER = 3000
+PATIENT_NAME = "Doe^Jane^Secretname"
+PATIENT_ID = "PID-SECRET-4711"
+SERIES_DESCRIPTION = "T1 AX SECRETDESC"
+MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+ENHANCED_MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
+GRAYSCALE_PS = "1.2.840.10008.5.1.4.1.1.11.1"
+
+# acquisition planes as (row direction, column direction) in LPS index space, and the start corner
+ACQUISITIONS = {
+    # standard axial: columns go right->left (+x), rows anterior->posterior (+y), slices along +z
+    "axial": ((1, 0, 0), (0, 1, 0)),
+    # axial stored flipped: columns go left->right, rows posterior->anterior
+    "axial_flipped": ((-1, 0, 0), (0, -1, 0)),
+    # sagittal: columns anterior->posterior, rows superior->inferior; normal = -x
+    "sagittal": ((0, 1, 0), (0, 0, -1)),
+    # coronal: columns right->left, rows superior->inferior; normal = +y
+    "coronal": ((1, 0, 0), (0, 0, -1)),
+}
+
+
+def phantom(marker: bool = True) -> np.ndarray:
+    """(32, 32, 32) integer phantom indexed [ix, iy, iz] (LPS index space); ``marker=False`` drops the marker."""
+    ix, iy, iz = np.meshgrid(np.arange(N), np.arange(N), np.arange(N), indexing="ij")
+    inside = (np.minimum.reduce([ix, iy, iz]) >= 4) & (np.maximum.reduce([ix, iy, iz]) <= 27)
+    val = np.where(inside, 100 + 20 * iz + ix, 0)
+    if not marker:
+        return val.astype(np.int32)
+    box = (ix <= 8) & (iy <= 8) & (iz >= 23)
+    return np.where(box, MARKER, val).astype(np.int32)
+
+
+def expected_axial() -> np.ndarray:
+    """(H=32, W=32, N=32) display-oriented axial volume of the phantom: [r, c, k] = phantom[c, r, k]."""
+    return phantom().transpose(1, 0, 2).astype(np.float32)
+
+
+def _start_index(row_dir, col_dir) -> np.ndarray:
+    """Grid index of pixel (0, 0) of the first slice so that the slice covers the whole grid."""
+    start = np.zeros(3, dtype=int)
+    for d in (row_dir, col_dir):
+        for a, v in enumerate(d):
+            if v < 0:
+                start[a] = N - 1
+    return start
+
+
+def slice_geometry(acq: str, k: int, marker: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(pixels (rows, cols) of the phantom, IPP mm, row_dir, col_dir) of slice ``k`` of acquisition ``acq``."""
+    row_dir, col_dir = (np.asarray(v) for v in ACQUISITIONS[acq])
+    normal = np.cross(row_dir, col_dir)
+    start = _start_index(row_dir, col_dir)
+    axis = int(np.flatnonzero(normal)[0])
+    start[axis] = k if normal[axis] > 0 else N - 1 - k
+    r, c = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")
+    idx = start[None, None, :] + c[..., None] * row_dir + r[..., None] * col_dir
+    pix = phantom(marker)[idx[..., 0], idx[..., 1], idx[..., 2]]
+    ipp = ORIGIN_MM + SPACING * start.astype(float)
+    return pix, ipp, row_dir.astype(float), col_dir.astype(float)
+
+
+def base_dataset(
+    sop_class: str = MR_IMAGE_STORAGE,
+    modality: str = "MR",
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    transfer_syntax=ExplicitVRLittleEndian,
+) -> Dataset:
+    """A dataset with file meta, patient/study/series identity (with identifying values) and no pixels."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    sop_uid = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    ds.file_meta.TransferSyntaxUID = transfer_syntax
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = sop_uid
+    ds.PatientName = PATIENT_NAME
+    ds.PatientID = PATIENT_ID
+    ds.PatientBirthDate = "19700101"
+    ds.StudyInstanceUID = study_uid or generate_uid()
+    ds.SeriesInstanceUID = series_uid or generate_uid()
+    ds.StudyDate = "20240102"
+    ds.Modality = modality
+    ds.SeriesDescription = SERIES_DESCRIPTION
+    return ds
+
+
+def _set_pixels(ds: Dataset, pix: np.ndarray, bits_stored: int = 16, signed: bool = False) -> None:
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = ds.get("PhotometricInterpretation", "MONOCHROME2")
+    ds.Rows, ds.Columns = int(pix.shape[-2]), int(pix.shape[-1])
+    ds.BitsAllocated = 16
+    ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1
+    ds.PixelRepresentation = int(signed)
+    ds.PixelData = pix.astype(np.int16 if signed else np.uint16).tobytes()
+
+
+def write_series(
+    folder: Path,
+    acq: str = "axial",
+    modality: str = "MR",
+    sop_class: str = MR_IMAGE_STORAGE,
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    shuffle: bool = False,
+    slope: float | None = None,
+    intercept: float | None = None,
+    monochrome1: bool = False,
+    omit: tuple[str, ...] = (),
+    compress: str | None = None,
+    n_slices: int = N,
+    file_prefix: str = "IM",
+    marker: bool = True,
+    series_description: str = SERIES_DESCRIPTION,
+) -> list[Path]:
+    """Write a single-frame series of the phantom; returns the files (in slice order).
+
+    Args:
+        folder: created if needed.
+        acq: key of :data:`ACQUISITIONS`.
+        shuffle: shuffle InstanceNumber and file names relative to the slice position.
+        slope, intercept: store ``(value - intercept) / slope`` with RescaleSlope/Intercept.
+        monochrome1: store ``4095 - value`` as MONOCHROME1.
+        omit: tag keywords deleted from every file (e.g. "ImagePositionPatient").
+        compress: a transfer syntax UID to compress with (RLE Lossless, JPEG 2000 Lossless).
+        n_slices: write only the first ``n_slices`` slices.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    study_uid = study_uid or generate_uid()
+    series_uid = series_uid or generate_uid()
+    rng = np.random.default_rng(0)
+    numbers = rng.permutation(n_slices) + 1 if shuffle else np.arange(n_slices) + 1
+    paths = []
+    for k in range(n_slices):
+        pix, ipp, row_dir, col_dir = slice_geometry(acq, k, marker)
+        ds = base_dataset(sop_class, modality, study_uid, series_uid)
+        ds.SeriesDescription = series_description
+        ds.ImagePositionPatient = [float(v) for v in ipp]
+        ds.ImageOrientationPatient = [float(v) for v in (*row_dir, *col_dir)]
+        ds.PixelSpacing = [SPACING, SPACING]
+        ds.SliceThickness = SPACING
+        ds.SpacingBetweenSlices = SPACING
+        ds.InstanceNumber = int(numbers[k])
+        stored = pix.astype(np.float64)
+        if slope is not None or intercept is not None:
+            s, b = slope or 1.0, intercept or 0.0
+            stored = (stored - b) / s
+            ds.RescaleSlope, ds.RescaleIntercept = s, b
+        if monochrome1:
+            stored = 4095 - stored
+            ds.PhotometricInterpretation = "MONOCHROME1"
+        assert np.allclose(stored, np.round(stored)) and stored.min() >= 0
+        _set_pixels(ds, np.round(stored).astype(np.int64), bits_stored=12 if monochrome1 else 16)
+        for kw in omit:
+            if kw in ds:
+                delattr(ds, kw)
+        if compress is not None:
+            ds.compress(compress)
+        path = folder / f"{file_prefix}{int(numbers[k]):04d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def write_enhanced_multiframe(path: Path, acq: str = "axial", shuffle: bool = True, slope: float = 0.5,
+                              intercept: float = -100.0) -> Path:
+    """One Enhanced MR file holding all slices as frames (shuffled frame order, per-frame positions and a
+    Pixel Value Transformation in the shared functional groups)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    order = np.random.default_rng(1).permutation(N) if shuffle else np.arange(N)
+    ds = base_dataset(ENHANCED_MR_IMAGE_STORAGE, "MR")
+    frames, per_frame = [], []
+    row_dir = col_dir = None
+    for j, k in enumerate(order):
+        pix, ipp, row_dir, col_dir = slice_geometry(acq, int(k))
+        frames.append(np.round((pix - intercept) / slope).astype(np.uint16))
+        fg = Dataset()
+        pos = Dataset()
+        pos.ImagePositionPatient = [float(v) for v in ipp]
+        fg.PlanePositionSequence = DicomSequence([pos])
+        content = Dataset()
+        content.InStackPositionNumber = int(k) + 1
+        fg.FrameContentSequence = DicomSequence([content])
+        per_frame.append(fg)
+    shared = Dataset()
+    ori = Dataset()
+    ori.ImageOrientationPatient = [float(v) for v in (*row_dir, *col_dir)]
+    shared.PlaneOrientationSequence = DicomSequence([ori])
+    meas = Dataset()
+    meas.PixelSpacing = [SPACING, SPACING]
+    meas.SliceThickness = SPACING
+    shared.PixelMeasuresSequence = DicomSequence([meas])
+    pvt = Dataset()
+    pvt.RescaleSlope, pvt.RescaleIntercept, pvt.RescaleType = slope, intercept, "US"
+    shared.PixelValueTransformationSequence = DicomSequence([pvt])
+    ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
+    ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+    ds.NumberOfFrames = N
+    ds.InstanceNumber = 1
+    _set_pixels(ds, np.stack(frames))
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def write_sr(path: Path, study_uid: str | None = None) -> Path:
+    """A Basic Text SR (no pixels)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = base_dataset(BASIC_TEXT_SR, "SR", study_uid)
+    ds.ValueType = "CONTAINER"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def write_presentation_state(path: Path, study_uid: str | None = None) -> Path:
+    """A Grayscale Softcopy Presentation State (no pixels)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = base_dataset(GRAYSCALE_PS, "PR", study_uid)
+    ds.ContentLabel = "PS"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def truncate(path: Path, keep_fraction: float = 0.5) -> Path:
+    """Cut ``path`` to the first ``keep_fraction`` of its bytes."""
+    raw = path.read_bytes()
+    path.write_bytes(raw[: int(len(raw) * keep_fraction)])
+    return path
+
+
+# ------------------------------------------------------------------------------------------------- NIfTI
+def nifti_image(layout: str):
+    """Nifti1Image of the phantom with a known orientation.
+
+    Args:
+        layout: ``"RAS"`` (array axes = R, A, S), ``"LPS"`` (array axes = L, P, S) or ``"permuted"``
+            (array axes = S, L, A: a permuted-axes affine with one flip).
+    """
+    import nibabel as nib
+
+    ph = phantom().astype(np.int16)  # [ix (->L), iy (->P), iz (->S)]
+    # world RAS of LPS grid index g: x_ras = -(ORIGIN + SP*gx), y_ras = -(ORIGIN + SP*gy), z = ORIGIN + SP*gz
+    if layout == "LPS":
+        data = ph
+        affine = np.array([[-SPACING, 0, 0, -ORIGIN_MM], [0, -SPACING, 0, -ORIGIN_MM], [0, 0, SPACING, ORIGIN_MM], [0, 0, 0, 1]])
+    elif layout == "RAS":
+        data = ph[::-1, ::-1, :]  # index i -> gx = N-1-i
+        affine = np.array([[SPACING, 0, 0, ORIGIN_MM], [0, SPACING, 0, ORIGIN_MM], [0, 0, SPACING, ORIGIN_MM], [0, 0, 0, 1]])
+    elif layout == "permuted":
+        # array axes (S, L, A): data[i, j, k] = ph[gx=j, gy=N-1-k, gz=i]
+        data = ph.transpose(2, 0, 1)[:, :, ::-1]
+        affine = np.zeros((4, 4))
+        affine[2, 0] = SPACING  # i -> superior
+        affine[0, 1] = -SPACING  # j -> left (RAS x decreases)
+        affine[1, 2] = SPACING  # k -> anterior
+        affine[:3, 3] = [-ORIGIN_MM, ORIGIN_MM, ORIGIN_MM]
+        affine[3, 3] = 1
+    else:
+        raise ValueError(layout)
+    img = nib.Nifti1Image(np.ascontiguousarray(data), affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    return img
+
+
+def write_nifti(path: Path, layout: str = "RAS", data: np.ndarray | None = None) -> Path:
+    """Save :func:`nifti_image` (or ``data`` with the RAS affine) to ``path``."""
+    import nibabel as nib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = nifti_image(layout)
+    if data is not None:
+        img = nib.Nifti1Image(data, img.affine)
+    nib.save(img, str(path))
+    return path
+
+
+def read_all_text(folder: Path) -> str:
+    """Concatenated text of every file under ``folder`` (for privacy assertions)."""
+    return "\n".join(p.read_text(errors="replace") for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def identifying_strings(files: list[Path]) -> list[str]:
+    """Identifying values written into the synthetic files (names, ids, UIDs, description)."""
+    out = {PATIENT_NAME, "Secretname", PATIENT_ID, "SECRETDESC", "19700101"}
+    for f in files:
+        try:
+            ds = pydicom.dcmread(f, stop_before_pixels=True, force=True)
+        except Exception:  # noqa: BLE001
+            continue
+        for kw in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+            if kw in ds:
+                out.add(str(ds.get(kw)))
+    return sorted(out)
+
+
+# ------------------------------------------------------------------------------------------- dummy model
+def marker_network():
+    """(B, 3, S, S) -> (B, 4) logits [glioma, meningioma, notumor, pituitary]; glioma logit = 20 * (max - 0.5)
+    where max is the brightest preprocessed pixel (the marker is 1.0 after :func:`marker_preprocess`)."""
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.AdaptiveMaxPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 4))
+    with torch.no_grad():
+        net[2].weight.zero_()
+        net[2].bias.copy_(torch.tensor([-10.0, -10.0, 0.0, -10.0]))
+        net[2].weight[0] = torch.tensor([20.0 / 3, 20.0 / 3, 20.0 / 3])
+    return net.eval()
+
+
+def marker_preprocess(size: int = 16):
+    """MONAI Compose: divide by :data:`MARKER`, repeat to 3 channels, resize to (size, size)."""
+    from monai.transforms import Compose, Lambdad, RepeatChanneld, Resized
+
+    return Compose([
+        Lambdad("image", lambda x: x / float(MARKER)),
+        RepeatChanneld("image", 3),
+        Resized("image", (size, size), mode="area"),
+    ])
+
+
+CLASS_NAMES = ["glioma", "meningioma", "notumor", "pituitary"]
