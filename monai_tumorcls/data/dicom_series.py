@@ -301,11 +301,15 @@ def _classify_file(path: Path, force: bool) -> tuple[object | None, ScanIssue | 
         return None, ScanIssue(path, "permission denied", True)
     except Exception as e:  # noqa: BLE001 - pydicom raises many types on corrupt headers
         return None, ScanIssue(path, f"truncated or corrupt DICOM header ({type(e).__name__})", True)
-    sop_class = str(ds.get("SOPClassUID", "") or getattr(ds.get("file_meta", None), "MediaStorageSOPClassUID", ""))
+    sop_class = str(ds.get("SOPClassUID", "") or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", ""))
     if sop_class == _MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
         return None, ScanIssue(path, "DICOMDIR (media directory), not an image", False)
     if _int(ds.get("Rows")) is None or _int(ds.get("Columns")) is None:
-        name = UID(sop_class).name if sop_class else "unknown SOP class"
+        if not sop_class:
+            return None, ScanIssue(path, "truncated or corrupt DICOM header (no SOP Class UID)", True)
+        name = UID(sop_class).name
+        if "Image Storage" in name:  # an image class without the image module: the header was cut short
+            return None, ScanIssue(path, f"truncated or corrupt DICOM header ({name} without Rows/Columns)", True)
         return None, ScanIssue(path, f"not an image: {name}", False)
     return ds, None
 

@@ -3,11 +3,29 @@
 from .checkpoint import AtomicCheckpointSaver, load_checkpoint, state_dict_of
 from .classification_report import ClassificationReportHandler
 from .collector import ItemCollector, item_filename
+from .distributed import (
+    RANK_ZERO_ONLY_HANDLERS,
+    BroadcastBuffers,
+    ReplicaSyncCheck,
+    check_replicas_in_sync,
+    dist_rank,
+    dist_world_size,
+    handlers_for_rank,
+    state_checksum,
+)
 from .prediction_writer import PredictionWriter
 from .utils import stack_pred_label
 
 __all__ = [
     "AtomicCheckpointSaver",
+    "BroadcastBuffers",
+    "RANK_ZERO_ONLY_HANDLERS",
+    "ReplicaSyncCheck",
+    "check_replicas_in_sync",
+    "dist_rank",
+    "dist_world_size",
+    "handlers_for_rank",
+    "state_checksum",
     "ClassificationReportHandler",
     "ItemCollector",
     "PredictionWriter",

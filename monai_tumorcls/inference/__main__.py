@@ -62,7 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser[key] = value
         result = parser.get_parsed_content(args.target)
     except Exception as e:  # noqa: BLE001 - report configuration problems as exit code 2
-        print(f"configuration error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
+        cause = e
+        while cause.__cause__ is not None:  # MONAI wraps expression errors: show the innermost one
+            cause = cause.__cause__
+        lines = str(cause).strip().splitlines()
+        print(f"configuration error: {type(cause).__name__}: {lines[0] if lines else ''}", file=sys.stderr)
         return 2
     if not isinstance(result, ClinicalRunResult):
         print(f"target {args.target!r} did not return a ClinicalRunResult", file=sys.stderr)

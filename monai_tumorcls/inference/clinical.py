@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_PLANE_WORLD_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
 
 
 def _file_id(path: Path) -> str:
@@ -314,15 +315,20 @@ class _Run:
             tumour[valid_idx] = tumour_probability(probs[valid_idx], self.class_names, self.tumour_classes)
         contributing = set(decision.contributing_slices)
         records = []
+        axis = _PLANE_WORLD_AXIS.get(plane)
         for k in range(n):
             src = None
+            position = float(stack.positions_mm[k])
             if slice_sources is not None and not meta.get("resliced", False):
                 j = n - 1 - k if meta.get("slice_flipped", False) else k
                 src = slice_sources[j]
+                if src.get("position_lps") is not None and axis is not None:  # the slice's own position (gaps)
+                    lps = src["position_lps"]
+                    position = round(float(-lps[axis] if axis < 2 else lps[axis]), 4)
             ok = not excluded[k]
             records.append(SliceRecord(
                 slice_index=k,
-                position_mm=float(stack.positions_mm[k]),
+                position_mm=position,
                 excluded=bool(excluded[k]),
                 exclusion_reason=reasons[k],
                 foreground_fraction=round(float(stack.foreground[k]), 4),
@@ -425,7 +431,8 @@ class _Run:
             for src in vol.meta["slice_sources"]:
                 p = Path(src["file"])
                 sources.append({"file_id": "f-" + src["file_sha256"][:16], "frame": src["frame"],
-                                "instance_number": src["instance_number"], "path": self._rel(p, base)})
+                                "instance_number": src["instance_number"], "path": self._rel(p, base),
+                                "position_lps": src.get("position_lps")})
             file_ids = list(dict.fromkeys(s_["file_id"] for s_ in sources))
             files = list(dict.fromkeys(s_["path"] for s_ in sources)) if self.record_paths else None
             notes = []

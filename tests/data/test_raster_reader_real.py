@@ -17,6 +17,11 @@ pytestmark = pytest.mark.integration
 CLASSES = ("glioma", "meningioma", "notumor", "pituitary")
 
 
+def _pil_mode(path) -> str:
+    with Image.open(path) as im:
+        return im.mode
+
+
 def test_real_files_load_as_three_channel_images(kaggle_root):
     files = sorted(kaggle_root.glob("*/*/*.jpg"))
     assert len(files) > 7000, f"expected the full dataset under {kaggle_root}, found {len(files)} .jpg files"
@@ -27,11 +32,13 @@ def test_real_files_load_as_three_channel_images(kaggle_root):
                 png_named_jpg.append(path)
     assert len(png_named_jpg) == 5, [str(p) for p in png_named_jpg]
 
-    # two JPEGs per split and class, plus the five PNGs (RGB, RGBA and palette among them)
-    jpegs = [
-        p for split in ("Training", "Testing") for c in CLASSES for p in sorted((kaggle_root / split / c).glob("*.jpg"))[:2]
-    ]
-    samples = jpegs + png_named_jpg
+    # two JPEGs per split and class, a greyscale JPEG, and the five PNGs (RGB, RGBA and palette among them)
+    jpegs = []
+    for split in ("Training", "Testing"):
+        for c in CLASSES:
+            jpegs += [p for p in sorted((kaggle_root / split / c).glob("*.jpg"))[:2] if p not in png_named_jpg]
+    greyscale_jpeg = next(p for p in files if p not in png_named_jpg and _pil_mode(p) == "L")
+    samples = jpegs + [greyscale_jpeg] + png_named_jpg
 
     pipeline = Compose(
         [
@@ -54,4 +61,4 @@ def test_real_files_load_as_three_channel_images(kaggle_root):
         modes.add(img.meta["mode"])
         if img.meta["mode"] == "L":  # greyscale file: EnsureThreeChannel repeated the one channel
             np.testing.assert_array_equal(img[0].numpy(), img[2].numpy())
-    assert {"RGBA", "P"} <= modes, modes  # the PNG oddities were exercised
+    assert {"L", "RGB", "RGBA", "P"} <= modes, modes  # grey and colour JPEGs and the PNG oddities were exercised

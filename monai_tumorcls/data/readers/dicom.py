@@ -59,7 +59,8 @@ class DicomVolume:
             ``spacing``) plus ``slice_plane``, ``axcodes``, ``acquisition_plane``, ``resliced``,
             ``slice_flipped``, ``obliquity_deg``, ``ordering``, ``orientation_known``, ``uniform_spacing``,
             ``monochrome1``, ``modality``, ``series_id``, ``n_slices`` and ``slice_sources`` (per stored slice,
-            in stacking order: ``file``, ``frame``, ``instance_number``, ``file_sha256``). No identifying tags.
+            in stacking order: ``file``, ``frame``, ``instance_number``, ``file_sha256``, ``position_lps``).
+            No identifying tags.
         dropped: ``(file, reason)`` for files left out because their pixels could not be decoded.
     """
 
@@ -184,7 +185,8 @@ def load_dicom_series(series: DicomSeries, plane: str | None = "axial", drop_bad
             raise ImageReadError(fr.path, f"pixel array {img.shape} does not match Rows/Columns {(fr.rows, fr.columns)}")
         slices.append(img)
         kept.append(fr)
-        sources.append({"file": str(fr.path), "frame": fr.frame, "instance_number": fr.instance_number, "file_sha256": digest})
+        sources.append({"file": str(fr.path), "frame": fr.frame, "instance_number": fr.instance_number,
+                        "file_sha256": digest, "position_lps": fr.position})
     if not slices:
         raise ImageReadError(series.root, f"series {series.series_id}: no decodable image")
     first_ds = next(e[0] for e in decoded.values() if e is not None)

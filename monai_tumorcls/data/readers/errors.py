@@ -10,8 +10,6 @@ __all__ = ["ImageReadError"]
 class ImageReadError(ValueError):
     """A file's bytes are not a readable image: corrupt, truncated, empty, the wrong format, too large, ...
 
-    A missing or unreadable file is not an ``ImageReadError``: the ``OSError`` from opening it propagates.
-
     Args:
         filename: the file that could not be read.
         reason: what is wrong with it, e.g. ``"empty file (0 bytes)"``.
@@ -20,7 +18,7 @@ class ImageReadError(ValueError):
     """
 
     def __init__(self, filename: str | os.PathLike, reason: str) -> None:
-        self.filename = os.fspath(filename)
+        self.filename = os.fspath(filename) if isinstance(filename, (str, os.PathLike)) else str(filename)
         self.reason = reason
         super().__init__(f"{self.filename}: {reason}")
 

@@ -95,7 +95,8 @@ class ContrastStretch(_ChannelwiseIntensity):
     When the percentile range collapses (``p_upper == p_lower``, e.g. a constant image) every value becomes
     ``out_range[0]``; no NaN and no warning. (MONAI's ``ScaleIntensityRangePercentiles(clip=True)`` would in that
     case warn and return the input shifted, unclipped, hence this implementation.) Percentiles use linear
-    interpolation (``numpy.percentile`` default) via :func:`monai.transforms.utils_pytorch_numpy_unification.percentile`.
+    interpolation (``numpy.percentile``'s default), computed with MONAI's
+    :func:`~monai.transforms.utils_pytorch_numpy_unification.percentile`.
 
     Args:
         lower: lower percentile, in ``[0, 100)``.

@@ -105,6 +105,8 @@ class RandRotateAngled(RandRotated):
     """Dictionary-based version of :class:`~monai_tumorcls.transforms.spatial.array.RandRotateAngle`
     (:class:`monai.transforms.RandRotated` with a degree API, 2D only, ``keep_size=True``): one angle per call
     for all keys; ``mode``, ``padding_mode``, ``align_corners`` and ``dtype`` may be given per key.
+    Unlike ``RandRotated``, which draws the probability and the angle from two random streams, this makes the
+    array version's draws, so both give the same result for the same seed. The inverse is ``RandRotated``'s.
 
     Args:
         keys: keys of the channel-first 2D ``(C, H, W)`` images to rotate.
@@ -141,7 +143,34 @@ class RandRotateAngled(RandRotated):
             allow_missing_keys=allow_missing_keys,
             lazy=lazy,
         )
-        self.rand_rotate = RandRotateAngle(degrees=degrees, prob=1.0, lazy=lazy)
+        # the inner transform makes the one draw per call (probability, then angle), exactly as the array version
+        self.rand_rotate = RandRotateAngle(degrees=degrees, prob=prob, lazy=lazy)
+
+    def randomize(self, data: object | None = None) -> None:
+        self.rand_rotate.randomize()
+        self._do_transform = self.rand_rotate._do_transform
+
+    def __call__(self, data: Mapping[Hashable, NdarrayOrTensor], lazy: bool | None = None) -> dict:
+        d = dict(data)
+        self.randomize()
+        lazy_ = self.lazy if lazy is None else lazy
+        for key, mode, padding_mode, align_corners, dtype in self.key_iterator(
+            d, self.mode, self.padding_mode, self.align_corners, self.dtype
+        ):
+            if self._do_transform:
+                d[key] = self.rand_rotate(
+                    d[key],
+                    mode=mode,
+                    padding_mode=padding_mode,
+                    align_corners=align_corners,
+                    dtype=dtype,
+                    randomize=False,
+                    lazy=lazy_,
+                )
+            else:
+                d[key] = convert_to_tensor(d[key], track_meta=get_track_meta(), dtype=torch.float32)
+            self.push_transform(d[key], replace=True, lazy=lazy_)
+        return d
 
     @property
     def degrees(self) -> tuple[float, float]:

@@ -1,0 +1,34 @@
+"""Running bundles the way users do: ``python -m monai.bundle run ...`` in a subprocess from the project root."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bundle(config_files: list[str] | str, run_id: str | None = None, timeout: int = 600, **overrides) -> subprocess.CompletedProcess:
+    """Run a bundle config from the project root; ``overrides`` become ``--key value`` arguments.
+
+    Returns the completed process (stdout+stderr in ``.stdout``); does not raise on a non-zero exit.
+    """
+    if isinstance(config_files, str):
+        config_files = [config_files]
+    cfg = config_files[0] if len(config_files) == 1 else "[" + ",".join(f"'{c}'" for c in config_files) + "]"
+    cmd = [sys.executable, "-m", "monai.bundle", "run"] + ([run_id] if run_id else []) + ["--config_file", cfg]
+    logging_conf = Path(config_files[0]).parent / "logging.conf"
+    if (PROJECT_ROOT / logging_conf).is_file():
+        cmd += ["--logging_file", str(logging_conf)]
+    for key, value in overrides.items():
+        cmd += [f"--{key}", value if isinstance(value, str) else repr(value)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    return subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def check(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """Assert a zero exit status, showing the end of the output otherwise."""
+    assert proc.returncode == 0, f"exit {proc.returncode}:\n{(proc.stdout + proc.stderr)[-6000:]}"
+    return proc

@@ -1,0 +1,86 @@
+"""Integration: the main bundle (pipeline 1) trains, evaluates and infers on real Kaggle images, through the
+user's own command line. Short budget (64 px, a seeded subset, a few epochs) so that CI stays fast; the full
+recipe's numbers are in docs/results.md."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+import torch
+
+from monai_tumorcls.networks import ResNetClassifier
+
+from .helpers import check, run_bundle
+
+CFG = "bundles/resnet18_binary/configs"
+BUDGET = {"max_per_class": 60, "max_per_class_test": 30, "image_size": 64, "batch_size": 16, "epochs": 5, "learning_rate": 0.001}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, kaggle_root):
+    root = tmp_path_factory.mktemp("resnet18_binary")
+    proc = check(run_bundle(f"{CFG}/train.json", run_id="training", bundle_root=str(root), **BUDGET))
+    return root, proc
+
+
+def test_training_writes_best_checkpoint_and_logs(trained):
+    root, proc = trained
+    ckpt = root / "models" / "model.pt"
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    net = ResNetClassifier("resnet18", num_classes=2)
+    net.load_state_dict(state)
+    info = json.loads((root / "models" / "model.pt.json").read_text())
+    assert info["kind"] == "best" and 1 <= info["epoch"] <= BUDGET["epochs"]
+    assert list((root / "runs").glob("events.out.tfevents.*")), "no TensorBoard event file"
+    out = proc.stdout + proc.stderr
+    assert "random initialisation" in out
+    assert "val_acc" in out and "train_loss" in out
+
+
+def test_evaluation_report_beats_chance(trained):
+    root, _ = trained
+    check(run_bundle([f"{CFG}/train.json", f"{CFG}/evaluate.json"], bundle_root=str(root), **BUDGET))
+    report = json.loads((root / "eval" / "metrics.json").read_text())
+    testing = report["reports"]["testing"]
+    assert testing["num_samples"] == 120  # 30 per Kaggle class: 90 tumour, 30 notumor
+    assert report["reports"]["testing_dedup"]["num_samples"] < 120  # the subset holds some of the 103 duplicates
+    assert set(testing["binary"]) >= {"accuracy", "precision", "recall", "f1", "sensitivity", "specificity", "roc_auc"}
+    assert testing["per_class"]["notumor"]["support"] == 30
+    # chance: ROC-AUC 0.5 and balanced accuracy (macro recall) 0.5
+    assert testing["binary"]["roc_auc"] >= 0.75, testing
+    assert testing["macro"]["recall"] >= 0.6, testing
+    for name in ("metrics.md", "confusion_matrix.csv", "confusion_matrix.png", "predictions.csv"):
+        assert (root / "eval" / name).stat().st_size > 0
+    assert report["initialisation"].startswith("random initialisation")
+
+
+def test_inference_on_folder_reports_bad_files_and_goes_on(trained, kaggle_root, tmp_path):
+    root, _ = trained
+    src = sorted((kaggle_root / "Testing" / "notumor").iterdir())[:2] + sorted((kaggle_root / "Testing" / "glioma").iterdir())[:1]
+    for p in src:
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "corrupt.jpg").write_bytes(src[0].read_bytes()[:300])
+    (tmp_path / "notes.txt").write_text("not an image")
+    proc = run_bundle(f"{CFG}/inference.json", bundle_root=str(root), input_dir=str(tmp_path))
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # two files failed
+    rows = {r["file"].rsplit("/", 1)[-1]: r for r in csv.DictReader(open(root / "outputs" / "predictions.csv"))}
+    assert set(rows) == {p.name for p in src} | {"corrupt.jpg", "notes.txt"}
+    assert rows["corrupt.jpg"]["status"] == "error" and "corrupt.jpg" in rows["corrupt.jpg"]["error"]
+    assert rows["notes.txt"]["status"] == "error"
+    for p in src:
+        r = rows[p.name]
+        assert r["status"] == "ok" and r["predicted"] in ("notumor", "tumor")
+        assert abs(float(r["prob_notumor"]) + float(r["prob_tumor"]) - 1) < 1e-4
+    data = json.loads((root / "outputs" / "predictions.json").read_text())
+    assert data["num_failed"] == 2
+
+
+def test_missing_imagenet_weights_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    proc = run_bundle(f"{CFG}/train.json", run_id="training", bundle_root=str(tmp_path), pretrained="imagenet", epochs=1, max_per_class=2)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "resnet18-f37072fd.pth" in out and str(tmp_path / "torch_home") in out
