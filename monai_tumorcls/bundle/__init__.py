@@ -1,5 +1,14 @@
 """Helpers for this project's MONAI bundles."""
 
-from .config import bundle_component, exit_on_failures, find_bundle_root, load_bundle_config
+from .config import bundle_component, exit_on_failures, exit_with_status, find_bundle_root, load_bundle_config
+from .inputs import as_input_list, detect_input_kind
 
-__all__ = ["bundle_component", "exit_on_failures", "find_bundle_root", "load_bundle_config"]
+__all__ = [
+    "as_input_list",
+    "bundle_component",
+    "detect_input_kind",
+    "exit_on_failures",
+    "exit_with_status",
+    "find_bundle_root",
+    "load_bundle_config",
+]

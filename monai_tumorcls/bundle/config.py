@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from monai.bundle import ConfigParser
 
-__all__ = ["find_bundle_root", "load_bundle_config", "bundle_component", "exit_on_failures"]
+__all__ = ["find_bundle_root", "load_bundle_config", "bundle_component", "exit_on_failures", "exit_with_status"]
 
 
 def find_bundle_root(bundle_name: str) -> str:
@@ -52,3 +52,12 @@ def exit_on_failures(num_failed: int, what: str = "item") -> None:
 
         logging.getLogger("monai_tumorcls").error("%d %s(s) failed; see the run's outputs for the reasons", num_failed, what)
         sys.exit(1)
+
+
+def exit_with_status(code: int) -> None:
+    """End a bundle run with ``code`` when it is non-zero (e.g. a clinical run's ``exit_code``: 1 = some inputs
+    failed, 2 = nothing classified)."""
+    if code:
+        import sys
+
+        sys.exit(int(code))

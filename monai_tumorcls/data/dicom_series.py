@@ -27,6 +27,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
 __all__ = [
+    "DEFAULT_EXCLUDE_DESCRIPTION",
     "DICOM_SUFFIXES",
     "NIFTI_SUFFIXES",
     "DicomFrameRef",
@@ -281,7 +282,9 @@ def _frames_from_dataset(ds, path: Path) -> list[DicomFrameRef]:
             pos = tuple(float(v) for v in np.asarray(top_ipp) + i * step * normal)
         content = _first(fg, "FrameContentSequence")
         number = _int(content.get("InStackPositionNumber")) if content is not None else None
-        frames.append(DicomFrameRef(path, i, number if number is not None else i + 1, pos, ori, ps, rescale, rows, cols))
+        frames.append(
+            DicomFrameRef(path, i, number if number is not None else i + 1, pos, ori, ps, rescale, rows, cols)
+        )
     return frames
 
 
@@ -321,7 +324,9 @@ def _iter_files(root: Path, follow_symlinks: bool) -> Iterable[Path]:
             yield Path(dirpath) / name
 
 
-def scan_dicom_files(files: Sequence[str | os.PathLike], root: str | os.PathLike | None = None, force: bool = False) -> DicomScanResult:
+def scan_dicom_files(
+    files: Sequence[str | os.PathLike], root: str | os.PathLike | None = None, force: bool = False
+) -> DicomScanResult:
     """Group the given files into series (see :func:`scan_dicom_folder`).
 
     Args:

@@ -7,7 +7,9 @@ Example::
 
 The config must define the id given by ``--target`` (default ``clinical_result``) evaluating to a
 :class:`~monai_tumorcls.inference.clinical.ClinicalRunResult`, e.g.
-``"clinical_result": "$monai_tumorcls.inference.run_clinical_inference(@clinical_inputs, @network, ...)"``.
+``"clinical_result": "$clinical.run_clinical_inference(@clinical_inputs, @network, ...)"`` with
+``"imports": ["$import monai_tumorcls.inference as clinical"]`` (MONAI config imports need ``as`` for dotted
+modules).
 ``--inputs`` and ``--output_dir`` override the ids ``clinical_inputs`` and ``output_dir`` (renamable with
 ``--inputs_id``/``--output_dir_id``); ``--set ID=JSON`` overrides any other id.
 Exit codes: 0 all classified, 1 some per-item errors, 2 nothing classified or a configuration error.
@@ -41,8 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="ID=JSON", help="override a config id")
     ap.add_argument("--log_level", default="INFO")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         parser = ConfigParser()
         parser.read_config(args.config_file if len(args.config_file) > 1 else args.config_file[0])
@@ -71,8 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not isinstance(result, ClinicalRunResult):
         print(f"target {args.target!r} did not return a ClinicalRunResult", file=sys.stderr)
         return 2
-    print(json.dumps({"json": str(result.json_path), "csv": str(result.csv_path), "series": len(result.series),
-                      "skipped": len(result.skipped), "errors": len(result.errors), "exit_code": result.exit_code}))
+    print(
+        json.dumps(
+            {
+                "json": str(result.json_path),
+                "csv": str(result.csv_path),
+                "series": len(result.series),
+                "skipped": len(result.skipped),
+                "errors": len(result.errors),
+                "exit_code": result.exit_code,
+            }
+        )
+    )
     return result.exit_code
 
 

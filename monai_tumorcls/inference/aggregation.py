@@ -35,7 +35,9 @@ def default_tumour_classes(class_names: Sequence[str]) -> tuple[str, ...]:
     return tumour
 
 
-def tumour_probability(probabilities: np.ndarray, class_names: Sequence[str], tumour_classes: Sequence[str]) -> np.ndarray:
+def tumour_probability(
+    probabilities: np.ndarray, class_names: Sequence[str], tumour_classes: Sequence[str]
+) -> np.ndarray:
     """(N,) summed probability of the tumour classes.
 
     Args:

@@ -224,22 +224,30 @@ class ClinicalRunResult:
         return 1 if self.errors else 0
 
 
+@dataclass(frozen=True)
+class _Options:
+    class_names: list[str]
+    tumour_classes: tuple[str, ...]
+    aggregation: str
+    top_k: int
+    threshold: float
+    batch_size: int
+    device: torch.device
+    selection: SeriesSelection
+    slice_axis: str
+    slice_layout: str
+    record_paths: bool
+    square_pixels: bool
+    pad_to_square: bool
+    min_foreground_fraction: float
+    activation: str
+
+
 class _Run:
     """State of one run (kept private: the public API is :func:`run_clinical_inference`)."""
 
-    def __init__(self, network, preprocess, class_names, tumour_classes, aggregation, top_k, threshold, batch_size,
-                 device, selection, slice_axis, record_paths, square_pixels, pad_to_square, min_foreground_fraction,
-                 activation):
-        self.network, self.preprocess = network, preprocess
-        self.class_names = list(class_names)
-        self.tumour_classes = tuple(tumour_classes)
-        self.aggregation, self.top_k, self.threshold = aggregation, top_k, threshold
-        self.batch_size, self.device = batch_size, torch.device(device)
-        self.selection, self.slice_axis = selection, slice_axis
-        self.record_paths = record_paths
-        self.square_pixels, self.pad_to_square = square_pixels, pad_to_square
-        self.min_foreground_fraction = min_foreground_fraction
-        self.activation = activation
+    def __init__(self, network: torch.nn.Module, preprocess: Callable[[dict], dict], opts: _Options):
+        self.network, self.preprocess, self.o = network, preprocess, opts
         self.series: list[SeriesResult] = []
         self.skipped: list[RunIssue] = []
         self.errors: list[RunIssue] = []
@@ -247,7 +255,7 @@ class _Run:
 
     # -- reporting -------------------------------------------------------------------------------------------
     def _rel(self, path: Path, base: Path) -> str | None:
-        if not self.record_paths:
+        if not self.o.record_paths:
             return None
         try:
             return path.relative_to(base).as_posix() if path != base else path.name
@@ -261,46 +269,66 @@ class _Run:
         log("input %d: %s %s: %s", idx, "error" if error else "skipped", item, reason)
 
     # -- classification --------------------------------------------------------------------------------------
-    def _probabilities(self, images: np.ndarray, indices: np.ndarray, spacing: tuple[float, float], sid: str) -> np.ndarray:
-        probs = np.full((images.shape[0], len(self.class_names)), np.nan)
-        affine = torch.diag(torch.tensor([spacing[0], spacing[1], 1.0], dtype=torch.float64))
-        for start in range(0, len(indices), self.batch_size):
-            batch_idx = indices[start : start + self.batch_size]
+    def _probabilities(
+        self, images: np.ndarray, indices: np.ndarray, spacing: tuple[float, float], sid: str
+    ) -> np.ndarray:
+        probs = np.full((images.shape[0], len(self.o.class_names)), np.nan)
+        wh = self.o.slice_layout == "WH"
+        sp = (spacing[1], spacing[0]) if wh else spacing
+        affine = torch.diag(torch.tensor([sp[0], sp[1], 1.0], dtype=torch.float64))
+        for start in range(0, len(indices), self.o.batch_size):
+            batch_idx = indices[start : start + self.o.batch_size]
             batch = []
             for k in batch_idx:
-                img = MetaTensor(torch.from_numpy(images[k][None].copy()), affine=affine.clone(),
-                                 meta={"series_id": sid, "slice_index": int(k)})
+                img2d = images[k].T if wh else images[k]
+                img = MetaTensor(
+                    torch.from_numpy(np.ascontiguousarray(img2d)[None]),
+                    affine=affine.clone(),
+                    meta={"series_id": sid, "slice_index": int(k)},
+                )
                 out = self.preprocess({"image": img})["image"]
                 out = out.as_tensor() if isinstance(out, MetaTensor) else torch.as_tensor(out)
                 batch.append(out.float())
-            x = torch.stack(batch).to(self.device)
+            x = torch.stack(batch).to(self.o.device)
             with torch.inference_mode():
                 logits = self.network(x)
             logits = logits.detach().float().cpu()
             if logits.ndim != 2:
                 logits = logits.reshape(logits.shape[0], -1)
-            if logits.shape[1] == 1 and len(self.class_names) == 2 and self.activation != "none":
+            if logits.shape[1] == 1 and len(self.o.class_names) == 2 and self.o.activation != "none":
                 p1 = torch.sigmoid(logits[:, 0])
                 p = torch.stack([1 - p1, p1], dim=1)
-            elif logits.shape[1] != len(self.class_names):
-                raise ValueError(f"network gives {logits.shape[1]} outputs for {len(self.class_names)} class names")
-            elif self.activation == "softmax":
+            elif logits.shape[1] != len(self.o.class_names):
+                raise ValueError(f"network gives {logits.shape[1]} outputs for {len(self.o.class_names)} class names")
+            elif self.o.activation == "softmax":
                 p = torch.softmax(logits, dim=1)
-            elif self.activation == "sigmoid":
+            elif self.o.activation == "sigmoid":
                 p = torch.sigmoid(logits)
             else:
                 p = logits
             probs[batch_idx] = p.numpy().astype(np.float64)
         return probs
 
-    def classify(self, idx: int, sid: str, source: str, volume: np.ndarray, meta: dict, file_ids: list[str],
-                 files: list[str] | None, notes: list[str], slice_sources: list[dict] | None) -> None:
+    def classify(
+        self,
+        idx: int,
+        sid: str,
+        source: str,
+        volume: np.ndarray,
+        meta: dict,
+        file_ids: list[str],
+        files: list[str] | None,
+        notes: list[str],
+        slice_sources: list[dict] | None,
+    ) -> None:
         plane = meta.get("slice_plane", "unknown")
-        stack = volume_to_slices(volume, meta["affine"], plane, self.square_pixels, self.pad_to_square)
+        stack = volume_to_slices(volume, meta["affine"], plane, self.o.square_pixels, self.o.pad_to_square)
         n = stack.images.shape[0]
-        excluded = stack.constant | (stack.foreground < self.min_foreground_fraction)
-        reasons = ["no signal (constant slice)" if c else ("low foreground" if e else "")
-                   for c, e in zip(stack.constant, excluded)]
+        excluded = stack.constant | (stack.foreground < self.o.min_foreground_fraction)
+        reasons = [
+            "no signal (constant slice)" if c else ("low foreground" if e else "")
+            for c, e in zip(stack.constant, excluded)
+        ]
         valid_idx = np.flatnonzero(~excluded)
         probs = self._probabilities(stack.images, valid_idx, stack.pixel_spacing_mm, sid)
         bad = ~excluded & ~np.all(np.isfinite(probs), axis=1)
@@ -308,11 +336,18 @@ class _Run:
             excluded = excluded | bad
             reasons = [r or ("network output not finite" if b else "") for r, b in zip(reasons, bad)]
             valid_idx = np.flatnonzero(~excluded)
-        decision = aggregate_slices(probs, self.class_names, self.tumour_classes, ~excluded, self.aggregation,
-                                    self.top_k, self.threshold)
+        decision = aggregate_slices(
+            probs,
+            self.o.class_names,
+            self.o.tumour_classes,
+            ~excluded,
+            self.o.aggregation,
+            self.o.top_k,
+            self.o.threshold,
+        )
         tumour = np.full(n, np.nan)
         if len(valid_idx):
-            tumour[valid_idx] = tumour_probability(probs[valid_idx], self.class_names, self.tumour_classes)
+            tumour[valid_idx] = tumour_probability(probs[valid_idx], self.o.class_names, self.o.tumour_classes)
         contributing = set(decision.contributing_slices)
         records = []
         axis = _PLANE_WORLD_AXIS.get(plane)
@@ -326,20 +361,22 @@ class _Run:
                     lps = src["position_lps"]
                     position = round(float(-lps[axis] if axis < 2 else lps[axis]), 4)
             ok = not excluded[k]
-            records.append(SliceRecord(
-                slice_index=k,
-                position_mm=position,
-                excluded=bool(excluded[k]),
-                exclusion_reason=reasons[k],
-                foreground_fraction=round(float(stack.foreground[k]), 4),
-                tumour_probability=round(float(tumour[k]), 6) if ok else None,
-                probabilities={c: round(float(v), 6) for c, v in zip(self.class_names, probs[k])} if ok else None,
-                contributing=k in contributing,
-                source_file_id=src["file_id"] if src else None,
-                source_frame=src["frame"] if src else None,
-                source_instance_number=src["instance_number"] if src else None,
-                source_path=src.get("path") if src else None,
-            ))
+            records.append(
+                SliceRecord(
+                    slice_index=k,
+                    position_mm=position,
+                    excluded=bool(excluded[k]),
+                    exclusion_reason=reasons[k],
+                    foreground_fraction=round(float(stack.foreground[k]), 4),
+                    tumour_probability=round(float(tumour[k]), 6) if ok else None,
+                    probabilities={c: round(float(v), 6) for c, v in zip(self.o.class_names, probs[k])} if ok else None,
+                    contributing=k in contributing,
+                    source_file_id=src["file_id"] if src else None,
+                    source_frame=src["frame"] if src else None,
+                    source_instance_number=src["instance_number"] if src else None,
+                    source_path=src.get("path") if src else None,
+                )
+            )
         if stack.resampled:
             notes.append("in-plane resampled to square pixels")
         if meta.get("resliced"):
@@ -374,15 +411,23 @@ class _Run:
             files=files,
         )
         self.series.append(result)
-        logger.info("input %d: %s %s: %d slices (%d excluded), %s p=%s", idx, source, sid, n, result.n_excluded_slices,
-                    decision.label, decision.tumour_probability)
+        logger.info(
+            "input %d: %s %s: %d slices (%d excluded), %s p=%s",
+            idx,
+            source,
+            sid,
+            n,
+            result.n_excluded_slices,
+            decision.label,
+            decision.tumour_probability,
+        )
 
     # -- inputs ----------------------------------------------------------------------------------------------
     def nifti(self, idx: int, path: Path, base: Path) -> bool:
         fid = _file_id(path)
         sid = "v-" + fid[2:14]
         try:
-            volume, meta = load_nifti_volume(path, plane=self.slice_axis)
+            volume, meta = load_nifti_volume(path, plane=self.o.slice_axis)
         except ImageReadError as e:
             self._issue(True, idx, f"volume {sid}", _scrub(e.reason, path), path, base)
             return False
@@ -399,7 +444,9 @@ class _Run:
         try:
             self.classify(idx, sid, "nifti", volume, meta, [fid], [rel] if rel else None, notes, None)
         except Exception as e:  # noqa: BLE001 - one bad volume must not stop the run
-            self._issue(True, idx, f"volume {sid}", f"classification failed ({type(e).__name__}: {_scrub(str(e), path)[:200]})")
+            self._issue(
+                True, idx, f"volume {sid}", f"classification failed ({type(e).__name__}: {_scrub(str(e), path)[:200]})"
+            )
             return False
         return True
 
@@ -412,12 +459,12 @@ class _Run:
         classified = 0
         for nii in scan.nifti_files:
             classified += self.nifti(idx, nii, base)
-        selected, rejected = select_series(scan.series, self.selection)
+        selected, rejected = select_series(scan.series, self.o.selection)
         for s, reason in rejected:
             self._issue(False, idx, f"series {s.series_id}", f"{reason} ({s.n_slices} slices, {s.sop_class_name})")
         for s in selected:
             try:
-                vol = load_dicom_series(s, plane=self.slice_axis, drop_bad_files=True)
+                vol = load_dicom_series(s, plane=self.o.slice_axis, drop_bad_files=True)
             except ImageReadError as e:
                 self._issue(True, idx, f"series {s.series_id}", _scrub(e.reason, e.filename))
                 continue
@@ -425,16 +472,28 @@ class _Run:
                 self._issue(True, idx, f"series {s.series_id}", f"unreadable series ({type(e).__name__})")
                 continue
             for path, reason in vol.dropped:
-                self._issue(True, idx, f"file {_file_id(path)}", f"{_scrub(reason, path)} (left out of series {s.series_id})",
-                            path, base)
+                self._issue(
+                    True,
+                    idx,
+                    f"file {_file_id(path)}",
+                    f"{_scrub(reason, path)} (left out of series {s.series_id})",
+                    path,
+                    base,
+                )
             sources = []
             for src in vol.meta["slice_sources"]:
                 p = Path(src["file"])
-                sources.append({"file_id": "f-" + src["file_sha256"][:16], "frame": src["frame"],
-                                "instance_number": src["instance_number"], "path": self._rel(p, base),
-                                "position_lps": src.get("position_lps")})
+                sources.append(
+                    {
+                        "file_id": "f-" + src["file_sha256"][:16],
+                        "frame": src["frame"],
+                        "instance_number": src["instance_number"],
+                        "path": self._rel(p, base),
+                        "position_lps": src.get("position_lps"),
+                    }
+                )
             file_ids = list(dict.fromkeys(s_["file_id"] for s_ in sources))
-            files = list(dict.fromkeys(s_["path"] for s_ in sources)) if self.record_paths else None
+            files = list(dict.fromkeys(s_["path"] for s_ in sources)) if self.o.record_paths else None
             notes = []
             if vol.dropped:
                 notes.append(f"{len(vol.dropped)} file(s) left out: pixel data unreadable")
@@ -448,14 +507,19 @@ class _Run:
                 self.classify(idx, s.series_id, "dicom", vol.array, vol.meta, file_ids, files, notes, sources)
                 classified += 1
             except Exception as e:  # noqa: BLE001
-                self._issue(True, idx, f"series {s.series_id}", f"classification failed ({type(e).__name__}: {_scrub(str(e), root)[:200]})")
+                self._issue(
+                    True,
+                    idx,
+                    f"series {s.series_id}",
+                    f"classification failed ({type(e).__name__}: {_scrub(str(e), root)[:200]})",
+                )
         return len(scan.series) + len(scan.nifti_files), classified
 
     def run_input(self, idx: int, inp: str | PathLike) -> None:
         path = Path(inp).expanduser()
         n_err, n_series = len(self.errors), len(self.series)
         record: dict = {"input_index": idx}
-        if self.record_paths:
+        if self.o.record_paths:
             record["path"] = str(inp)
         try:
             if not path.exists():
@@ -474,7 +538,9 @@ class _Run:
             self._issue(True, idx, "input", f"internal error ({type(e).__name__})")
         record["n_series_classified"] = len(self.series) - n_series
         record["n_errors"] = len(self.errors) - n_err
-        record["status"] = "ok" if record["n_errors"] == 0 else ("partial" if record["n_series_classified"] else "failed")
+        record["status"] = (
+            "ok" if record["n_errors"] == 0 else ("partial" if record["n_series_classified"] else "failed")
+        )
         self.inputs.append(record)
 
 
@@ -498,6 +564,7 @@ def run_clinical_inference(
     pad_to_square: bool = True,
     min_foreground_fraction: float = 0.0,
     activation: str = "softmax",
+    slice_layout: str = "HW",
 ) -> ClinicalRunResult:
     """Classify DICOM folders/files and NIfTI files; write ``<run_name>.json`` and ``<run_name>.csv``.
 
@@ -506,7 +573,8 @@ def run_clinical_inference(
             ``.nii``/``.nii.gz`` files.
         network: 2D classifier, (B, 3, S, S) -> (B, C) logits (or (B, 1) for a binary sigmoid model).
         preprocess: MONAI transform taking ``{"image": MetaTensor (1, H, W) float32}`` (a display-oriented
-            slice in original intensities, 2D affine = pixel spacing) and returning ``{"image": (3, S, S)}``.
+            slice in original intensities, 2D affine = pixel spacing; (1, W, H) with ``slice_layout="WH"``) and
+            returning ``{"image": (3, S, S)}``.
         class_names: the C class names in output order.
         output_dir: folder for the two files (created).
         tumour_classes: class names meaning tumour (default: all but "notumor"-like names).
@@ -526,6 +594,10 @@ def run_clinical_inference(
         min_foreground_fraction: also exclude slices whose foreground fraction is below this (0 = only
             constant slices are excluded).
         activation: ``softmax`` (logits), ``sigmoid`` (multi-label logits) or ``none`` (already probabilities).
+        slice_layout: axis order of the slice given to ``preprocess``, which must match how the training images
+            were loaded: ``"HW"`` (rows first, NumPy/display order; training read with
+            ``RasterImageReader(reverse_indexing=False)``) or ``"WH"`` (columns first: MONAI ``PILReader`` /
+            ``RasterImageReader`` default ``reverse_indexing=True``).
 
     Returns:
         a :class:`ClinicalRunResult`; ``exit_code`` is 0 (all fine), 1 (some errors) or 2 (nothing classified).
@@ -539,22 +611,53 @@ def run_clinical_inference(
         raise ValueError("activation must be 'softmax', 'sigmoid' or 'none'")
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
+    if slice_layout not in ("HW", "WH"):
+        raise ValueError("slice_layout must be 'HW' or 'WH'")
     class_names = [str(c) for c in class_names]
     tumour_classes = tuple(tumour_classes) if tumour_classes is not None else default_tumour_classes(class_names)
-    aggregate_slices(np.full((1, len(class_names)), 1.0 / len(class_names)), class_names, tumour_classes,
-                     method=aggregation, top_k=top_k, threshold=threshold)  # validates the arguments early
+    aggregate_slices(
+        np.full((1, len(class_names)), 1.0 / len(class_names)),
+        class_names,
+        tumour_classes,
+        method=aggregation,
+        top_k=top_k,
+        threshold=threshold,
+    )  # validates the arguments early
     run_name = run_name or time.strftime("clinical_%Y%m%dT%H%M%SZ", time.gmtime())
     if not _RUN_NAME.match(run_name):
         raise ValueError(f"run_name must match {_RUN_NAME.pattern}")
     selection = selection or SeriesSelection()
     output_dir = Path(output_dir)
     network = network.to(torch.device(device)).eval()
-    run = _Run(network, preprocess, class_names, tumour_classes, aggregation, top_k, threshold, batch_size, device,
-               selection, slice_axis, record_paths, square_pixels, pad_to_square, min_foreground_fraction, activation)
+    opts = _Options(
+        class_names=class_names,
+        tumour_classes=tumour_classes,
+        aggregation=aggregation,
+        top_k=top_k,
+        threshold=threshold,
+        batch_size=batch_size,
+        device=torch.device(device),
+        selection=selection,
+        slice_axis=slice_axis,
+        slice_layout=slice_layout,
+        record_paths=record_paths,
+        square_pixels=square_pixels,
+        pad_to_square=pad_to_square,
+        min_foreground_fraction=min_foreground_fraction,
+        activation=activation,
+    )
+    run = _Run(network, preprocess, opts)
     for idx, inp in enumerate(inputs):
         run.run_input(idx, inp)
-    result = ClinicalRunResult(run_name, output_dir / f"{run_name}.json", output_dir / f"{run_name}.csv",
-                               run.series, run.skipped, run.errors, run.inputs)
+    result = ClinicalRunResult(
+        run_name,
+        output_dir / f"{run_name}.json",
+        output_dir / f"{run_name}.csv",
+        run.series,
+        run.skipped,
+        run.errors,
+        run.inputs,
+    )
     report = {
         "schema_version": SCHEMA_VERSION,
         "run": {
@@ -564,6 +667,7 @@ def run_clinical_inference(
             "tumour_classes": list(tumour_classes),
             "aggregation": {"method": aggregation, "top_k": top_k, "threshold": threshold},
             "slice_axis": slice_axis,
+            "slice_layout": slice_layout,
             "square_pixels": square_pixels,
             "pad_to_square": pad_to_square,
             "min_foreground_fraction": min_foreground_fraction,
@@ -585,21 +689,42 @@ def run_clinical_inference(
     }
     atomic_write_text(result.json_path, json.dumps(report, indent=2, allow_nan=False) + "\n")
     atomic_write_text(result.csv_path, _csv_text(run.series, class_names, record_paths))
-    logger.info("clinical run %s: %d series classified, %d skipped, %d errors -> %s", run_name, len(run.series),
-                len(run.skipped), len(run.errors), result.json_path.name)
+    logger.info(
+        "clinical run %s: %d series classified, %d skipped, %d errors -> %s",
+        run_name,
+        len(run.series),
+        len(run.skipped),
+        len(run.errors),
+        result.json_path.name,
+    )
     return result
 
 
 CSV_COLUMNS = [
-    "series_index", "series_id", "input_index", "source", "modality", "slice_plane", "series_label",
-    "series_tumour_probability", "series_predicted_class", "slice_index", "position_mm", "excluded",
-    "exclusion_reason", "foreground_fraction", "contributing", "tumour_probability",
+    "series_index",
+    "series_id",
+    "input_index",
+    "source",
+    "modality",
+    "slice_plane",
+    "series_label",
+    "series_tumour_probability",
+    "series_predicted_class",
+    "slice_index",
+    "position_mm",
+    "excluded",
+    "exclusion_reason",
+    "foreground_fraction",
+    "contributing",
+    "tumour_probability",
 ]
 
 
 def _csv_text(series: Sequence[SeriesResult], class_names: Sequence[str], with_path: bool) -> str:
     buf = io.StringIO()
-    cols = CSV_COLUMNS + [f"prob_{c}" for c in class_names] + ["source_file_id", "source_frame", "source_instance_number"]
+    cols = (
+        CSV_COLUMNS + [f"prob_{c}" for c in class_names] + ["source_file_id", "source_frame", "source_instance_number"]
+    )
     if with_path:
         cols.append("source_path")
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
@@ -607,14 +732,24 @@ def _csv_text(series: Sequence[SeriesResult], class_names: Sequence[str], with_p
     for s in series:
         for r in s.slices:
             row = {
-                "series_index": s.series_index, "series_id": s.series_id, "input_index": s.input_index,
-                "source": s.source, "modality": s.modality, "slice_plane": s.slice_plane,
-                "series_label": s.decision.label, "series_tumour_probability": _fmt(s.decision.tumour_probability),
-                "series_predicted_class": s.decision.predicted_class or "", "slice_index": r.slice_index,
-                "position_mm": r.position_mm, "excluded": int(r.excluded), "exclusion_reason": r.exclusion_reason,
-                "foreground_fraction": r.foreground_fraction, "contributing": int(r.contributing),
+                "series_index": s.series_index,
+                "series_id": s.series_id,
+                "input_index": s.input_index,
+                "source": s.source,
+                "modality": s.modality,
+                "slice_plane": s.slice_plane,
+                "series_label": s.decision.label,
+                "series_tumour_probability": _fmt(s.decision.tumour_probability),
+                "series_predicted_class": s.decision.predicted_class or "",
+                "slice_index": r.slice_index,
+                "position_mm": r.position_mm,
+                "excluded": int(r.excluded),
+                "exclusion_reason": r.exclusion_reason,
+                "foreground_fraction": r.foreground_fraction,
+                "contributing": int(r.contributing),
                 "tumour_probability": _fmt(r.tumour_probability),
-                "source_file_id": r.source_file_id or "", "source_frame": "" if r.source_frame is None else r.source_frame,
+                "source_file_id": r.source_file_id or "",
+                "source_frame": "" if r.source_frame is None else r.source_frame,
                 "source_instance_number": "" if r.source_instance_number is None else r.source_instance_number,
             }
             for c in class_names:

@@ -33,7 +33,9 @@ def test_every_acquisition_gives_the_same_axial_volume(tmp_path, acq):
     np.testing.assert_array_equal(vol.array, E)
     # the marker (patient right, anterior, superior) is at the top-left of the superior slices
     top = vol.array[:, :, 28]
-    assert (top[:9, :9] == syn.MARKER).all() and not (top[:, 9:] == syn.MARKER).any() and not (top[9:] == syn.MARKER).any()
+    assert (
+        (top[:9, :9] == syn.MARKER).all() and not (top[:, 9:] == syn.MARKER).any() and not (top[9:] == syn.MARKER).any()
+    )
     assert not (vol.array[:, :, 10] == syn.MARKER).any()
     # affine: voxel (0, 0, 0) is the anterior-right-inferior corner, RAS
     np.testing.assert_allclose(vol.meta["affine"][:3, 3], [19.375, 19.375, -19.375], atol=1e-6)

@@ -30,8 +30,16 @@ def study(tmp_path_factory):
         f.unlink()
     files += rest[20:]
     files += syn.write_series(root / "S2" / "x" / "y", "sagittal", study_uid=study_uid, n_slices=32)
-    files += syn.write_series(root / "CT", "axial", modality="CT", sop_class=syn.CT_IMAGE_STORAGE, study_uid=study_uid,
-                              slope=1.0, intercept=-1024.0, n_slices=6)
+    files += syn.write_series(
+        root / "CT",
+        "axial",
+        modality="CT",
+        sop_class=syn.CT_IMAGE_STORAGE,
+        study_uid=study_uid,
+        slope=1.0,
+        intercept=-1024.0,
+        n_slices=6,
+    )
     syn.write_sr(root / "SR" / "report.dcm", study_uid)
     syn.write_presentation_state(root / "PR" / "ps.dcm", study_uid)
     (root / "README.txt").write_text("exported by PACS")

@@ -37,8 +37,15 @@ def test_every_volume_loads_in_axial_layout(nifti_root):
         assert vol.max() > vol.min(), f.name
 
 
-@pytest.mark.parametrize("rel", [BRATS.format("t1c"), LGG_BET.format("fla"), GBM.format(1, "image"),
-                                 "tcga-lgg-TCGA-FG-6692-raw/T1_AX_OtherEXampleTCIA_TCGA-FG-6692_Si_TCGA-FG-6692_T1_AX_SE_10_se2d1_t1.nii.gz"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        BRATS.format("t1c"),
+        LGG_BET.format("fla"),
+        GBM.format(1, "image"),
+        "tcga-lgg-TCGA-FG-6692-raw/T1_AX_OtherEXampleTCIA_TCGA-FG-6692_Si_TCGA-FG-6692_T1_AX_SE_10_se2d1_t1.nii.gz",
+    ],
+)
 def test_matches_nibabel_closest_canonical(nifti_root, rel):
     vol, _ = load_nifti_volume(nifti_root / rel, plane="axial")
     np.testing.assert_array_equal(vol, _display_from_canonical(nifti_root / rel))
@@ -67,9 +74,15 @@ def test_converted_nifti_matches_original_lps_nrrd(nifti_root, case):
     np.testing.assert_array_equal(vol, expected.astype(np.float32))
 
 
-@pytest.mark.parametrize("image,label", [(GBM.format(1, "image"), GBM.format(1, "label")),
-                                         (GBM.format(2, "image"), GBM.format(2, "label")),
-                                         (LGG_BET.format("t1c"), LGG_SEG), (LGG_BET.format("fla"), LGG_SEG)])
+@pytest.mark.parametrize(
+    "image,label",
+    [
+        (GBM.format(1, "image"), GBM.format(1, "label")),
+        (GBM.format(2, "image"), GBM.format(2, "label")),
+        (LGG_BET.format("t1c"), LGG_SEG),
+        (LGG_BET.format("fla"), LGG_SEG),
+    ],
+)
 def test_labels_align_with_images(nifti_root, image, label):
     img, mi = load_nifti_volume(nifti_root / image)
     lab, ml = load_nifti_volume(nifti_root / label)

@@ -191,8 +191,9 @@ def write_series(
     return paths
 
 
-def write_enhanced_multiframe(path: Path, acq: str = "axial", shuffle: bool = True, slope: float = 0.5,
-                              intercept: float = -100.0) -> Path:
+def write_enhanced_multiframe(
+    path: Path, acq: str = "axial", shuffle: bool = True, slope: float = 0.5, intercept: float = -100.0
+) -> Path:
     """One Enhanced MR file holding all slices as frames (shuffled frame order, per-frame positions and a
     Pixel Value Transformation in the shared functional groups)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -200,7 +201,7 @@ def write_enhanced_multiframe(path: Path, acq: str = "axial", shuffle: bool = Tr
     ds = base_dataset(ENHANCED_MR_IMAGE_STORAGE, "MR")
     frames, per_frame = [], []
     row_dir = col_dir = None
-    for j, k in enumerate(order):
+    for k in order:
         pix, ipp, row_dir, col_dir = slice_geometry(acq, int(k))
         frames.append(np.round((pix - intercept) / slope).astype(np.uint16))
         fg = Dataset()
@@ -270,10 +271,14 @@ def nifti_image(layout: str):
     # world RAS of LPS grid index g: x_ras = -(ORIGIN + SP*gx), y_ras = -(ORIGIN + SP*gy), z = ORIGIN + SP*gz
     if layout == "LPS":
         data = ph
-        affine = np.array([[-SPACING, 0, 0, -ORIGIN_MM], [0, -SPACING, 0, -ORIGIN_MM], [0, 0, SPACING, ORIGIN_MM], [0, 0, 0, 1]])
+        affine = np.array(
+            [[-SPACING, 0, 0, -ORIGIN_MM], [0, -SPACING, 0, -ORIGIN_MM], [0, 0, SPACING, ORIGIN_MM], [0, 0, 0, 1]]
+        )
     elif layout == "RAS":
         data = ph[::-1, ::-1, :]  # index i -> gx = N-1-i
-        affine = np.array([[SPACING, 0, 0, ORIGIN_MM], [0, SPACING, 0, ORIGIN_MM], [0, 0, SPACING, ORIGIN_MM], [0, 0, 0, 1]])
+        affine = np.array(
+            [[SPACING, 0, 0, ORIGIN_MM], [0, SPACING, 0, ORIGIN_MM], [0, 0, SPACING, ORIGIN_MM], [0, 0, 0, 1]]
+        )
     elif layout == "permuted":
         # array axes (S, L, A): data[i, j, k] = ph[gx=j, gy=N-1-k, gz=i]
         data = ph.transpose(2, 0, 1)[:, :, ::-1]
@@ -340,11 +345,13 @@ def marker_preprocess(size: int = 16):
     """MONAI Compose: divide by :data:`MARKER`, repeat to 3 channels, resize to (size, size)."""
     from monai.transforms import Compose, Lambdad, RepeatChanneld, Resized
 
-    return Compose([
-        Lambdad("image", lambda x: x / float(MARKER)),
-        RepeatChanneld("image", 3),
-        Resized("image", (size, size), mode="area"),
-    ])
+    return Compose(
+        [
+            Lambdad("image", lambda x: x / float(MARKER)),
+            RepeatChanneld("image", 3),
+            Resized("image", (size, size), mode="area"),
+        ]
+    )
 
 
 CLASS_NAMES = ["glioma", "meningioma", "notumor", "pituitary"]

@@ -25,14 +25,17 @@ def test_cli_exit_codes(tmp_path, capsys):
     cfg.write_text(json.dumps(CONFIG))
     nii = syn.write_nifti(tmp_path / "in" / "a.nii.gz", "RAS")
     out = tmp_path / "out"
-    code = main(["--config_file", str(cfg), "--inputs", str(nii), "--output_dir", str(out),
-                 "--set", 'aggregation="top_k_mean"'])
+    code = main(
+        ["--config_file", str(cfg), "--inputs", str(nii), "--output_dir", str(out), "--set", 'aggregation="top_k_mean"']
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["series"] == 1 and summary["exit_code"] == 0
     report = json.loads((out / "cli.json").read_text())
     assert report["run"]["aggregation"]["method"] == "top_k_mean"
-    assert main(["--config_file", str(cfg), "--inputs", str(nii), str(tmp_path / "nope"), "--output_dir", str(out)]) == 1
+    assert (
+        main(["--config_file", str(cfg), "--inputs", str(nii), str(tmp_path / "nope"), "--output_dir", str(out)]) == 1
+    )
     assert main(["--config_file", str(cfg), "--inputs", str(tmp_path / "nope"), "--output_dir", str(out)]) == 2
     assert main(["--config_file", str(cfg), "--target", "class_names", "--output_dir", str(out)]) == 2
     assert main(["--config_file", str(tmp_path / "missing.json")]) == 2

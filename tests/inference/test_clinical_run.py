@@ -26,8 +26,9 @@ def inputs(tmp_path_factory):
     study = pydicom.uid.generate_uid()
     tumour = syn.write_series(study_dir / "t1_ax", "axial", study_uid=study, shuffle=True)
     healthy = syn.write_series(study_dir / "t2_sag", "sagittal", study_uid=study, marker=False)
-    ct = syn.write_series(study_dir / "ct", "axial", modality="CT", sop_class=syn.CT_IMAGE_STORAGE, study_uid=study,
-                          n_slices=6)
+    ct = syn.write_series(
+        study_dir / "ct", "axial", modality="CT", sop_class=syn.CT_IMAGE_STORAGE, study_uid=study, n_slices=6
+    )
     syn.write_sr(study_dir / "sr" / "report.dcm", study)
     syn.write_presentation_state(study_dir / "ps" / "ps.dcm", study)
     (study_dir / "README.txt").write_text("PACS export")
@@ -40,8 +41,16 @@ def inputs(tmp_path_factory):
     nib.save(nib.Nifti1Image(np.zeros((0, 8, 8), np.int16), np.eye(4)), str(zero))
     (root / "empty").mkdir()
     files = tumour + healthy + ct
-    return {"root": root, "study_dir": study_dir, "tumour": tumour, "healthy": healthy, "nifti": nifti,
-            "zero": zero, "cut_header": cut_header, "files": files}
+    return {
+        "root": root,
+        "study_dir": study_dir,
+        "tumour": tumour,
+        "healthy": healthy,
+        "nifti": nifti,
+        "zero": zero,
+        "cut_header": cut_header,
+        "files": files,
+    }
 
 
 def _run(paths, out, **kw):
@@ -64,8 +73,18 @@ def mixed_run(inputs, tmp_path_factory):
     logger.addHandler(h)
     logger.setLevel(logging.DEBUG)
     try:
-        result = _run([inputs["study_dir"], inputs["nifti"], inputs["zero"], inputs["root"] / "empty",
-                       inputs["root"] / "missing", inputs["cut_header"]], out, aggregation="max")
+        result = _run(
+            [
+                inputs["study_dir"],
+                inputs["nifti"],
+                inputs["zero"],
+                inputs["root"] / "empty",
+                inputs["root"] / "missing",
+                inputs["cut_header"],
+            ],
+            out,
+            aggregation="max",
+        )
     finally:
         logger.removeHandler(h)
         logger.setLevel(old)
@@ -118,8 +137,12 @@ def test_errors_and_skips(mixed_run):
     assert (4, "input", "does not exist") in errors
     assert any(i == 5 and "truncated or corrupt DICOM header" in r for i, _, r in errors)
     skipped = " | ".join(s.reason for s in result.skipped)
-    for expected in ("modality CT not in ['MR']", "not an image: Basic Text SR Storage",
-                     "not an image: Grayscale Softcopy Presentation State Storage", "not a DICOM file"):
+    for expected in (
+        "modality CT not in ['MR']",
+        "not an image: Basic Text SR Storage",
+        "not an image: Grayscale Softcopy Presentation State Storage",
+        "not a DICOM file",
+    ):
         assert expected in skipped
     status = {i["input_index"]: i["status"] for i in result.inputs}
     assert status == {0: "partial", 1: "ok", 2: "failed", 3: "failed", 4: "failed", 5: "failed"}
@@ -134,8 +157,16 @@ def test_outputs_written_atomically_with_schema(mixed_run):
     assert report["summary"]["exit_code"] == 1 and report["summary"]["n_series_classified"] == 3
     s = report["series"][0]
     assert {"series_id", "decision", "slices", "provenance", "slice_plane", "notes"} <= set(s)
-    assert set(s["decision"]) >= {"label", "tumour_probability", "predicted_class", "class_probabilities",
-                                  "contributing_slices", "method", "top_k", "threshold"}
+    assert set(s["decision"]) >= {
+        "label",
+        "tumour_probability",
+        "predicted_class",
+        "class_probabilities",
+        "contributing_slices",
+        "method",
+        "top_k",
+        "threshold",
+    }
     rows = list(csv.DictReader(result.csv_path.open()))
     assert len(rows) == sum(x.n_slices for x in result.series)
     assert {"series_id", "slice_index", "tumour_probability", "prob_glioma", "source_file_id"} <= set(rows[0])
@@ -146,8 +177,14 @@ def test_outputs_written_atomically_with_schema(mixed_run):
 def test_nothing_identifying_in_outputs_or_logs(mixed_run, inputs):
     result, out, log_text = mixed_run
     text = syn.read_all_text(out) + "\n" + log_text
-    secrets = syn.identifying_strings(inputs["files"]) + [NAME_DIR, "Secretname", str(inputs["root"]),
-                                                          "sub-01_T1w", "t1_ax", "IM00"]
+    secrets = syn.identifying_strings(inputs["files"]) + [
+        NAME_DIR,
+        "Secretname",
+        str(inputs["root"]),
+        "sub-01_T1w",
+        "t1_ax",
+        "IM00",
+    ]
     for s in secrets:
         assert s not in text, s
     assert "input 0" in log_text and "error" in log_text  # logs exist, they just hold no identifiers
@@ -189,8 +226,9 @@ def test_coronal_axis_and_square_pixels(tmp_path):
         seen.append(tuple(d["image"].shape))
         return syn.marker_preprocess()(d)
 
-    r = run_clinical_inference([p], syn.marker_network(), pre, syn.CLASS_NAMES, tmp_path, slice_axis="coronal",
-                               run_name="cor")
+    r = run_clinical_inference(
+        [p], syn.marker_network(), pre, syn.CLASS_NAMES, tmp_path, slice_axis="coronal", run_name="cor"
+    )
     s = r.series[0]
     assert s.slice_plane == "coronal" and s.resliced and s.n_slices == 20
     assert s.pixel_spacing_mm == [1.0, 1.0] and "in-plane resampled to square pixels" in s.notes
@@ -202,21 +240,47 @@ def test_binary_sigmoid_model(inputs, tmp_path):
         def forward(self, x):
             return (x.amax(dim=(1, 2, 3)) - 0.5)[:, None] * 20  # (B, 1) logit for "tumor"
 
-    r = run_clinical_inference([inputs["nifti"]], Binary(), syn.marker_preprocess(), ["notumor", "tumor"], tmp_path,
-                               run_name="bin")
+    r = run_clinical_inference(
+        [inputs["nifti"]], Binary(), syn.marker_preprocess(), ["notumor", "tumor"], tmp_path, run_name="bin"
+    )
     d = r.series[0].decision
     assert d.is_tumour and d.predicted_class == "tumor" and set(d.class_probabilities) == {"notumor", "tumor"}
 
 
 def test_failing_network_or_preprocess_is_a_per_series_error(inputs, tmp_path):
     wrong = torch.nn.Sequential(torch.nn.AdaptiveMaxPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 7))
-    r = run_clinical_inference([inputs["nifti"], inputs["nifti"]], wrong, syn.marker_preprocess(), syn.CLASS_NAMES,
-                               tmp_path, run_name="wrong")
+    r = run_clinical_inference(
+        [inputs["nifti"], inputs["nifti"]], wrong, syn.marker_preprocess(), syn.CLASS_NAMES, tmp_path, run_name="wrong"
+    )
     assert r.exit_code == 2 and len(r.errors) == 2 and "7 outputs for 4 class names" in r.errors[0].reason
 
     def broken(d):
         raise RuntimeError("boom")
 
-    r = run_clinical_inference([inputs["nifti"]], syn.marker_network(), broken, syn.CLASS_NAMES, tmp_path,
-                               run_name="broken")
+    r = run_clinical_inference(
+        [inputs["nifti"]], syn.marker_network(), broken, syn.CLASS_NAMES, tmp_path, run_name="broken"
+    )
     assert r.exit_code == 2 and "classification failed (RuntimeError: boom)" in r.errors[0].reason
+
+
+def test_slice_layout_matches_the_training_reader(inputs, tmp_path):
+    """"HW": rows first (display order, RasterImageReader(reverse_indexing=False)); "WH": MONAI PILReader order."""
+    seen: dict[str, dict[int, np.ndarray]] = {"HW": {}, "WH": {}}
+
+    def spy(layout):
+        def pre(d):
+            seen[layout][int(d["image"].meta["slice_index"])] = d["image"][0].numpy().copy()
+            return syn.marker_preprocess()(d)
+
+        return pre
+
+    for layout in ("HW", "WH"):
+        r = run_clinical_inference([inputs["nifti"]], syn.marker_network(), spy(layout), syn.CLASS_NAMES, tmp_path,
+                                   run_name=f"layout{layout}", slice_layout=layout)
+        assert json.loads(r.json_path.read_text())["run"]["slice_layout"] == layout
+    hw, wh = seen["HW"][28], seen["WH"][28]
+    np.testing.assert_array_equal(hw, syn.expected_axial()[:, :, 28])
+    np.testing.assert_array_equal(wh, hw.T)
+    assert (hw[:9, :9] == syn.MARKER).all()  # display order: marker top-left (anterior, patient right)
+    with pytest.raises(ValueError):
+        _run([inputs["nifti"]], tmp_path, slice_layout="CHW")

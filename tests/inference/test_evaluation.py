@@ -12,8 +12,8 @@ from tests.inference import synthetic_inputs as syn
 
 
 def _pairwise_auc(scores, labels):
-    pos = [s for s, l in zip(scores, labels) if l]
-    neg = [s for s, l in zip(scores, labels) if not l]
+    pos = [s for s, lab in zip(scores, labels) if lab]
+    neg = [s for s, lab in zip(scores, labels) if not lab]
     return np.mean([1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg)])
 
 

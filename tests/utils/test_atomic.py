@@ -22,3 +22,14 @@ def test_atomic_torch_save_loads_weights_only(tmp_path):
     atomic_torch_save(sd, tmp_path / "m.pt")
     loaded = torch.load(tmp_path / "m.pt", weights_only=True)
     assert torch.equal(loaded["weight"], sd["weight"])
+
+
+def test_atomic_write_uses_normal_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "report.json", "{}")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -87,7 +87,11 @@ def dicom_pixels_to_float(ds, arr: np.ndarray, rescale: tuple[float, float] | No
     stored = arr.astype(np.float64)
     if photometric == "MONOCHROME1":
         bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 16)) or 16)
-        lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if int(ds.get("PixelRepresentation", 0) or 0) else (0, 2**bits - 1)
+        lo, hi = (
+            (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+            if int(ds.get("PixelRepresentation", 0) or 0)
+            else (0, 2**bits - 1)
+        )
         stored = (lo + hi) - stored  # mirror within the stored range: high = bright, range kept
     if rescale is not None:
         slope, intercept = rescale
@@ -127,7 +131,7 @@ def _decode_file(path: Path) -> tuple[object, np.ndarray, str]:
     return ds, arr, digest
 
 
-def _pixel_error(exc: Exception, ds_ts: str | None = None) -> str:
+def _pixel_error(exc: Exception) -> str:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, (OSError, EOFError)) or "truncat" in msg.lower() or "less than" in msg.lower():
         return f"pixel data truncated or unreadable ({type(exc).__name__}: {msg[:160]})"
@@ -182,11 +186,20 @@ def load_dicom_series(series: DicomSeries, plane: str | None = "axial", drop_bad
             continue
         img = dicom_pixels_to_float(ds, arr[idx], fr.rescale)
         if img.shape != (fr.rows, fr.columns):
-            raise ImageReadError(fr.path, f"pixel array {img.shape} does not match Rows/Columns {(fr.rows, fr.columns)}")
+            raise ImageReadError(
+                fr.path, f"pixel array {img.shape} does not match Rows/Columns {(fr.rows, fr.columns)}"
+            )
         slices.append(img)
         kept.append(fr)
-        sources.append({"file": str(fr.path), "frame": fr.frame, "instance_number": fr.instance_number,
-                        "file_sha256": digest, "position_lps": fr.position})
+        sources.append(
+            {
+                "file": str(fr.path),
+                "frame": fr.frame,
+                "instance_number": fr.instance_number,
+                "file_sha256": digest,
+                "position_lps": fr.position,
+            }
+        )
     if not slices:
         raise ImageReadError(series.root, f"series {series.series_id}: no decodable image")
     first_ds = next(e[0] for e in decoded.values() if e is not None)
@@ -308,10 +321,19 @@ class DicomSeriesReader(ImageReader):
             raise ImageReadError(where, "no DICOM image series found" + (f" ({'; '.join(details)})" if details else ""))
         if len(candidates) > 1:
             ids = ", ".join(s.series_id for s in candidates)
-            raise ImageReadError(where, f"{len(candidates)} image series found ({ids}); pass one series' files or a selection")
+            raise ImageReadError(
+                where, f"{len(candidates)} image series found ({ids}); pass one series' files or a selection"
+            )
         return candidates[0]
 
     def get_data(self, img: DicomSeries) -> tuple[np.ndarray, dict]:
-        """Decode the series: ``(array (H, W, N) float32, meta)``; see :class:`DicomVolume`."""
+        """Decode the series: ``(array (H, W, N) float32, meta)``; see :class:`DicomVolume`.
+
+        The meta is made collate-friendly for MONAI data loaders: ``slice_sources`` becomes ``slice_files``
+        (list of str, stacking order) and ``transfer_syntaxes`` a "; "-joined string.
+        """
         vol = load_dicom_series(img, plane=self.plane)
-        return vol.array, vol.meta
+        meta = dict(vol.meta)
+        meta["slice_files"] = [s["file"] for s in meta.pop("slice_sources")]
+        meta["transfer_syntaxes"] = "; ".join(meta["transfer_syntaxes"])
+        return vol.array, meta

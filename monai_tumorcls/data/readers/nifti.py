@@ -26,16 +26,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import nibabel as nib
 import numpy as np
 from monai.config import PathLike
 from monai.data.image_reader import NibabelReader
 from monai.data.utils import correct_nifti_header_if_necessary
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
+from nibabel import orientations as nio
 
 from .errors import ImageReadError
-
-import nibabel as nib
-from nibabel import orientations as nio
 
 __all__ = [
     "PLANE_AXCODES",
@@ -212,7 +211,7 @@ class NiftiSliceReader(NibabelReader):
             array (H, W, N) float32 per image ((C, H, W, N) for C files), and the meta dict of the first image.
         """
         arrays, metas = [], []
-        for i, (im, filename) in enumerate(zip(ensure_tuple(img), self.filenames)):
+        for im, filename in zip(ensure_tuple(img), self.filenames):
             arr, meta = self._get_one(im, filename)
             if metas and (arr.shape != arrays[0].shape or not np.allclose(meta["affine"], metas[0]["affine"])):
                 raise ImageReadError(filename, "shape/affine differ from the first file; cannot stack as channels")

@@ -1,0 +1,529 @@
+"""Training throughput and inference latency on the real dataset, on this machine, in one run.
+
+Measures, on the same images and machine:
+
+* training images/s of full epochs for (a) a plain torchvision ``ImageFolder`` + ``DataLoader`` loop and (b) the
+  bundle's own ``train#trainer`` (``bundles/<bundle>/configs/train.json`` instantiated through
+  ``monai.bundle.ConfigParser``; its one-off ``CacheDataset`` fill is timed separately), for each backbone;
+* inference latency per image at batch 1 (median of N): the network's forward pass, and read + preprocess +
+  forward of real files with the bundle's own preprocessing;
+* stage 1 of ``bundles/resnet18_4class`` (frozen trunk: features cached once by
+  ``monai_tumorcls.engines.cache_features``, then only the head trains), timed as the bundle runs it.
+
+The results are appended, as a new section, to a Markdown file (``docs/benchmarks.md`` by default; written
+atomically), with the machine, versions, date and the exact command. Earlier sections are kept: numbers of
+different machines, or of a machine shared with other jobs, are not comparable, so each run stays as measured.
+
+Example (CPU, subset)::
+
+    python benchmarks/train_throughput.py --device cpu --max-images 256
+
+Example (GPU)::
+
+    python benchmarks/train_throughput.py --device cuda --amp bf16 --channels-last --num-workers 8 --epochs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import math
+import os
+import platform
+import random
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+STAGE1_GOAL_S = 300.0
+DOC_HEADER = """# Benchmarks: training throughput and inference latency
+
+Written by `benchmarks/train_throughput.py` (see `benchmarks/README.md`). Each run appends one section with the
+machine, library versions, date and exact command; earlier sections are kept as measured. Only numbers that were
+measured are reported. Numbers of different machines, or of a machine shared with other jobs at the time (see the
+load average of each section), are not comparable.
+
+To add GPU numbers, run on the GPU machine (it appends its own section):
+
+```bash
+python benchmarks/train_throughput.py --device cuda --amp bf16 --channels-last --num-workers 8 --epochs 2
+```
+"""
+
+logger = logging.getLogger("benchmarks.train_throughput")
+
+
+# ----------------------------------------------------------------------------------------------------- machine
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _mem_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return None
+
+
+def machine_info() -> dict:
+    """CPU model, cores, memory, GPU and library versions (see ``monai_tumorcls.utils.environment_info``)."""
+    import ignite
+
+    from monai_tumorcls.utils import environment_info
+
+    info = environment_info()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    info.update(
+        cpu=_cpu_model(),
+        cores=cores,
+        memory_gib=_mem_gib(),
+        ignite=ignite.__version__,
+        gpu=", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) or "none",
+        load_average=" ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a",
+    )
+    return info
+
+
+# ------------------------------------------------------------------------------------------------------ data
+def bundle_datalists(bundle: str, max_images: int | None, seed: int) -> dict[str, list[dict]]:
+    """The bundle's own datalists (its split), with a seeded subset of at most ``max_images`` training items
+    (validation subset in proportion)."""
+    from monai_tumorcls.bundle import load_bundle_config
+
+    parser = load_bundle_config(PROJECT_ROOT / "bundles" / bundle, overrides={"bundle_root": tempfile.gettempdir()})
+    lists = parser.get_parsed_content("datalists")
+    if max_images is None or max_images >= len(lists["training"]):
+        return lists
+    rng = random.Random(seed)
+    n_val = max(1, math.ceil(max_images * len(lists["validation"]) / len(lists["training"])))
+    return {
+        "training": rng.sample(lists["training"], max_images),
+        "validation": rng.sample(lists["validation"], min(n_val, len(lists["validation"]))),
+        "testing": [],
+    }
+
+
+def _amp_dtype(amp: str) -> torch.dtype | None:
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}[amp]
+
+
+class _EpochTimer:
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._t0 = 0.0
+
+    def start(self, *_):
+        self._t0 = time.perf_counter()
+
+    def stop(self, *_):
+        self.seconds.append(time.perf_counter() - self._t0)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# ---------------------------------------------------------------------------------------------- (a) plain loop
+def bench_plain(items: list[dict], data_dir: Path, arch: str, args, device: torch.device) -> dict:
+    """A plain torchvision loop: ``ImageFolder`` (decode every epoch) + ``DataLoader`` + ResNet + Adam."""
+    import torchvision
+    from torchvision import transforms as T
+
+    size = args.image_size
+    tf = T.Compose(
+        [
+            T.Resize((size, size), antialias=True),
+            T.RandomHorizontalFlip(0.5),
+            T.RandomApply([T.RandomRotation(15)], p=0.5),
+            T.ToTensor(),
+            T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+    folder = torchvision.datasets.ImageFolder(str(data_dir / "Training"), transform=tf)
+    wanted = {str(Path(it["image"]).resolve()) for it in items}
+    index = [i for i, (p, _) in enumerate(folder.samples) if str(Path(p).resolve()) in wanted]
+    if len(index) != len(wanted):
+        raise RuntimeError(f"ImageFolder found {len(index)} of the {len(wanted)} benchmark images")
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.Subset(folder, index),
+        batch_size=args.batch_size,
+        shuffle=True,
+        num_workers=args.num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=args.num_workers > 0,
+    )
+    torch.manual_seed(args.seed)
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    model = getattr(torchvision.models, arch)(weights=None, num_classes=len(folder.classes)).to(device, memory_format=fmt)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    dtype = _amp_dtype(args.amp)
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 and device.type == "cuda" else None
+    model.train()
+    timer = _EpochTimer()
+    for _ in range(args.epochs):
+        timer.start()
+        for x, y in loader:
+            x = x.to(device, non_blocking=True, memory_format=fmt)
+            y = y.to(device, non_blocking=True)
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                loss = loss_fn(model(x), y)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+        _sync(device)
+        timer.stop()
+    return {
+        "pipeline": "plain torchvision ImageFolder + DataLoader",
+        "arch": arch,
+        "amp": args.amp,
+        "channels_last": args.channels_last,
+        "images": len(index),
+        "loader_workers": args.num_workers,
+        "cache_fill_s": None,
+        "epoch_s": timer.seconds,
+    }
+
+
+# ------------------------------------------------------------------------------------------- (b) bundle trainer
+def bench_bundle(lists: dict, arch: str, args, device: torch.device, workdir: str) -> dict:
+    """The bundle's ``train#trainer`` for ``args.epochs`` epochs, validation and logging handlers removed; the
+    ``CacheDataset`` fill is timed separately."""
+    from ignite.engine import Events
+    from monai.bundle import ConfigParser
+
+    dtype = _amp_dtype(args.amp)
+    amp_in_bundle = dtype is not None and device.type == "cuda"  # MONAI's trainer autocasts CUDA only
+    parser = ConfigParser(globals={"_bench_datalists": lists, "_bench_amp_kwargs": {"dtype": dtype} if dtype else {}})
+    parser.read_config(str(PROJECT_ROOT / "bundles" / args.bundle / "configs" / "train.json"))
+    overrides = {
+        "bundle_root": workdir,
+        "datalists": "$_bench_datalists",
+        "device": f"$torch.device('{device}')",
+        "backbone": arch,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "image_size": args.image_size,
+        "num_workers": args.num_workers,
+        "cache_rate": 1.0,
+        "amp": amp_in_bundle,
+        "train#trainer#amp_kwargs": "$_bench_amp_kwargs",
+        "train#trainer#train_handlers": [],
+    }
+    for key, value in overrides.items():
+        parser[key] = value
+    parser.parse()
+    from monai.utils import set_determinism
+
+    set_determinism(seed=args.seed)
+    t0 = time.perf_counter()
+    parser.get_parsed_content("train#dataset")
+    cache_fill = time.perf_counter() - t0
+    network = parser.get_parsed_content("network")
+    # the config always converts the network to channels_last; follow --channels-last in both pipelines
+    network.to(memory_format=torch.channels_last if args.channels_last else torch.contiguous_format)
+    trainer = parser.get_parsed_content("train#trainer")
+    timer = _EpochTimer()
+    trainer.add_event_handler(Events.EPOCH_STARTED, timer.start)
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda e: (_sync(device), timer.stop()))
+    trainer.run()
+    return {
+        "pipeline": f"bundle {args.bundle} train#trainer (CacheDataset)",
+        "arch": arch,
+        "amp": args.amp if amp_in_bundle else "none",
+        "channels_last": args.channels_last,
+        "images": len(lists["training"]),
+        "loader_workers": parser.get_parsed_content("train#dataloader#num_workers"),
+        "cache_fill_s": cache_fill,
+        "epoch_s": timer.seconds,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------- latency
+@torch.inference_mode()
+def bench_latency(items: list[dict], arch: str, args, device: torch.device) -> dict:
+    """Batch-1 latency: forward pass only, and read + preprocess (the bundle's ``preprocessing``) + forward."""
+    from monai_tumorcls.bundle import load_bundle_config
+    from monai_tumorcls.networks import ResNetClassifier
+
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    net = ResNetClassifier(arch, num_classes=2).eval().to(device, memory_format=fmt)
+    x = torch.randn(1, 3, args.image_size, args.image_size, device=device).to(memory_format=fmt)
+    dtype = _amp_dtype(args.amp)
+
+    def forward(inp):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = net(inp)
+        _sync(device)
+        return out
+
+    for _ in range(5):
+        forward(x)
+    fwd = []
+    for _ in range(args.latency_runs):
+        t0 = time.perf_counter()
+        forward(x)
+        fwd.append(time.perf_counter() - t0)
+    parser = load_bundle_config(
+        PROJECT_ROOT / "bundles" / args.bundle, overrides={"bundle_root": tempfile.gettempdir(), "image_size": args.image_size}
+    )
+    preprocessing = parser.get_parsed_content("preprocessing")
+    files = [it["image"] for it in items][: args.latency_runs]
+    e2e = []
+    for f in files:
+        t0 = time.perf_counter()
+        img = preprocessing({"image": f})["image"]
+        forward(torch.as_tensor(img)[None].to(device, memory_format=fmt))
+        e2e.append(time.perf_counter() - t0)
+
+    def ms(v, q=0.5):
+        v = sorted(v)
+        return 1000 * v[min(len(v) - 1, int(q * len(v)))] if q != 0.5 else 1000 * statistics.median(v)
+
+    return {
+        "arch": arch,
+        "device": str(device),
+        "amp": args.amp,
+        "runs": len(fwd),
+        "forward_ms": ms(fwd),
+        "forward_p90_ms": ms(fwd, 0.9),
+        "e2e_runs": len(e2e),
+        "e2e_ms": ms(e2e) if e2e else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------- stage 1
+def bench_stage1(args, device: torch.device, workdir: str) -> dict:
+    """Stage 1 of the two-stage bundle exactly as its ``run`` list starts it: cache the frozen trunk's features
+    of the training and validation images, then train the head for ``stage1#epochs`` epochs (validation,
+    early stopping and the stage-1 checkpoint included)."""
+    from monai.bundle import ConfigParser
+    from monai.utils import set_determinism
+
+    cfg = PROJECT_ROOT / "bundles" / args.stage1_bundle / "configs" / "train.json"
+    if not cfg.is_file():
+        return {"status": f"not run: {cfg.relative_to(PROJECT_ROOT)} does not exist"}
+    parser = ConfigParser()
+    parser.read_config(str(cfg))
+    if "stage1" not in parser.config or "features" not in parser.config["stage1"]:
+        return {"status": f"not run: {cfg.relative_to(PROJECT_ROOT)} has no stage1#features (feature cache hook)"}
+    max_images = None if args.stage1_max_images in (None, "all") else int(args.stage1_max_images)
+    lists = bundle_datalists(args.stage1_bundle, max_images, args.seed) if max_images else None
+    parser.globals = {**parser.globals, "_bench_datalists": lists}
+    overrides = {"bundle_root": workdir, "device": f"$torch.device('{device}')", "num_workers": args.num_workers}
+    if lists is not None:
+        overrides["datalists"] = "$_bench_datalists"
+    for key, value in overrides.items():
+        parser[key] = value
+    parser.parse()
+    set_determinism(seed=args.seed)
+    start = time.perf_counter()
+    lists = parser.get_parsed_content("datalists")
+    parser.get_parsed_content("network")
+    t_setup = time.perf_counter()
+    train_feats = parser.get_parsed_content("stage1#features#training")
+    t_train = time.perf_counter()
+    val_feats = parser.get_parsed_content("stage1#features#validation")
+    t_val = time.perf_counter()
+    trainer = parser.get_parsed_content("stage1#trainer")
+    if "early_stop" in parser.config["stage1"]:
+        parser.get_parsed_content("stage1#early_stop").set_trainer(trainer)
+    trainer.run()
+    _sync(device)
+    end = time.perf_counter()
+    return {
+        "status": "ok",
+        "bundle": args.stage1_bundle,
+        "train_images": len(train_feats),
+        "val_images": len(val_feats),
+        "setup_s": t_setup - start,
+        "cache_train_s": t_train - t_setup,
+        "cache_val_s": t_val - t_train,
+        "head_s": end - t_val,
+        "epochs_run": trainer.state.epoch,
+        "max_epochs": trainer.state.max_epochs,
+        "total_s": end - start,
+        "feature_shape": tuple(train_feats.features.shape[1:]),
+    }
+
+
+# ------------------------------------------------------------------------------------------------------ report
+def _f(v, nd=1) -> str:
+    return "—" if v is None else f"{v:.{nd}f}"
+
+
+def render_section(info: dict, args, command: str, train_rows: list, latency_rows: list, stage1: dict | None) -> str:
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    gpu = info["gpu"]
+    lines = [
+        f"## {now} — {info['cpu']}, {info['cores']} cores, GPU: {gpu}; device `{args.device}`",
+        "",
+        f"Command (from the project root): `{command}`",
+        "",
+        f"- machine: {info['machine']}, CPU {info['cpu']}, {info['cores']} cores available, "
+        f"torch threads {torch.get_num_threads()}, memory {_f(info['memory_gib'])} GiB, GPU {gpu}",
+        f"- load average at start (1/5/15 min): {info['load_average']}",
+        f"- versions: python {info['python']}, torch {info['torch']}, torchvision {info['torchvision']}, "
+        f"monai {info['monai']}, pytorch-ignite {info['ignite']}",
+        f"- settings: image size {args.image_size}, batch {args.batch_size}, epochs {args.epochs}, "
+        f"amp {args.amp}, channels_last {args.channels_last}, max images {args.max_images or 'all'}, "
+        f"DataLoader workers {args.num_workers}, seed {args.seed}",
+    ]
+    if args.note:
+        lines.append(f"- note: {args.note}")
+    if train_rows:
+        lines += [
+            "",
+            "### Training throughput (full epochs over the same images)",
+            "",
+            "| pipeline | backbone | amp | channels_last | images | loader workers | cache fill s | epoch s | images/s |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in train_rows:
+            total = sum(r["epoch_s"])
+            ips = r["images"] * len(r["epoch_s"]) / total if total else None
+            epochs = " / ".join(_f(s) for s in r["epoch_s"])
+            lines.append(
+                f"| {r['pipeline']} | {r['arch']} | {r['amp']} | {r['channels_last']} | {r['images']} | "
+                f"{r['loader_workers']} | {_f(r['cache_fill_s'])} | {epochs} | {_f(ips)} |"
+            )
+        lines += [
+            "",
+            "images/s = images × epochs / summed epoch time. The bundle's epoch reads its `CacheDataset` (decoded, "
+            "resized images; augmentation and normalisation run each epoch); its one-off cache fill is the "
+            "`cache fill s` column. The plain loop decodes every JPEG every epoch. Validation is not run.",
+        ]
+    if latency_rows:
+        lines += [
+            "",
+            "### Inference latency per image (batch 1)",
+            "",
+            "| backbone | device | amp | forward median ms | forward p90 ms | runs | read + preprocess + forward median ms | files |",
+            "|---|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in latency_rows:
+            lines.append(
+                f"| {r['arch']} | {r['device']} | {r['amp']} | {_f(r['forward_ms'])} | {_f(r['forward_p90_ms'])} | "
+                f"{r['runs']} | {_f(r['e2e_ms'])} | {r['e2e_runs']} |"
+            )
+    if stage1 is not None:
+        lines += ["", f"### Stage 1 of `{args.stage1_bundle}` (frozen trunk, cached features, head only)", ""]
+        if stage1.get("status") != "ok":
+            lines.append(f"{stage1['status']}.")
+        else:
+            verdict = "yes" if stage1["total_s"] < STAGE1_GOAL_S else "no"
+            lines += [
+                "| train / val images | feature map | setup s | cache train s | cache val s | head training s (epochs run / max) | total s | under 5 min |",
+                "|---|---|---:|---:|---:|---:|---:|---|",
+                f"| {stage1['train_images']} / {stage1['val_images']} | {stage1['feature_shape']} | "
+                f"{_f(stage1['setup_s'])} | {_f(stage1['cache_train_s'])} | {_f(stage1['cache_val_s'])} | "
+                f"{_f(stage1['head_s'])} ({stage1['epochs_run']} / {stage1['max_epochs']}) | "
+                f"{_f(stage1['total_s'])} | {verdict} |",
+                "",
+                "Setup = datalists (file hashing for the duplicate-safe split) and network; caching = one pass of the "
+                "frozen trunk over every image (read + preprocess + forward); head training includes validation "
+                "and the stage-1 checkpoint.",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def append_section(out: Path, section: str) -> None:
+    """Append ``section`` to ``out`` atomically (creating it with the header when absent)."""
+    from monai_tumorcls.utils import atomic_write_text
+
+    text = out.read_text() if out.is_file() else DOC_HEADER
+    atomic_write_text(out, text.rstrip("\n") + "\n\n" + section)
+
+
+# -------------------------------------------------------------------------------------------------------- main
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bundle", default="resnet18_binary", help="bundle whose train.json is benchmarked")
+    p.add_argument("--archs", nargs="+", default=["resnet18", "resnet50"], help="backbones to measure")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--amp", choices=["bf16", "fp16", "none"], default="none")
+    p.add_argument("--channels-last", action="store_true", help="channels_last weights and inputs (both pipelines)")
+    p.add_argument("--max-images", type=int, default=None, help="seeded subset of the training split (CPU runs)")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers (plain loop) / cache-fill workers (bundle)")
+    p.add_argument("--latency-runs", type=int, default=50, help="N of the batch-1 latency medians")
+    p.add_argument("--stage1-bundle", default="resnet18_4class")
+    p.add_argument("--stage1-max-images", default="all", help="'all' (the full Training split, default) or a number")
+    p.add_argument("--skip", nargs="*", default=[], choices=["plain", "bundle", "latency", "stage1"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
+    p.add_argument("--note", default="", help="free text recorded with the section")
+    p.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks.md")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("ignite").setLevel(logging.WARNING)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda requested but CUDA is not available")
+    command = "python " + " ".join(shlex.quote(a) for a in ([Path(sys.argv[0]).as_posix()] + sys.argv[1:] if argv is None else ["benchmarks/train_throughput.py", *argv]))
+    info = machine_info()
+    logger.info("machine: %s", info)
+
+    from monai_tumorcls.config import get_kaggle_root
+
+    data_dir = get_kaggle_root()
+    lists = bundle_datalists(args.bundle, args.max_images, args.seed)
+    items = lists["training"]
+    logger.info("%d training images from the %s split", len(items), args.bundle)
+    train_rows, latency_rows = [], []
+    with tempfile.TemporaryDirectory(prefix="bench_") as workdir:
+        for arch in args.archs:
+            if "plain" not in args.skip:
+                train_rows.append(bench_plain(items, data_dir, arch, args, device))
+                logger.info("%s", train_rows[-1])
+            if "bundle" not in args.skip:
+                train_rows.append(bench_bundle(lists, arch, args, device, workdir))
+                logger.info("%s", train_rows[-1])
+            if "latency" not in args.skip:
+                latency_rows.append(bench_latency(items, arch, args, torch.device("cpu")))
+                if device.type != "cpu":
+                    latency_rows.append(bench_latency(items, arch, args, device))
+                logger.info("%s", latency_rows[-1])
+        stage1 = None
+        if "stage1" not in args.skip:
+            stage1 = bench_stage1(args, device, workdir)
+            logger.info("stage 1: %s", stage1)
+    section = render_section(info, args, command, train_rows, latency_rows, stage1)
+    append_section(args.out, section)
+    logger.info("appended to %s:\n%s", args.out, section)
+    return section
+
+
+if __name__ == "__main__":
+    main()

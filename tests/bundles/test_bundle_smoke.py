@@ -1,0 +1,386 @@
+"""Smoke tests of the MONAI bundles: train -> evaluate -> infer on a tiny budget of real images, plus config checks.
+
+The smoke runs call ``python -m monai.bundle run`` in a subprocess, exactly the user's command, rather than
+``monai.bundle.run(...)`` in-process: this exercises the command-line parsing of overrides (``--stage1#epochs 1``,
+the list-valued ``--config_file`` of the evaluate overlay), the bundle's ``logging.conf``, the exit status that
+inference sets with ``sys.exit`` when a file fails, and config expressions evaluated from the project root, and
+each run starts from a fresh process (determinism seed, logging handlers, torch threads) that cannot leak into other
+tests. The price is about 5 s of imports per command, 3 commands per bundle.
+
+The budget (``SMOKE_BUDGET``) is the "short CPU budget" documented in each bundle's ``docs/README.md``:
+real images, a few per class, 64 px, one epoch (and one stage-1 epoch for two-stage bundles).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from monai_tumorcls.bundle import load_bundle_config
+from monai_tumorcls.engines import random_transforms
+from monai_tumorcls.networks import (
+    DenseHead,
+    LinearHead,
+    PretrainedWeightsNotFoundError,
+    SPPHead,
+    trainable_parameters,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLES_DIR = REPO / "bundles"
+TEMPLATE = "resnet18_binary"  # pipeline 1, the template the other bundles follow
+#: bundles smoke-trained here (resnet18_binary has its own end-to-end test).
+SMOKE_BUNDLES = ("resnet18_4class", "resnet50_4class", "resnet50_spp_binary", "resnet50_finetune_4class")
+TWO_STAGE = ("resnet18_4class", "resnet50_finetune_4class")
+ALL_BUNDLES = (TEMPLATE,) + SMOKE_BUNDLES
+
+#: the documented short CPU budget (see each bundle's docs/README.md).
+SMOKE_BUDGET = {
+    "max_per_class": 6,
+    "max_per_class_test": 4,
+    "epochs": 1,
+    "image_size": 64,
+    "batch_size": 8,
+    "cache_rate": 0,
+    "num_workers": 0,
+}
+METRICS = ("precision", "recall", "f1", "sensitivity", "specificity")
+RUN_TIMEOUT_S = 600
+
+
+def _budget(bundle: str) -> dict:
+    return {**SMOKE_BUDGET, **({"stage1#epochs": 1} if bundle in TWO_STAGE else {})}
+
+
+def _cli(overrides: dict) -> list[str]:
+    return [a for k, v in overrides.items() for a in (f"--{k}", str(v))]
+
+
+def _configs(bundle: str) -> Path:
+    return BUNDLES_DIR / bundle / "configs"
+
+
+def _run_bundle(args: list[str], env: dict, expect_rc: int | None = 0) -> subprocess.CompletedProcess:
+    """``python -m monai.bundle run <args>`` from the project root; fail with the output tail on an unexpected status."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "monai.bundle", "run", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    if expect_rc is not None and proc.returncode != expect_rc:
+        out = (proc.stdout + "\n" + proc.stderr)[-6000:]
+        pytest.fail(f"`monai.bundle run {' '.join(args)}` exited {proc.returncode} (expected {expect_rc}):\n{out}")
+    return proc
+
+
+def _env(data_root: Path, torch_home: Path) -> dict:
+    # the data the tests use; an empty torch hub cache so that no locally cached ImageNet file is ever picked up
+    return {**os.environ, "MONAI_DATA_DIRECTORY": str(data_root), "TORCH_HOME": str(torch_home)}
+
+
+def _parse(bundle: str, tmp_path: Path, **overrides):
+    return load_bundle_config(BUNDLES_DIR / bundle, "train.json", {"bundle_root": str(tmp_path), **overrides})
+
+
+def _check_report(report: dict, class_names: list[str], num_samples: int) -> None:
+    assert report["num_samples"] == num_samples
+    assert report["class_names"] == class_names
+    assert 0.0 <= report["accuracy"] <= 1.0
+    for m in METRICS:
+        assert 0.0 <= report["macro"][m] <= 1.0, m
+    assert set(report["per_class"]) == set(class_names)
+    for name in class_names:
+        assert set(METRICS) <= set(report["per_class"][name]), name
+    cm = torch.tensor(report["confusion_matrix"])
+    assert cm.shape == (len(class_names), len(class_names)) and int(cm.sum()) == num_samples
+    binary = report["binary"]  # tumour vs no tumour: ACC, PREC, REC, F1, SEN, SPEC
+    for m in ("accuracy",) + METRICS:
+        assert 0.0 <= binary[m] <= 1.0, m
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# end-to-end smoke runs on real images
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def inference_inputs(tmp_path_factory, kaggle_root) -> Path:
+    """Two real Testing images (a glioma and a no-tumour slice) and one corrupt (truncated) JPEG."""
+    folder = tmp_path_factory.mktemp("inference_inputs")
+    for cls in ("glioma", "notumor"):
+        src = sorted((kaggle_root / "Testing" / cls).iterdir())[0]
+        (folder / src.name).write_bytes(src.read_bytes())
+        head = src.read_bytes()[:300]
+    (folder / "corrupt_truncated.jpg").write_bytes(head)
+    return folder
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("bundle", SMOKE_BUNDLES)
+def test_bundle_train_evaluate_infer(bundle, tmp_path, data_root, inference_inputs):
+    root = tmp_path / "bundle_root"
+    env = _env(data_root, tmp_path / "torch_home")
+    cfg = _configs(bundle)
+    budget = _budget(bundle)
+    common = ["--logging_file", str(cfg / "logging.conf"), "--bundle_root", str(root)]
+
+    # 1. training
+    _run_bundle(["training", "--config_file", str(cfg / "train.json"), *common, *_cli(budget)], env)
+    ckpt = root / "models" / "model.pt"
+    assert ckpt.is_file()
+    assert json.loads((root / "models" / "model.pt.json").read_text())["kind"] == "best"
+    if bundle in TWO_STAGE:
+        assert (root / "models" / "model_stage1.pt").is_file()
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    parser = _parse(bundle, tmp_path, **budget)
+    network = parser.get_parsed_content("network_def")
+    network.load_state_dict(state, strict=True)
+    class_names = parser.get_parsed_content("class_names")
+
+    # 2. evaluation overlay on the Testing subset
+    overlay = f"['{cfg / 'train.json'}','{cfg / 'evaluate.json'}']"
+    _run_bundle(["--config_file", overlay, *common, *_cli(SMOKE_BUDGET)], env)
+    metrics = json.loads((root / "eval" / "metrics.json").read_text())
+    assert metrics["bundle"] == bundle
+    assert metrics["checkpoint"] == str(ckpt)
+    reports = metrics["reports"]
+    assert {"testing", "testing_dedup"} <= set(reports)
+    num_test = SMOKE_BUDGET["max_per_class_test"] * 4  # four class folders in Testing
+    _check_report(reports["testing"], class_names, num_test)
+    _check_report(reports["testing_dedup"], class_names, reports["testing_dedup"]["num_samples"])
+    for name in ("confusion_matrix.csv", "confusion_matrix.png", "confusion_matrix_testing_dedup.csv",
+                 "confusion_matrix_testing_dedup.png", "metrics.md", "predictions.csv"):
+        assert (root / "eval" / name).is_file(), name
+        assert (root / "eval" / name).stat().st_size > 0, name
+
+    # 3. inference on a folder with one corrupt file: one row per file, the run exits non-zero
+    proc = _run_bundle(
+        ["--config_file", str(cfg / "inference.json"), *common, "--input_dir", str(inference_inputs),
+         "--train_overrides#image_size", str(SMOKE_BUDGET["image_size"])],
+        env,
+        expect_rc=None,
+    )
+    assert proc.returncode == 1, (proc.stdout + proc.stderr)[-4000:]
+    with open(root / "outputs" / "predictions.csv", newline="") as f:
+        rows = {Path(r["file"]).name: r for r in csv.DictReader(f)}
+    assert set(rows) == {p.name for p in inference_inputs.iterdir()}
+    bad = rows.pop("corrupt_truncated.jpg")
+    assert bad["status"] == "error" and bad["error"] and not bad["predicted"]
+    for name, row in rows.items():
+        assert row["status"] == "ok" and not row["error"], name
+        assert row["predicted"] in class_names, name
+        assert sum(float(row[f"prob_{c}"]) for c in class_names) == pytest.approx(1.0, abs=1e-4), name
+    summary = json.loads((root / "outputs" / "predictions.json").read_text())
+    assert summary["num_files"] == 3 and summary["num_failed"] == 1
+
+
+@pytest.mark.integration
+def test_cli_pretrained_imagenet_missing_fails_clearly(tmp_path, data_root):
+    """``--pretrained imagenet`` with no weights file in the hub cache stops the run with the missing-weights
+    error; it never falls back to random initialisation."""
+    bundle = "resnet50_spp_binary"
+    cfg = _configs(bundle)
+    root = tmp_path / "bundle_root"
+    proc = _run_bundle(
+        ["training", "--config_file", str(cfg / "train.json"), "--logging_file", str(cfg / "logging.conf"),
+         "--bundle_root", str(root), "--pretrained", "imagenet", *_cli(SMOKE_BUDGET)],
+        _env(data_root, tmp_path / "empty_torch_home"),
+        expect_rc=None,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-4000:]
+    assert "PretrainedWeightsNotFoundError" in out, out[-4000:]
+    assert "ImageNet weights for 'resnet50' not found" in out, out[-4000:]
+    assert "resnet50-" in out  # names the file to put in the cache
+    assert not (root / "models" / "model.pt").exists()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# config checks (no data, no training)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bundle", ALL_BUNDLES)
+def test_bundle_config_consistency(bundle, tmp_path):
+    cfg = _configs(bundle)
+    for name in ("metadata.json", "train.json", "evaluate.json", "inference.json", "logging.conf"):
+        assert (cfg / name).is_file(), name
+    assert (BUNDLES_DIR / bundle / "models").is_dir()
+    parser = _parse(bundle, tmp_path)
+    assert parser["bundle_name"] == bundle
+    image_size = parser["image_size"]
+    class_names = parser.get_parsed_content("class_names")
+
+    # evaluation and inference must not get random transforms; training gets the augmentation
+    assert random_transforms(parser.get_parsed_content("preprocessing")) == []
+    augmentation = parser.get_parsed_content("train#augmentation")
+    assert random_transforms(parser.get_parsed_content("train#preprocessing")) == [type(t).__name__ for t in augmentation]
+
+    network = parser.get_parsed_content("network_def")
+    assert network.backbone == parser["backbone"] and network.num_classes == len(class_names)
+    with torch.no_grad():
+        assert network.eval()(torch.zeros(1, 3, 64, 64)).shape == (1, len(class_names))
+
+    meta = json.loads((cfg / "metadata.json").read_text())
+    inputs, outputs = meta["network_data_format"]["inputs"]["image"], meta["network_data_format"]["outputs"]["pred"]
+    assert inputs["spatial_shape"] == [image_size, image_size] and inputs["num_channels"] == 3
+    assert outputs["num_channels"] == len(class_names)
+    assert [outputs["channel_def"][str(i)] for i in range(len(class_names))] == class_names
+    assert meta["monai_version"] and meta["version"] in meta["changelog"]
+
+    # evaluate.json is the template's; inference.json differs from it only in the bundle name and the way the
+    # training config is read (train_overrides)
+    template = _configs(TEMPLATE)
+    assert (cfg / "evaluate.json").read_text() == (template / "evaluate.json").read_text()
+    inference, ref = (json.loads(p.read_text()) for p in (cfg / "inference.json", template / "inference.json"))
+    assert inference["bundle_name"] == bundle
+    differing = {k for k in inference.keys() | ref.keys() if inference.get(k) != ref.get(k)}
+    assert differing <= {"bundle_name", "train_overrides", "train_config"}, differing
+    assert (cfg / "logging.conf").read_text() == (template / "logging.conf").read_text()
+
+
+#: bundle -> (the bundle its train.json follows, config ids allowed to differ from it: the recipe).
+RECIPE_DIFFS = {
+    "resnet50_4class": (
+        TEMPLATE,
+        {"bundle_name", "task", "positive_classes", "image_size", "early_stop_patience", "backbone", "head",
+         "dropout", "hidden_features", "network_def", "train#augmentation"},
+    ),
+    "resnet50_spp_binary": (
+        TEMPLATE,
+        {"bundle_name", "epochs", "momentum", "weight_decay", "early_stop_patience", "backbone", "head", "dropout",
+         "spp_levels", "spp_pool", "network_def", "optimizer", "prepare", "train#augmentation"},
+    ),
+    "resnet50_finetune_4class": (
+        "resnet18_4class",
+        {"bundle_name", "backbone", "head", "dropout", "imagenet_mean", "imagenet_std", "network_def", "normalise",
+         "trainable", "train#augmentation"},
+    ),
+}
+
+
+def _flatten(config, prefix: str = "") -> dict:
+    """``{"a#b": value}`` for nested dicts (lists are compared whole)."""
+    if not isinstance(config, dict):
+        return {prefix: config}
+    out = {}
+    for key, value in config.items():
+        out.update(_flatten(value, f"{prefix}#{key}" if prefix else key))
+    return out
+
+
+@pytest.mark.parametrize("bundle", sorted(RECIPE_DIFFS))
+def test_train_config_differs_from_template_only_in_recipe(bundle):
+    """The new bundles keep their template's structure: a change to the template (a new handler, a renamed key)
+    that is not carried over to them fails here."""
+    template, allowed = RECIPE_DIFFS[bundle]
+    mine, ref = (_flatten(json.loads((_configs(b) / "train.json").read_text())) for b in (bundle, template))
+    differing = {k for k in mine.keys() | ref.keys() if mine.get(k, KeyError) != ref.get(k, KeyError)}
+    unexpected = {k for k in differing if not any(k == a or k.startswith(a + "#") for a in allowed)}
+    assert not unexpected, f"{bundle}/configs/train.json differs from {template}'s outside its recipe: {sorted(unexpected)}"
+
+
+def test_resnet50_spp_binary_ablation_overrides(tmp_path):
+    """The four published ablation settings (basic, +SPP, +TL, +SPP+TL) differ only in `head` and `pretrained`."""
+    bundle = "resnet50_spp_binary"
+    default = _parse(bundle, tmp_path)
+    net = default.get_parsed_content("network_def")
+    assert isinstance(net.head, SPPHead) and net.backbone == "resnet50"
+    assert net.head.spp.levels == (1, 2, 4) and net.head.spp.pool_type == "max"
+    assert net.head.fc.in_features == 2048 * 21 and net.head.fc.out_features == 2
+    assert net.head.dropout.p == 0.5
+    assert net.backbone_load_result.source is None  # default: random initialisation (no ImageNet file here)
+    assert default["pretrained"] is None
+
+    basic = _parse(bundle, tmp_path, head="linear", pretrained=None).get_parsed_content("network_def")
+    assert isinstance(basic.head, LinearHead) and basic.head.fc.in_features == 2048
+    assert basic.head.dropout.p == 0.5
+
+    optimizer = default.get_parsed_content("optimizer")
+    assert isinstance(optimizer, torch.optim.SGD)
+    group = optimizer.param_groups[0]
+    assert (group["lr"], group["momentum"], group["weight_decay"]) == (1e-4, 0.9, 5e-4)
+    assert (default["epochs"], default["batch_size"], default["image_size"]) == (25, 32, 224)
+    names = [type(t).__name__ for t in default.get_parsed_content("train#augmentation")]
+    assert names == ["RandFlipAxesd", "RandRotate90Choiced"]
+    assert "ContrastStretchd" in [type(t).__name__ for t in default.get_parsed_content("preprocessing").transforms]
+
+
+@pytest.mark.parametrize("backbone, layer3_blocks", [("resnet50", 6), ("resnet101", 23), ("resnet152", 36)])
+def test_resnet50_4class_backbone_variants(backbone, layer3_blocks, tmp_path):
+    parser = _parse("resnet50_4class", tmp_path, backbone=backbone)
+    net = parser.get_parsed_content("network_def")
+    assert net.backbone == backbone and net.out_channels == 2048
+    assert len(net.features.layer3) == layer3_blocks
+    assert isinstance(net.head, DenseHead)
+    assert (net.head.fc1.in_features, net.head.fc1.out_features, net.head.fc2.out_features) == (2048, 128, 4)
+    assert net.head.dropout1.p == net.head.dropout2.p == 0.2
+    if backbone == "resnet50":
+        assert (parser["epochs"], parser["batch_size"], parser["image_size"], parser["learning_rate"]) == (
+            10, 32, 256, 1e-4
+        )
+        assert isinstance(parser.get_parsed_content("optimizer"), torch.optim.Adam)
+        assert len(trainable_parameters(parser.get_parsed_content("network"))) == len(list(net.parameters()))
+        names = [type(t).__name__ for t in parser.get_parsed_content("train#augmentation")]
+        assert names == ["RandFlipAxesd", "RandAffined"]
+
+
+@pytest.mark.parametrize(
+    "bundle, stage2, stage1_lr, stage2_lr",
+    [
+        ("resnet18_4class", ("features.layer3.", "features.layer4.", "head."), 1e-3, 1e-4),
+        ("resnet50_finetune_4class", ("features.layer4.", "head."), 1e-3, 1e-4),
+    ],
+)
+def test_two_stage_freezing(bundle, stage2, stage1_lr, stage2_lr, tmp_path):
+    """Stage 1 trains only the head (frozen trunk, cached features); stage 2 unfreezes the documented stages and
+    its optimizer, created after unfreezing, holds exactly those parameters."""
+    parser = _parse(bundle, tmp_path)
+    network = parser.get_parsed_content("network")
+    assert {n for n, p in network.named_parameters() if p.requires_grad} == {
+        n for n, _ in network.named_parameters() if n.startswith("head.")
+    }
+    stage1_opt = parser.get_parsed_content("stage1#optimizer")
+    assert isinstance(stage1_opt, torch.optim.Adam) and stage1_opt.param_groups[0]["lr"] == stage1_lr
+
+    parser.get_parsed_content("stage2#unfreeze")
+    trainable = {n for n, p in network.named_parameters() if p.requires_grad}
+    assert trainable == {n for n, _ in network.named_parameters() if n.startswith(stage2)}
+    optimizer = parser.get_parsed_content("optimizer")
+    assert isinstance(optimizer, torch.optim.Adam) and optimizer.param_groups[0]["lr"] == stage2_lr
+    assert sum(p.numel() for p in optimizer.param_groups[0]["params"]) == sum(
+        p.numel() for p in network.parameters() if p.requires_grad
+    )
+    assert isinstance(network.head, LinearHead)
+    if bundle == "resnet50_finetune_4class":
+        assert network.backbone == "resnet50" and network.head.dropout.p == 0.5
+        assert parser["image_size"] == 224 and parser["early_stop_patience"] == 5
+
+
+@pytest.mark.parametrize("bundle", SMOKE_BUNDLES)
+def test_pretrained_imagenet_missing_raises(bundle, tmp_path, monkeypatch):
+    """`pretrained: imagenet` without the file in the torch hub cache is an error naming the file, never a silent
+    fallback to random initialisation."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+    parser = _parse(bundle, tmp_path, pretrained="imagenet")
+    with pytest.raises(Exception) as info:
+        parser.get_parsed_content("network_def")
+    chain, err = [], info.value
+    while err is not None:
+        chain.append(err)
+        err = err.__cause__
+    missing = [e for e in chain if isinstance(e, PretrainedWeightsNotFoundError)]
+    assert missing, f"expected PretrainedWeightsNotFoundError in {chain!r}"
+    message = str(missing[0])
+    assert "not found, and nothing is downloaded" in message
+    assert str(tmp_path / "empty_torch_home") in message
