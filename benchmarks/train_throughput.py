@@ -263,16 +263,22 @@ def bench_bundle(lists: dict, arch: str, args, device: torch.device, workdir: st
 
 
 # ---------------------------------------------------------------------------------------------------- latency
+def _median_p90_ms(seconds: list[float]) -> tuple[float, float]:
+    q = sorted(seconds)
+    return 1000 * statistics.median(q), 1000 * q[min(len(q) - 1, math.ceil(0.9 * len(q)) - 1)]
+
+
 @torch.inference_mode()
-def bench_latency(items: list[dict], arch: str, args, device: torch.device) -> dict:
-    """Batch-1 latency: forward pass only, and read + preprocess (the bundle's ``preprocessing``) + forward."""
+def bench_latency(items: list[dict], arch: str, args, device: torch.device, amp: str) -> dict:
+    """Batch-1 latency: forward pass only (median and p90 of ``args.latency_runs`` after 5 warm-up runs), and
+    read + preprocess (the bundle's ``preprocessing``) + forward of real files."""
     from monai_tumorcls.bundle import load_bundle_config
     from monai_tumorcls.networks import ResNetClassifier
 
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     net = ResNetClassifier(arch, num_classes=2).eval().to(device, memory_format=fmt)
     x = torch.randn(1, 3, args.image_size, args.image_size, device=device).to(memory_format=fmt)
-    dtype = _amp_dtype(args.amp)
+    dtype = _amp_dtype(amp)
 
     def forward(inp):
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
@@ -291,27 +297,22 @@ def bench_latency(items: list[dict], arch: str, args, device: torch.device) -> d
         PROJECT_ROOT / "bundles" / args.bundle, overrides={"bundle_root": tempfile.gettempdir(), "image_size": args.image_size}
     )
     preprocessing = parser.get_parsed_content("preprocessing")
-    files = [it["image"] for it in items][: args.latency_runs]
     e2e = []
-    for f in files:
+    for item in items[: args.latency_runs]:
         t0 = time.perf_counter()
-        img = preprocessing({"image": f})["image"]
+        img = preprocessing({"image": item["image"]})["image"]
         forward(torch.as_tensor(img)[None].to(device, memory_format=fmt))
         e2e.append(time.perf_counter() - t0)
-
-    def ms(v, q=0.5):
-        v = sorted(v)
-        return 1000 * v[min(len(v) - 1, int(q * len(v)))] if q != 0.5 else 1000 * statistics.median(v)
-
+    fwd_med, fwd_p90 = _median_p90_ms(fwd)
     return {
         "arch": arch,
         "device": str(device),
-        "amp": args.amp,
+        "amp": amp,
         "runs": len(fwd),
-        "forward_ms": ms(fwd),
-        "forward_p90_ms": ms(fwd, 0.9),
+        "forward_ms": fwd_med,
+        "forward_p90_ms": fwd_p90,
         "e2e_runs": len(e2e),
-        "e2e_ms": ms(e2e) if e2e else None,
+        "e2e_ms": _median_p90_ms(e2e)[0] if e2e else None,
     }
 
 
@@ -326,13 +327,12 @@ def bench_stage1(args, device: torch.device, workdir: str) -> dict:
     cfg = PROJECT_ROOT / "bundles" / args.stage1_bundle / "configs" / "train.json"
     if not cfg.is_file():
         return {"status": f"not run: {cfg.relative_to(PROJECT_ROOT)} does not exist"}
-    parser = ConfigParser()
-    parser.read_config(str(cfg))
-    if "stage1" not in parser.config or "features" not in parser.config["stage1"]:
-        return {"status": f"not run: {cfg.relative_to(PROJECT_ROOT)} has no stage1#features (feature cache hook)"}
     max_images = None if args.stage1_max_images in (None, "all") else int(args.stage1_max_images)
     lists = bundle_datalists(args.stage1_bundle, max_images, args.seed) if max_images else None
-    parser.globals = {**parser.globals, "_bench_datalists": lists}
+    parser = ConfigParser(globals={"_bench_datalists": lists})
+    parser.read_config(str(cfg))
+    if "features" not in (parser.config.get("stage1") or {}):
+        return {"status": f"not run: {cfg.relative_to(PROJECT_ROOT)} has no stage1#features (feature cache hook)"}
     overrides = {"bundle_root": workdir, "device": f"$torch.device('{device}')", "num_workers": args.num_workers}
     if lists is not None:
         overrides["datalists"] = "$_bench_datalists"
@@ -491,7 +491,7 @@ def main(argv=None) -> str:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda requested but CUDA is not available")
-    command = "python " + " ".join(shlex.quote(a) for a in ([Path(sys.argv[0]).as_posix()] + sys.argv[1:] if argv is None else ["benchmarks/train_throughput.py", *argv]))
+    command = "python " + shlex.join(["benchmarks/train_throughput.py", *(sys.argv[1:] if argv is None else argv)])
     info = machine_info()
     logger.info("machine: %s", info)
 
@@ -511,9 +511,10 @@ def main(argv=None) -> str:
                 train_rows.append(bench_bundle(lists, arch, args, device, workdir))
                 logger.info("%s", train_rows[-1])
             if "latency" not in args.skip:
-                latency_rows.append(bench_latency(items, arch, args, torch.device("cpu")))
+                # CPU latency in float32; on an accelerator also with the requested precision
+                latency_rows.append(bench_latency(items, arch, args, torch.device("cpu"), "none"))
                 if device.type != "cpu":
-                    latency_rows.append(bench_latency(items, arch, args, device))
+                    latency_rows.append(bench_latency(items, arch, args, device, args.amp))
                 logger.info("%s", latency_rows[-1])
         stage1 = None
         if "stage1" not in args.skip:

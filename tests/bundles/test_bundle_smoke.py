@@ -1,11 +1,12 @@
 """Smoke tests of the MONAI bundles: train -> evaluate -> infer on a tiny budget of real images, plus config checks.
 
-The smoke runs call ``python -m monai.bundle run`` in a subprocess, exactly the user's command, rather than
-``monai.bundle.run(...)`` in-process: this exercises the command-line parsing of overrides (``--stage1#epochs 1``,
-the list-valued ``--config_file`` of the evaluate overlay), the bundle's ``logging.conf``, the exit status that
-inference sets with ``sys.exit`` when a file fails, and config expressions evaluated from the project root, and
-each run starts from a fresh process (determinism seed, logging handlers, torch threads) that cannot leak into other
-tests. The price is about 5 s of imports per command, 3 commands per bundle.
+The smoke runs call ``python -m monai.bundle run`` in a subprocess (``helpers.run_bundle``), exactly the user's
+command, rather than ``monai.bundle.run(...)`` in-process: this exercises the command-line parsing of overrides
+(``--stage1#epochs 1``, ``--train_overrides#image_size 64``, the list-valued ``--config_file`` of the evaluate
+overlay), the bundle's ``logging.conf``, the exit status that inference sets with ``sys.exit`` when a file fails,
+and config expressions evaluated from the project root; and each run starts from a fresh process (determinism seed,
+logging handlers, torch threads) that cannot leak into other tests. The price is about 5 s of imports per command,
+3 commands per bundle.
 
 The budget (``SMOKE_BUDGET``) is the "short CPU budget" documented in each bundle's ``docs/README.md``:
 real images, a few per class, 64 px, one epoch (and one stage-1 epoch for two-stage bundles).
@@ -15,9 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -33,8 +31,9 @@ from monai_tumorcls.networks import (
     trainable_parameters,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-BUNDLES_DIR = REPO / "bundles"
+from .helpers import PROJECT_ROOT, check, run_bundle
+
+BUNDLES_DIR = PROJECT_ROOT / "bundles"
 TEMPLATE = "resnet18_binary"  # pipeline 1, the template the other bundles follow
 #: bundles smoke-trained here (resnet18_binary has its own end-to-end test).
 SMOKE_BUNDLES = ("resnet18_4class", "resnet50_4class", "resnet50_spp_binary", "resnet50_finetune_4class")
@@ -52,40 +51,14 @@ SMOKE_BUDGET = {
     "num_workers": 0,
 }
 METRICS = ("precision", "recall", "f1", "sensitivity", "specificity")
-RUN_TIMEOUT_S = 600
 
 
 def _budget(bundle: str) -> dict:
     return {**SMOKE_BUDGET, **({"stage1#epochs": 1} if bundle in TWO_STAGE else {})}
 
 
-def _cli(overrides: dict) -> list[str]:
-    return [a for k, v in overrides.items() for a in (f"--{k}", str(v))]
-
-
 def _configs(bundle: str) -> Path:
     return BUNDLES_DIR / bundle / "configs"
-
-
-def _run_bundle(args: list[str], env: dict, expect_rc: int | None = 0) -> subprocess.CompletedProcess:
-    """``python -m monai.bundle run <args>`` from the project root; fail with the output tail on an unexpected status."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "monai.bundle", "run", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-    )
-    if expect_rc is not None and proc.returncode != expect_rc:
-        out = (proc.stdout + "\n" + proc.stderr)[-6000:]
-        pytest.fail(f"`monai.bundle run {' '.join(args)}` exited {proc.returncode} (expected {expect_rc}):\n{out}")
-    return proc
-
-
-def _env(data_root: Path, torch_home: Path) -> dict:
-    # the data the tests use; an empty torch hub cache so that no locally cached ImageNet file is ever picked up
-    return {**os.environ, "MONAI_DATA_DIRECTORY": str(data_root), "TORCH_HOME": str(torch_home)}
 
 
 def _parse(bundle: str, tmp_path: Path, **overrides):
@@ -120,24 +93,21 @@ def inference_inputs(tmp_path_factory, kaggle_root) -> Path:
     for cls in ("glioma", "notumor"):
         src = sorted((kaggle_root / "Testing" / cls).iterdir())[0]
         (folder / src.name).write_bytes(src.read_bytes())
-        head = src.read_bytes()[:300]
-    (folder / "corrupt_truncated.jpg").write_bytes(head)
+    (folder / "corrupt_truncated.jpg").write_bytes(src.read_bytes()[:300])
     return folder
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("bundle", SMOKE_BUNDLES)
-def test_bundle_train_evaluate_infer(bundle, tmp_path, data_root, inference_inputs):
+def test_bundle_train_evaluate_infer(bundle, tmp_path, kaggle_root, inference_inputs, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))  # never pick up a locally cached weights file
     root = tmp_path / "bundle_root"
-    env = _env(data_root, tmp_path / "torch_home")
-    cfg = _configs(bundle)
+    cfg = f"bundles/{bundle}/configs"
     budget = _budget(bundle)
-    common = ["--logging_file", str(cfg / "logging.conf"), "--bundle_root", str(root)]
 
     # 1. training
-    _run_bundle(["training", "--config_file", str(cfg / "train.json"), *common, *_cli(budget)], env)
+    check(run_bundle(f"{cfg}/train.json", run_id="training", bundle_root=str(root), **budget))
     ckpt = root / "models" / "model.pt"
-    assert ckpt.is_file()
     assert json.loads((root / "models" / "model.pt.json").read_text())["kind"] == "best"
     if bundle in TWO_STAGE:
         assert (root / "models" / "model_stage1.pt").is_file()
@@ -148,8 +118,7 @@ def test_bundle_train_evaluate_infer(bundle, tmp_path, data_root, inference_inpu
     class_names = parser.get_parsed_content("class_names")
 
     # 2. evaluation overlay on the Testing subset
-    overlay = f"['{cfg / 'train.json'}','{cfg / 'evaluate.json'}']"
-    _run_bundle(["--config_file", overlay, *common, *_cli(SMOKE_BUDGET)], env)
+    check(run_bundle([f"{cfg}/train.json", f"{cfg}/evaluate.json"], bundle_root=str(root), **SMOKE_BUDGET))
     metrics = json.loads((root / "eval" / "metrics.json").read_text())
     assert metrics["bundle"] == bundle
     assert metrics["checkpoint"] == str(ckpt)
@@ -160,22 +129,17 @@ def test_bundle_train_evaluate_infer(bundle, tmp_path, data_root, inference_inpu
     _check_report(reports["testing_dedup"], class_names, reports["testing_dedup"]["num_samples"])
     for name in ("confusion_matrix.csv", "confusion_matrix.png", "confusion_matrix_testing_dedup.csv",
                  "confusion_matrix_testing_dedup.png", "metrics.md", "predictions.csv"):
-        assert (root / "eval" / name).is_file(), name
         assert (root / "eval" / name).stat().st_size > 0, name
 
-    # 3. inference on a folder with one corrupt file: one row per file, the run exits non-zero
-    proc = _run_bundle(
-        ["--config_file", str(cfg / "inference.json"), *common, "--input_dir", str(inference_inputs),
-         "--train_overrides#image_size", str(SMOKE_BUDGET["image_size"])],
-        env,
-        expect_rc=None,
-    )
+    # 3. inference on a folder with one corrupt file: one row per file, the run exits with status 1
+    overrides = {"train_overrides#image_size": SMOKE_BUDGET["image_size"]}  # the size the model was trained at
+    proc = run_bundle(f"{cfg}/inference.json", bundle_root=str(root), input_dir=str(inference_inputs), **overrides)
     assert proc.returncode == 1, (proc.stdout + proc.stderr)[-4000:]
     with open(root / "outputs" / "predictions.csv", newline="") as f:
         rows = {Path(r["file"]).name: r for r in csv.DictReader(f)}
     assert set(rows) == {p.name for p in inference_inputs.iterdir()}
     bad = rows.pop("corrupt_truncated.jpg")
-    assert bad["status"] == "error" and bad["error"] and not bad["predicted"]
+    assert bad["status"] == "error" and "corrupt_truncated.jpg" in bad["error"] and not bad["predicted"]
     for name, row in rows.items():
         assert row["status"] == "ok" and not row["error"], name
         assert row["predicted"] in class_names, name
@@ -185,23 +149,20 @@ def test_bundle_train_evaluate_infer(bundle, tmp_path, data_root, inference_inpu
 
 
 @pytest.mark.integration
-def test_cli_pretrained_imagenet_missing_fails_clearly(tmp_path, data_root):
-    """``--pretrained imagenet`` with no weights file in the hub cache stops the run with the missing-weights
-    error; it never falls back to random initialisation."""
-    bundle = "resnet50_spp_binary"
-    cfg = _configs(bundle)
+def test_cli_pretrained_imagenet_missing_fails_clearly(tmp_path, kaggle_root, monkeypatch):
+    """``--pretrained imagenet`` (the +TL ablation settings) with no weights file in the hub cache stops the run with
+    the missing-weights error; it never falls back to random initialisation."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
     root = tmp_path / "bundle_root"
-    proc = _run_bundle(
-        ["training", "--config_file", str(cfg / "train.json"), "--logging_file", str(cfg / "logging.conf"),
-         "--bundle_root", str(root), "--pretrained", "imagenet", *_cli(SMOKE_BUDGET)],
-        _env(data_root, tmp_path / "empty_torch_home"),
-        expect_rc=None,
+    proc = run_bundle(
+        "bundles/resnet50_spp_binary/configs/train.json", run_id="training", bundle_root=str(root),
+        pretrained="imagenet", **SMOKE_BUDGET,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-4000:]
     assert "PretrainedWeightsNotFoundError" in out, out[-4000:]
     assert "ImageNet weights for 'resnet50' not found" in out, out[-4000:]
-    assert "resnet50-" in out  # names the file to put in the cache
+    assert "resnet50-0676ba61.pth" in out and str(tmp_path / "empty_torch_home") in out  # what to put where
     assert not (root / "models" / "model.pt").exists()
 
 

@@ -1,0 +1,223 @@
+"""Train + evaluate one bundle and record its measured results next to the published ones.
+
+Runs the user's own commands (``python -m monai.bundle run training ...`` then the evaluate overlay) from the
+project root, times them, reads ``eval/metrics.json``, and writes one record per run to
+``docs/results/<bundle>__<label>.json`` (atomically), then regenerates ``docs/results.md`` from all records.
+
+Examples::
+
+    python benchmarks/results.py --bundle resnet18_binary --label full-recipe-cpu
+    python benchmarks/results.py --bundle resnet50_spp_binary --label cpu-short -- --epochs 2 --image_size 128
+    python benchmarks/results.py --render-only          # rebuild docs/results.md from docs/results/*.json
+
+Everything after ``--`` is passed to both the training and the evaluation command as overrides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monai_tumorcls.utils.atomic import atomic_write_text  # noqa: E402
+from monai_tumorcls.utils.run_info import environment_info  # noqa: E402
+
+RESULTS_DIR = ROOT / "docs" / "results"
+RESULTS_MD = ROOT / "docs" / "results.md"
+
+#: the published numbers each bundle reproduces (as reported by the pipelines' authors; not measured here)
+PUBLISHED = {
+    "resnet18_binary": ("1", "ResNet18, ImageNet TL, tumour vs no tumour, 10 epochs",
+                        "acc 84.31, P 79.31, R 92.00, F1 85.19"),
+    "resnet50_4class": ("2", "ResNet-50/101/152, 4 classes, 256 px, Dense128 head, Adam 1e-4, 10 epochs",
+                        "acc 0.95 / 0.95 / 0.93; training 317 / 497 / 873 s"),
+    "resnet50_spp_binary": ("3", "ResNet-50 + 3-level SPP, binary, SGD, 25 epochs",
+                            "ablation basic / +SPP / +TL / +SPP+TL = 0.924 / 0.942 / 0.981 / 0.990 acc"),
+    "resnet50_finetune_4class": ("4", "ResNet50V2 frozen + head, then last block at lr 1e-4, 4 classes",
+                                 "99.54% on Testing (1,311)"),
+    "resnet18_4class": ("5", "ResNet18, 4 classes, 224 px, stage 1 frozen (fc, Adam 1e-3), stage 2 layer3+4+fc (Adam 1e-4)",
+                        "stage 1 92.68%, stage 2 98.70%"),
+}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> str:
+    """One line: CPU model and cores, or the GPU."""
+    env = environment_info()
+    if env.get("cuda"):
+        return f"{env['cuda']} (GPU), {os.cpu_count()} CPU cores"
+    return f"{_cpu_model()}, {os.cpu_count()} cores, no GPU"
+
+
+def _run(cmd: list[str], log: Path) -> float:
+    start = time.perf_counter()
+    with open(log, "w") as f:
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(f"command failed ({proc.returncode}), see {log}: {shlex.join(cmd)}")
+    return seconds
+
+
+def run_bundle(
+    bundle: str, label: str, overrides: list[str], logs: Path, bundle_root: str | None, stage_checkpoints: list[str]
+) -> dict:
+    cfg = f"bundles/{bundle}/configs"
+    extra = list(overrides) + (["--bundle_root", bundle_root] if bundle_root else [])
+    root = Path(bundle_root) if bundle_root else ROOT / "bundles" / bundle
+    train_cmd = ["python", "-m", "monai.bundle", "run", "training", "--config_file", f"{cfg}/train.json",
+                 "--logging_file", f"{cfg}/logging.conf", *extra]
+    eval_cmd = ["python", "-m", "monai.bundle", "run", "--config_file", f"['{cfg}/train.json','{cfg}/evaluate.json']",
+                "--logging_file", f"{cfg}/logging.conf", *extra]
+    logs.mkdir(parents=True, exist_ok=True)
+    exe = [sys.executable] + train_cmd[1:]
+    train_s = _run(exe, logs / f"{bundle}__{label}__train.log")
+    eval_s = _run([sys.executable] + eval_cmd[1:], logs / f"{bundle}__{label}__eval.log")
+    metrics = json.loads((root / "eval" / "metrics.json").read_text())
+    ckpt_info_path = root / "models" / "model.pt.json"
+    ckpt_info = json.loads(ckpt_info_path.read_text()) if ckpt_info_path.is_file() else {}
+    stages = {}
+    for ckpt in stage_checkpoints:  # e.g. the best stage-1 checkpoint of a two-stage bundle, on Testing too
+        out_dir = root / f"eval_{Path(ckpt).stem}"
+        stage_cmd = eval_cmd + ["--eval_checkpoint", str(root / "models" / ckpt), "--output_dir", str(out_dir)]
+        _run([sys.executable] + stage_cmd[1:], logs / f"{bundle}__{label}__eval_{Path(ckpt).stem}.log")
+        stage_metrics = json.loads((out_dir / "metrics.json").read_text())
+        info_path = root / "models" / f"{ckpt}.json"
+        stages[ckpt] = {
+            "command": shlex.join(stage_cmd),
+            "best_checkpoint": json.loads(info_path.read_text()) if info_path.is_file() else {},
+            "reports": {k: _summary(v) for k, v in stage_metrics["reports"].items()},
+        }
+    return {
+        "bundle": bundle,
+        "label": label,
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commands": [shlex.join(train_cmd), shlex.join(eval_cmd)],
+        "overrides": overrides,
+        "machine": machine(),
+        "environment": environment_info(),
+        "train_seconds": round(train_s, 1),
+        "eval_seconds": round(eval_s, 1),
+        "initialisation": metrics.get("initialisation"),
+        "best_checkpoint": ckpt_info,
+        "reports": {k: _summary(v) for k, v in metrics["reports"].items()},
+        "stage_checkpoints": stages,
+    }
+
+
+def _summary(report: dict) -> dict:
+    out = {"num_samples": report["num_samples"], "accuracy": report["accuracy"],
+           "macro_f1": report["macro"]["f1"], "roc_auc_macro_ovr": report["roc_auc_macro_ovr"]}
+    if "binary" in report:
+        b = report["binary"]
+        out["tumour_vs_notumor"] = {k: b[k] for k in ("accuracy", "precision", "recall", "f1", "sensitivity", "specificity", "roc_auc")}
+    out["per_class_recall"] = {c: m["recall"] for c, m in report["per_class"].items()}
+    return out
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f}"
+
+
+def render(records: list[dict]) -> str:
+    lines = [
+        "# Results: published pipelines and our measurements",
+        "",
+        "Generated by `benchmarks/results.py` from the records in `docs/results/*.json`; every number below the",
+        "published column was measured by the command shown with it. Test split: the official Kaggle `Testing`",
+        "folder (1,311 images; binary = tumour vs notumor) and `testing_dedup` (the 103 files byte-identical to",
+        "Training files removed, 1,208 images).",
+        "",
+        "ImageNet weights cannot be downloaded on the machines these runs used, so unless a row says otherwise the",
+        "networks were trained from **random initialisation** (`pretrained: null`). The published pipelines all",
+        "start from ImageNet weights, so the two columns are not a like-for-like comparison. Budgets below the full",
+        "recipe (fewer epochs, smaller images, subsets) are stated in each row's overrides.",
+        "",
+        "## Published",
+        "",
+        "| pipeline | bundle | recipe | published |",
+        "|---|---|---|---|",
+    ]
+    for bundle, (num, recipe, pub) in PUBLISHED.items():
+        lines.append(f"| {num} | `{bundle}` | {recipe} | {pub} |")
+    lines += ["", "## Measured", ""]
+    if not records:
+        lines.append("No run recorded yet.")
+    for r in sorted(records, key=lambda r: (PUBLISHED.get(r["bundle"], ("9",))[0], r["label"])):
+        num = PUBLISHED.get(r["bundle"], ("?",))[0]
+        t, d = r["reports"].get("testing", {}), r["reports"].get("testing_dedup", {})
+        lines += [f"### Pipeline {num}: `{r['bundle']}` — {r['label']}", ""]
+        lines += [f"- machine: {r['machine']}; torch {r['environment']['torch']}, monai {r['environment']['monai']}; {r['date']}",
+                  f"- initialisation: {r['initialisation']}",
+                  f"- overrides: `{' '.join(r['overrides']) or '(none: the bundle defaults)'}`",
+                  f"- best checkpoint: epoch {r['best_checkpoint'].get('epoch')} (val_acc {r['best_checkpoint'].get('val_acc')})",
+                  f"- wall time: training {r['train_seconds']:.0f} s, evaluation {r['eval_seconds']:.0f} s",
+                  "- commands:", "", "  ```bash", *[f"  {c}" for c in r["commands"]],
+                  *[f"  {st['command']}" for st in r.get("stage_checkpoints", {}).values()], "  ```", ""]
+        lines += ["| checkpoint | split | n | accuracy % | macro F1 % | ROC-AUC (macro OvR) % | tumour vs notumor: ACC / PREC / REC / F1 / SPEC / AUC % |",
+                  "|---|---|---|---|---|---|---|"]
+        rows = [(f"model.pt (best val epoch {r['best_checkpoint'].get('epoch')})", r["reports"])]
+        rows += [(f"{ck} (best val epoch {st['best_checkpoint'].get('epoch')})", st["reports"]) for ck, st in r.get("stage_checkpoints", {}).items()]
+        for ck_name, reports in rows:
+            for name in ("testing", "testing_dedup"):
+                s = reports.get(name)
+                if not s:
+                    continue
+                b = s.get("tumour_vs_notumor")
+                bin_txt = " / ".join(_pct(b[k]) for k in ("accuracy", "precision", "recall", "f1", "specificity", "roc_auc")) if b else "n/a"
+                lines.append(f"| {ck_name} | {name} | {s['num_samples']} | {_pct(s['accuracy'])} | {_pct(s['macro_f1'])} | {_pct(s['roc_auc_macro_ovr'])} | {bin_txt} |")
+        recalls = t.get("per_class_recall", {})
+        if recalls:
+            lines += ["", "Per-class recall (testing): " + ", ".join(f"{c} {_pct(v)}" for c, v in recalls.items())]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def load_records() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(RESULTS_DIR.glob("*.json"))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    overrides = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bundle", help="bundle folder name under bundles/")
+    p.add_argument("--label", default="default", help="name of this run (letters, digits, - and _)")
+    p.add_argument("--bundle-root", default=None, help="where checkpoints/reports go (default: the bundle folder)")
+    p.add_argument("--logs", default="/tmp/monai_tumorcls_results", help="folder for the run logs")
+    p.add_argument("--render-only", action="store_true", help="only rebuild docs/results.md")
+    p.add_argument("--also-evaluate", nargs="*", default=[], metavar="CKPT",
+                   help="more checkpoints in models/ to evaluate on Testing, e.g. model_stage1.pt")
+    args = p.parse_args(argv)
+    if not args.render_only:
+        if not args.bundle:
+            p.error("--bundle is required")
+        record = run_bundle(args.bundle, args.label, overrides, Path(args.logs), args.bundle_root, args.also_evaluate)
+        atomic_write_text(RESULTS_DIR / f"{args.bundle}__{args.label}.json", json.dumps(record, indent=2) + "\n")
+        print(json.dumps(record["reports"], indent=2))
+    atomic_write_text(RESULTS_MD, render(load_records()))
+    print(f"wrote {RESULTS_MD}")
+
+
+if __name__ == "__main__":
+    main()
