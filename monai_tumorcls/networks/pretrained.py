@@ -95,6 +95,10 @@ class BackboneLoadResult:
     adapted: list[str] = field(default_factory=list)
 
 
+#: strings that mean "no weights" (as typed on a command line); a file with such a name needs a path like ./null
+RANDOM_INIT_NAMES: tuple[str, ...] = ("null", "none", "random")
+
+
 def _file_name(url: str) -> str:
     # the torch.hub way (torch.hub.load_state_dict_from_url): the last component of the URL path
     return os.path.basename(urlparse(url).path)
@@ -325,7 +329,8 @@ def load_backbone_weights(
         arch = next((a for a in candidates if isinstance(a, str)), None)
     name = arch or type(trunk).__name__
 
-    if source is None:
+    if source is None or (isinstance(source, str) and source.strip().lower() in RANDOM_INIT_NAMES):
+        # the command line gives strings: `--pretrained null` must mean what `"pretrained": null` means in JSON
         logger.info("%s backbone: random initialisation (pretrained=None), no weights loaded.", name)
         return BackboneLoadResult(source=None)
     if isinstance(source, bool):

@@ -14,7 +14,7 @@ logger = logging.getLogger("monai_tumorcls")
 
 def describe_init(pretrained) -> str:
     """Human-readable description of a ``pretrained`` setting (``None`` = random init, an explicit choice)."""
-    if pretrained in (None, "", "none", "random"):
+    if pretrained is None or (isinstance(pretrained, str) and pretrained.strip().lower() in ("", "null", "none", "random")):
         return "random initialisation (explicit choice: pretrained=null; no ImageNet weights used)"
     if pretrained == "imagenet":
         return "ImageNet weights from the torchvision hub cache (TORCH_HOME)"

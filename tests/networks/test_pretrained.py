@@ -278,3 +278,11 @@ def test_unreadable_file(tmp_path, name, content):
 def test_bool_pretrained_rejected():
     with pytest.raises(TypeError):
         _net(pretrained=False)
+
+
+@pytest.mark.parametrize("text", ["null", "None", "random"])
+def test_command_line_null_means_random_init(text):
+    from monai_tumorcls.networks import ResNetClassifier
+
+    net = ResNetClassifier("resnet18", num_classes=2, pretrained=text)
+    assert net.backbone_load_result.source is None

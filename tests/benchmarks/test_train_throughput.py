@@ -1,0 +1,50 @@
+"""Integration: the throughput benchmark runs end to end on a few real images and appends (never overwrites)
+its Markdown section."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+
+from ..bundles.helpers import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("train_throughput", PROJECT_ROOT / "benchmarks" / "train_throughput.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.integration
+def test_tiny_run_appends_sections(bench, kaggle_root, tmp_path):
+    out = tmp_path / "benchmarks.md"
+    tiny = ["--max-images", "8", "--image-size", "64", "--batch-size", "4", "--latency-runs", "3", "--out", str(out)]
+    bench.main(tiny + ["--archs", "resnet18", "--stage1-max-images", "12"])
+    first = out.read_text()
+    assert first.startswith("# Benchmarks") and first.count("\n## ") == 1
+    assert "Command (from the project root): `python benchmarks/train_throughput.py --max-images 8" in first
+    rows = re.findall(r"^\| (plain torchvision|bundle resnet18_binary)[^|]*\| resnet18 \|.*\| 8 \|.*$", first, re.M)
+    assert len(rows) == 2, first
+    assert re.search(r"^\| resnet18 \| cpu \| none \| \d+\.\d \|", first, re.M), first
+    assert re.search(r"^\| 1\d / \d+ \| \(512, 7, 7\) \|", first, re.M), first  # stage 1 at the bundle's 224 px
+    bench.main(tiny + ["--archs", "resnet18", "--skip", "plain", "bundle", "stage1", "--note", "second run"])
+    second = out.read_text()
+    assert second.startswith(first.rstrip("\n")) and second.count("\n## ") == 2  # appended, earlier run kept
+    assert "- note: second run" in second.split("\n## ")[2]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_missing_stage1_bundle_is_reported_not_fatal(bench, tmp_path):
+    args = bench.parse_args(["--stage1-bundle", "no_such_bundle"])
+    result = bench.bench_stage1(args, bench.torch.device("cpu"), str(tmp_path))
+    assert result["status"].startswith("not run:")
+    section = bench.render_section(
+        {"cpu": "c", "cores": 1, "gpu": "none", "machine": "m", "memory_gib": 1.0, "load_average": "0",
+         "python": "3", "torch": "t", "torchvision": "tv", "monai": "m", "ignite": "i"},
+        args, "python benchmarks/train_throughput.py", [], [], result,
+    )
+    assert "not run: bundles/no_such_bundle/configs/train.json does not exist" in section
