@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -30,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monai_tumorcls.utils.atomic import atomic_write_text  # noqa: E402
-from monai_tumorcls.utils.run_info import environment_info  # noqa: E402
+from monai_tumorcls.utils.run_info import cpu_model, environment_info  # noqa: E402
 
 RESULTS_DIR = ROOT / "docs" / "results"
 RESULTS_MD = ROOT / "docs" / "results.md"
@@ -50,14 +49,6 @@ PUBLISHED = {
 }
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine() -> str:
@@ -65,7 +56,7 @@ def machine() -> str:
     env = environment_info()
     if env.get("cuda"):
         return f"{env['cuda']} (GPU), {os.cpu_count()} CPU cores"
-    return f"{_cpu_model()}, {os.cpu_count()} cores, no GPU"
+    return f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
 
 
 def _run(cmd: list[str], log: Path) -> float:
@@ -164,7 +155,7 @@ def render(records: list[dict]) -> str:
         lines.append("No run recorded yet.")
     for r in sorted(records, key=lambda r: (PUBLISHED.get(r["bundle"], ("9",))[0], r["label"])):
         num = PUBLISHED.get(r["bundle"], ("?",))[0]
-        t, d = r["reports"].get("testing", {}), r["reports"].get("testing_dedup", {})
+        t = r["reports"].get("testing", {})
         lines += [f"### Pipeline {num}: `{r['bundle']}` — {r['label']}", ""]
         lines += [f"- machine: {r['machine']}; torch {r['environment']['torch']}, monai {r['environment']['monai']}; {r['date']}",
                   f"- initialisation: {r['initialisation']}",

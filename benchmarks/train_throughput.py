@@ -30,7 +30,6 @@ import datetime as dt
 import logging
 import math
 import os
-import platform
 import random
 import shlex
 import statistics
@@ -62,14 +61,6 @@ logger = logging.getLogger("benchmarks.train_throughput")
 
 
 # ----------------------------------------------------------------------------------------------------- machine
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _mem_gib() -> float | None:
@@ -82,21 +73,25 @@ def _mem_gib() -> float | None:
     return None
 
 
+def _load_average() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
 def machine_info() -> dict:
     """CPU model, cores, memory, GPU and library versions (see ``monai_tumorcls.utils.environment_info``)."""
     import ignite
 
-    from monai_tumorcls.utils import environment_info
+    from monai_tumorcls.utils import cpu_model, environment_info
 
     info = environment_info()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     info.update(
-        cpu=_cpu_model(),
+        cpu=cpu_model(),
         cores=cores,
         memory_gib=_mem_gib(),
         ignite=ignite.__version__,
         gpu=", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) or "none",
-        load_average=" ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a",
+        load_average=_load_average(),
     )
     return info
 
@@ -385,7 +380,7 @@ def render_section(info: dict, args, command: str, train_rows: list, latency_row
         "",
         f"- machine: {info['machine']}, CPU {info['cpu']}, {info['cores']} cores available, "
         f"torch threads {torch.get_num_threads()}, memory {_f(info['memory_gib'])} GiB, GPU {gpu}",
-        f"- load average at start (1/5/15 min): {info['load_average']}",
+        f"- load average (1/5/15 min) at start: {info['load_average']}; at end: {info.get('load_average_end', 'n/a')}",
         f"- versions: python {info['python']}, torch {info['torch']}, torchvision {info['torchvision']}, "
         f"monai {info['monai']}, pytorch-ignite {info['ignite']}",
         f"- settings: image size {args.image_size}, batch {args.batch_size}, epochs {args.epochs}, "
@@ -520,6 +515,7 @@ def main(argv=None) -> str:
         if "stage1" not in args.skip:
             stage1 = bench_stage1(args, device, workdir)
             logger.info("stage 1: %s", stage1)
+    info["load_average_end"] = _load_average()
     section = render_section(info, args, command, train_rows, latency_rows, stage1)
     append_section(args.out, section)
     logger.info("appended to %s:\n%s", args.out, section)

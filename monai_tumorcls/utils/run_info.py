@@ -7,7 +7,7 @@ import platform
 
 import torch
 
-__all__ = ["log_run_start", "describe_init", "environment_info"]
+__all__ = ["log_run_start", "describe_init", "environment_info", "cpu_model"]
 
 logger = logging.getLogger("monai_tumorcls")
 
@@ -21,6 +21,18 @@ def describe_init(pretrained) -> str:
     return f"weights from local file {pretrained}"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (from ``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment_info() -> dict:
     """Machine and library versions, for reports and benchmark tables."""
     import monai
@@ -31,7 +43,7 @@ def environment_info() -> dict:
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "monai": monai.__version__,
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "machine": f"{platform.machine()} {cpu_model()}",
         "cpu_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
