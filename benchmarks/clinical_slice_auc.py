@@ -34,8 +34,12 @@ LABELLED_VOLUMES = (
 )
 
 
-def slice_aucs(bundle: str, bundle_root: str | None, data_root: Path, output_dir: Path, margin: int = 2, **overrides) -> list[dict]:
-    """Per labelled volume: AUC, slice counts and the series decision of the bundle's trained model."""
+def slice_aucs(
+    bundle: str, bundle_root: str | None, data_root: Path, output_dir: Path, margin: int = 2, checkpoint: str | None = None,
+    **overrides,
+) -> list[dict]:
+    """Per labelled volume: AUC, slice counts and the series decision of the bundle's trained model
+    (``checkpoint``, default ``<bundle_root>/models/model.pt``)."""
     from monai.bundle import ConfigParser
 
     from monai_tumorcls.handlers import load_checkpoint
@@ -49,7 +53,7 @@ def slice_aucs(bundle: str, bundle_root: str | None, data_root: Path, output_dir
         parser[k] = v
     parser.parse()
     network = parser.get_parsed_content("network")
-    load_checkpoint(parser.get_parsed_content("checkpoint"), network)
+    load_checkpoint(checkpoint or parser.get_parsed_content("checkpoint"), network)
     rows = []
     for image, label, what in LABELLED_VOLUMES:
         result = run_clinical_inference(
@@ -73,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", default="resnet18_binary")
     p.add_argument("--bundle-root", default=None, help="folder holding models/model.pt (default: the bundle)")
+    p.add_argument("--checkpoint", default=None, help="weights to use (default: <bundle root>/models/model.pt)")
     p.add_argument("--out", default=str(ROOT / "docs" / "clinical_validation.md"))
     args = p.parse_args(argv)
 
@@ -80,9 +85,10 @@ def main(argv: list[str] | None = None) -> None:
     from monai_tumorcls.utils import atomic_write_text, cpu_model, environment_info
 
     with tempfile.TemporaryDirectory() as tmp:
-        rows = slice_aucs(args.bundle, args.bundle_root, get_data_root(must_exist=True) / "nifti", Path(tmp))
+        rows = slice_aucs(args.bundle, args.bundle_root, get_data_root(must_exist=True) / "nifti", Path(tmp), checkpoint=args.checkpoint)
     root = Path(args.bundle_root) if args.bundle_root else ROOT / "bundles" / args.bundle
-    info_path = root / "models" / "model.pt.json"
+    ckpt = Path(args.checkpoint) if args.checkpoint else root / "models" / "model.pt"
+    info_path = ckpt.with_name(ckpt.name + ".json")
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     env = environment_info()
     cmd = shlex.join(["python", "benchmarks/clinical_slice_auc.py", *(argv if argv is not None else sys.argv[1:])])
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Written by `{cmd}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC;",
         f"machine: {cpu_model()}, torch {env['torch']}, monai {env['monai']}.",
-        f"Model: bundle `{args.bundle}`, checkpoint `models/model.pt` ({json.dumps(info)}); see docs/results.md for how it was trained.",
+        f"Model: bundle `{args.bundle}`, checkpoint `{ckpt.relative_to(ROOT) if ckpt.is_relative_to(ROOT) else ckpt}` ({json.dumps(info)}); see docs/results.md for how it was trained.",
         "",
         "Each volume goes through bundle inference (axial display-oriented slices, the training preprocessing) and the",
         "per-slice tumour probability is compared with the label map: ROC-AUC of tumour slices (label present) vs",
