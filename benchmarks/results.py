@@ -59,13 +59,26 @@ def machine() -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
 
 
+def shell_join(args: list[str]) -> str:
+    """A command line a user can paste: like ``shlex.join`` but list-valued arguments go in double quotes."""
+    out = []
+    for a in args:
+        if a and not any(c in a for c in " \"$`\\'[]{}()*?;&|<>!#~"):
+            out.append(a)
+        elif '"' not in a and "$" not in a and "`" not in a and "\\" not in a:
+            out.append(f'"{a}"')
+        else:
+            out.append(shlex.quote(a))
+    return " ".join(out)
+
+
 def _run(cmd: list[str], log: Path) -> float:
     start = time.perf_counter()
     with open(log, "w") as f:
         proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - start
     if proc.returncode:
-        raise SystemExit(f"command failed ({proc.returncode}), see {log}: {shlex.join(cmd)}")
+        raise SystemExit(f"command failed ({proc.returncode}), see {log}: {shell_join(cmd)}")
     return seconds
 
 
@@ -94,7 +107,7 @@ def run_bundle(
         stage_metrics = json.loads((out_dir / "metrics.json").read_text())
         info_path = root / "models" / f"{ckpt}.json"
         stages[ckpt] = {
-            "command": shlex.join(stage_cmd),
+            "command": shell_join(stage_cmd),
             "best_checkpoint": json.loads(info_path.read_text()) if info_path.is_file() else {},
             "reports": {k: _summary(v) for k, v in stage_metrics["reports"].items()},
         }
@@ -102,7 +115,7 @@ def run_bundle(
         "bundle": bundle,
         "label": label,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "commands": [shlex.join(train_cmd), shlex.join(eval_cmd)],
+        "commands": [shell_join(train_cmd), shell_join(eval_cmd)],
         "overrides": overrides,
         "machine": machine(),
         "environment": environment_info(),
@@ -162,6 +175,7 @@ def render(records: list[dict]) -> str:
                   f"- overrides: `{' '.join(r['overrides']) or '(none: the bundle defaults)'}`",
                   f"- best checkpoint: epoch {r['best_checkpoint'].get('epoch')} (val_acc {r['best_checkpoint'].get('val_acc')})",
                   f"- wall time: training {r['train_seconds']:.0f} s, evaluation {r['eval_seconds']:.0f} s",
+                  *([f"- note: {r['note']}"] if r.get("note") else []),
                   "- commands:", "", "  ```bash", *[f"  {c}" for c in r["commands"]],
                   *[f"  {st['command']}" for st in r.get("stage_checkpoints", {}).values()], "  ```", ""]
         lines += ["| checkpoint | split | n | accuracy % | macro F1 % | ROC-AUC (macro OvR) % | tumour vs notumor: ACC / PREC / REC / F1 / SPEC / AUC % |",
@@ -197,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bundle-root", default=None, help="where checkpoints/reports go (default: the bundle folder)")
     p.add_argument("--logs", default="/tmp/monai_tumorcls_results", help="folder for the run logs")
     p.add_argument("--render-only", action="store_true", help="only rebuild docs/results.md")
+    p.add_argument("--note", default="", help="free text stored with the record (e.g. what else ran on the machine)")
     p.add_argument("--also-evaluate", nargs="*", default=[], metavar="CKPT",
                    help="more checkpoints in models/ to evaluate on Testing, e.g. model_stage1.pt")
     args = p.parse_args(argv)
@@ -204,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.bundle:
             p.error("--bundle is required")
         record = run_bundle(args.bundle, args.label, overrides, Path(args.logs), args.bundle_root, args.also_evaluate)
+        record["note"] = args.note
         atomic_write_text(RESULTS_DIR / f"{args.bundle}__{args.label}.json", json.dumps(record, indent=2) + "\n")
         print(json.dumps(record["reports"], indent=2))
     atomic_write_text(RESULTS_MD, render(load_records()))
