@@ -164,8 +164,9 @@ def test_reader_rejects_several_series_unless_selected(tmp_path):
     study = "1.2.826.0.1.3680043.8.498.1"
     syn.write_series(tmp_path / "mix" / "a", "axial", study_uid=study)
     syn.write_series(tmp_path / "mix" / "b", "axial", modality="CT", sop_class=syn.CT_IMAGE_STORAGE, study_uid=study)
-    with pytest.raises(ImageReadError, match="2 image series found"):
-        DicomSeriesReader().read(tmp_path / "mix")
+    reader = DicomSeriesReader()
+    with pytest.raises(ImageReadError, match="2 image series found"):  # read() defers the error to get_data()
+        reader.get_data(reader.read(tmp_path / "mix"))
     series = DicomSeriesReader(selection=SeriesSelection()).read(tmp_path / "mix")
     assert series.modality == "MR"
 
@@ -192,3 +193,15 @@ def test_verify_suffix(tmp_path):
     assert not r.verify_suffix(str(tmp_path / "x.txt"))
     with pytest.raises(ValueError):
         DicomSeriesReader(plane="oblique")
+
+
+def test_load_image_reports_the_dicom_problem(tmp_path):
+    """Through MONAI's LoadImage, a folder without DICOM gives the reader's own error naming the folder and why."""
+    from monai.transforms import LoadImage
+
+    from monai_tumorcls.data.readers.dicom import DicomSeriesReader
+    from monai_tumorcls.data.readers.errors import ImageReadError
+
+    (tmp_path / "x.dcm").write_text("not dicom")
+    with pytest.raises(ImageReadError, match="no DICOM image series found"):
+        LoadImage(reader=DicomSeriesReader(), image_only=True)(str(tmp_path))

@@ -132,3 +132,16 @@ def test_reader_arguments():
         NiftiSliceReader(plane="transverse")
     with pytest.raises(ValueError):
         reorient_to_plane(np.zeros((2, 2)), np.eye(4))
+
+
+def test_load_image_reports_the_nifti_problem(tmp_path):
+    """Through MONAI's LoadImage, a corrupt file gives the reader's own error (not "cannot find a suitable reader")."""
+    from monai.transforms import LoadImage
+
+    from monai_tumorcls.data.readers.errors import ImageReadError
+    from monai_tumorcls.data.readers.nifti import NiftiSliceReader
+
+    bad = tmp_path / "bad.nii.gz"
+    bad.write_text("not a nifti file")
+    with pytest.raises(ImageReadError, match="bad.nii.gz: not a readable NIfTI file"):
+        LoadImage(reader=NiftiSliceReader(), image_only=True)(str(bad))

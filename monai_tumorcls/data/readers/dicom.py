@@ -40,7 +40,7 @@ from ..dicom_series import (
     scan_dicom_folder,
     select_series,
 )
-from .errors import ImageReadError
+from .errors import DeferredReadError, ImageReadError, raise_if_deferred
 from .nifti import PLANES, reorient_to_plane
 
 __all__ = ["DicomSeriesReader", "DicomVolume", "load_dicom_series", "dicom_pixels_to_float"]
@@ -299,12 +299,19 @@ class DicomSeriesReader(ImageReader):
                 return False
         return True
 
-    def read(self, data: Sequence[PathLike] | PathLike, **kwargs) -> DicomSeries:
+    def read(self, data: Sequence[PathLike] | PathLike, **kwargs) -> DicomSeries | DeferredReadError:
         """Scan ``data`` (one folder, or files of one series) and return the single image series in it.
 
-        Raises:
-            ImageReadError: nothing readable, or several series remain (the message lists their opaque ids).
+        When nothing readable is found, or several series remain, the :class:`ImageReadError` (whose message lists
+        opaque series ids) is returned wrapped in a :class:`DeferredReadError` and raised by :meth:`get_data`, so that
+        ``LoadImage`` reports it instead of trying other readers.
         """
+        try:
+            return self._read_series(data)
+        except ImageReadError as e:
+            return DeferredReadError(e)
+
+    def _read_series(self, data: Sequence[PathLike] | PathLike) -> DicomSeries:
         names = [Path(f"{n}") for n in ensure_tuple(data)]
         if len(names) == 1 and names[0].is_dir():
             scan = scan_dicom_folder(names[0], force=self.force)
@@ -332,6 +339,7 @@ class DicomSeriesReader(ImageReader):
         The meta is made collate-friendly for MONAI data loaders: ``slice_sources`` becomes ``slice_files``
         (list of str, stacking order) and ``transfer_syntaxes`` a "; "-joined string.
         """
+        raise_if_deferred(img)
         vol = load_dicom_series(img, plane=self.plane)
         meta = dict(vol.meta)
         meta["slice_files"] = [s["file"] for s in meta.pop("slice_sources")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["ImageReadError"]
+__all__ = ["ImageReadError", "DeferredReadError", "raise_if_deferred"]
 
 
 class ImageReadError(ValueError):
@@ -24,3 +24,22 @@ class ImageReadError(ValueError):
 
     def __reduce__(self):  # keep both fields when pickled (multiprocessing data loaders)
         return self.__class__, (self.filename, self.reason)
+
+
+class DeferredReadError:
+    """What a reader's ``read()`` returns instead of raising :class:`ImageReadError`.
+
+    ``monai.transforms.LoadImage`` treats an exception from ``read()`` as "this reader cannot read the file", tries
+    its other readers and ends with a generic "cannot find a suitable reader" error that hides the problem. Returning
+    this object from ``read()`` and raising the error from ``get_data()`` (:func:`raise_if_deferred`) makes
+    ``LoadImage`` report the file and what is wrong with it.
+    """
+
+    def __init__(self, error: ImageReadError) -> None:
+        self.error = error
+
+
+def raise_if_deferred(img) -> None:
+    """Raise the :class:`ImageReadError` held by a :class:`DeferredReadError` returned by ``read()``."""
+    if isinstance(img, DeferredReadError):
+        raise img.error

@@ -34,7 +34,7 @@ from monai.data.utils import correct_nifti_header_if_necessary
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
 from nibabel import orientations as nio
 
-from .errors import ImageReadError
+from .errors import DeferredReadError, ImageReadError, raise_if_deferred
 
 __all__ = [
     "PLANE_AXCODES",
@@ -200,7 +200,9 @@ class NiftiSliceReader(NibabelReader):
                 img = nib.load(str(name), **kwargs_)
                 img = correct_nifti_header_if_necessary(img)
             except Exception as e:  # noqa: BLE001 - nibabel raises many types for bad files
-                raise ImageReadError(name, f"not a readable NIfTI file ({type(e).__name__})") from e
+                error = ImageReadError(name, f"not a readable NIfTI file ({type(e).__name__})")
+                error.__cause__ = e
+                return DeferredReadError(error)  # raised by get_data, so that LoadImage reports it
             imgs.append(img)
         return imgs if len(filenames) > 1 else imgs[0]
 
@@ -210,6 +212,7 @@ class NiftiSliceReader(NibabelReader):
         Returns:
             array (H, W, N) float32 per image ((C, H, W, N) for C files), and the meta dict of the first image.
         """
+        raise_if_deferred(img)
         arrays, metas = [], []
         for im, filename in zip(ensure_tuple(img), self.filenames):
             arr, meta = self._get_one(im, filename)
