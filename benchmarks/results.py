@@ -102,7 +102,8 @@ def run_bundle(
     stages = {}
     for ckpt in stage_checkpoints:  # e.g. the best stage-1 checkpoint of a two-stage bundle, on Testing too
         out_dir = root / f"eval_{Path(ckpt).stem}"
-        stage_cmd = eval_cmd + ["--eval_checkpoint", str(root / "models" / ckpt), "--output_dir", str(out_dir)]
+        rel = lambda p: str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)  # noqa: E731
+        stage_cmd = eval_cmd + ["--eval_checkpoint", rel(root / "models" / ckpt), "--output_dir", rel(out_dir)]
         _run([sys.executable] + stage_cmd[1:], logs / f"{bundle}__{label}__eval_{Path(ckpt).stem}.log")
         stage_metrics = json.loads((out_dir / "metrics.json").read_text())
         info_path = root / "models" / f"{ckpt}.json"
