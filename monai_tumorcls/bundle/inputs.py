@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from monai_tumorcls.data.dicom_series import NIFTI_SUFFIXES
+from monai_tumorcls.data.dicom_series import is_nifti_file
 
 __all__ = ["detect_input_kind", "as_input_list"]
 
@@ -32,10 +32,6 @@ def _is_dicom_file(path: Path) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
-def _is_nifti(path: Path) -> bool:
-    return any(path.name.lower().endswith(s) for s in NIFTI_SUFFIXES)
-
-
 def detect_input_kind(inputs: str | os.PathLike | Sequence[str | os.PathLike], max_files: int = 200) -> str:
     """``"clinical"`` when any input is (or a folder holds) a NIfTI file or a DICOM file (by suffix or the
     ``DICM`` marker), else ``"images"``. At most ``max_files`` files per folder are inspected.
@@ -53,6 +49,6 @@ def detect_input_kind(inputs: str | os.PathLike | Sequence[str | os.PathLike], m
                 if n >= max_files:
                     break
                 files.append(f)
-        if any(_is_nifti(f) or _is_dicom_file(f) for f in files):
+        if any(is_nifti_file(f) or _is_dicom_file(f) for f in files):
             return "clinical"
     return "images"

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_EXCLUDE_DESCRIPTION",
     "DICOM_SUFFIXES",
     "NIFTI_SUFFIXES",
+    "is_nifti_file",
     "DicomFrameRef",
     "DicomSeries",
     "ScanIssue",
@@ -233,7 +234,8 @@ class DicomScanResult:
         return [i for i in self.issues if not i.is_error]
 
 
-def _is_nifti(path: Path) -> bool:
+def is_nifti_file(path: Path) -> bool:
+    """True when ``path``'s name ends with a NIfTI suffix (case-insensitive)."""
     name = path.name.lower()
     return any(name.endswith(s) for s in NIFTI_SUFFIXES)
 
@@ -341,7 +343,7 @@ def scan_dicom_files(
     issues: list[ScanIssue] = []
     nifti: list[Path] = []
     for path in paths:
-        if _is_nifti(path):
+        if is_nifti_file(path):
             nifti.append(path)
             continue
         ds, issue = _classify_file(path, force)

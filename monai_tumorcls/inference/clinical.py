@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
+from ..data.datalist import file_sha256
 from ..data.dicom_series import NIFTI_SUFFIXES, SeriesSelection, scan_dicom_folder, select_series
 from ..data.readers.dicom import load_dicom_series
 from ..data.readers.errors import ImageReadError
@@ -51,11 +52,7 @@ _PLANE_WORLD_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
 def _file_id(path: Path) -> str:
     """``f-`` + sha256(content)[:16], or ``p-`` + sha256(path)[:16] when the file cannot be read."""
     try:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return "f-" + h.hexdigest()[:16]
+        return "f-" + file_sha256(path)[:16]
     except OSError:
         return "p-" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
 

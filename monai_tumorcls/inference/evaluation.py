@@ -9,6 +9,8 @@ import numpy as np
 
 from ..data.readers.nifti import load_nifti_volume
 
+from ..metrics.classification import roc_auc_binary
+
 __all__ = ["roc_auc", "slice_labels_from_volume", "load_slice_labels", "SliceAUC", "tumour_slice_auc"]
 
 
@@ -19,23 +21,8 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
         scores: (N,) higher = more likely positive.
         labels: (N,) bool/0-1.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(labels, dtype=bool)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    sorted_scores = scores[order]
-    i = 0
-    while i < len(scores):  # mid-ranks over tie groups
-        j = i
-        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    u = ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
+    auc = roc_auc_binary(labels, scores)
+    return float("nan") if auc is None else auc
 
 
 def slice_labels_from_volume(label_volume: np.ndarray, min_voxels: int = 1) -> np.ndarray:
