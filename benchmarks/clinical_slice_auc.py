@@ -1,12 +1,22 @@
 """Do a trained bundle's tumour probabilities rank tumour slices above tumour-free slices of the same volume?
 
 Loads the network and slice preprocessing through the bundle's own ``inference.json`` (so exactly what bundle
-inference uses), runs :func:`monai_tumorcls.inference.run_clinical_inference` on the labelled NIfTI volumes in
-``$MONAI_DATA_DIRECTORY/nifti``, and reports per volume the ROC-AUC of slice tumour probability against "the label
-map has tumour on this slice" (tumour-free slices within 2 slices of a tumour slice are left out: partial volume).
-Writes ``docs/clinical_validation.md`` (atomically) with the command, machine and checkpoint.
+inference uses), runs :func:`monai_tumorcls.inference.run_clinical_inference` on the labelled volumes of
+``$MONAI_DATA_DIRECTORY`` (:data:`monai_tumorcls.data.SHARED_LABELLED_VOLUMES`), and reports per volume the ROC-AUC
+of slice tumour probability against "the label map has tumour on this slice" (tumour-free slices within 2 slices
+of a tumour slice are left out: partial volume).
 
-    python benchmarks/clinical_slice_auc.py --bundle resnet18_binary
+Two models are measured:
+
+1. the bundle's Kaggle-trained model (``<bundle root>/models/model.pt``), on every labelled volume;
+2. with ``--adapt``: leave-one-patient-out in-domain fine-tuning. For each patient with a tumour label map, the
+   user's command ``python -m monai.bundle run training --config_file "[train.json, adapt_clinical.json]"`` fine-tunes
+   the Kaggle model on Kaggle images plus the labelled slices of the *other* patients and of the healthy volunteer
+   (``--holdout_groups`` names the patient), and only the held-out patient's volumes are scored.
+
+Writes ``docs/clinical_validation.md`` (atomically) with the commands, machine and checkpoints.
+
+    python benchmarks/clinical_slice_auc.py --bundle resnet18_binary --adapt
 """
 
 from __future__ import annotations
@@ -14,32 +24,46 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shlex
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-#: (volume, label map, what the label is) below $MONAI_DATA_DIRECTORY/nifti
-LABELLED_VOLUMES = (
-    ("pyradiomics-tcga-gbm/converted_nifti/brain1_image.nii.gz", "pyradiomics-tcga-gbm/converted_nifti/brain1_label.nii.gz",
-     "TCGA-GBM T1 post-Gd, tumour label (pyradiomics test case)"),
-    ("pyradiomics-tcga-gbm/converted_nifti/brain2_image.nii.gz", "pyradiomics-tcga-gbm/converted_nifti/brain2_label.nii.gz",
-     "TCGA-GBM T1 post-Gd, tumour label (pyradiomics test case)"),
-    ("tcga-lgg-TCGA-FG-6692-brats-space/OtherEXampleFromTCIA_t1c_bet.nii.gz",
-     "tcga-lgg-TCGA-FG-6692-brats-space/segmentation_predicted/fusion_mav.nii.gz",
-     "TCGA-LGG T1 post-Gd, skull-stripped; label = BraTS-Toolkit model prediction, not ground truth"),
-)
+
+def _rel(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def labelled_volumes(groups=None):
+    """The shared volumes with a tumour label map (optionally only those of ``groups``)."""
+    from monai_tumorcls.data import SHARED_LABELLED_VOLUMES
+
+    return [v for v in SHARED_LABELLED_VOLUMES if v.label is not None and (groups is None or v.group in groups)]
 
 
 def slice_aucs(
     bundle: str, bundle_root: str | None, data_root: Path, output_dir: Path, margin: int = 2, checkpoint: str | None = None,
-    **overrides,
+    volumes=None, **overrides,
 ) -> list[dict]:
-    """Per labelled volume: AUC, slice counts and the series decision of the bundle's trained model
-    (``checkpoint``, default ``<bundle_root>/models/model.pt``)."""
+    """Per labelled volume: AUC, slice counts and the series decision of the bundle's trained model.
+
+    Args:
+        bundle: bundle folder name.
+        bundle_root: folder holding ``models/model.pt`` (default: the bundle folder).
+        data_root: ``$MONAI_DATA_DIRECTORY`` (the volumes' paths are relative to it).
+        output_dir: scratch folder for the inference outputs.
+        margin: tumour-free slices this close to a tumour slice are left out.
+        checkpoint: weights (default ``<bundle_root>/models/model.pt``).
+        volumes: :class:`~monai_tumorcls.data.LabelledVolume` list (default: all labelled shared volumes).
+        overrides: set on the bundle's ``inference.json`` (e.g. ``train_overrides``).
+    """
     from monai.bundle import ConfigParser
 
     from monai_tumorcls.handlers import load_checkpoint
@@ -55,41 +79,102 @@ def slice_aucs(
     network = parser.get_parsed_content("network")
     load_checkpoint(checkpoint or parser.get_parsed_content("checkpoint"), network)
     rows = []
-    for image, label, what in LABELLED_VOLUMES:
+    for vol in volumes if volumes is not None else labelled_volumes():
         result = run_clinical_inference(
-            [data_root / image], network, parser.get_parsed_content("slice_preprocessing"),
+            [Path(data_root) / vol.image], network, parser.get_parsed_content("slice_preprocessing"),
             parser.get_parsed_content("class_names"), output_dir,
             tumour_classes=parser.get_parsed_content("positive_classes"), aggregation="top_k_mean",
             run_name="slice_auc", batch_size=32,
         )
         series = result.series[0]
-        flags = load_slice_labels(data_root / label)
+        flags = load_slice_labels(Path(data_root) / vol.label)
         res = tumour_slice_auc(series.tumour_probabilities, flags, ignore_margin=margin)
         rows.append({
-            "volume": image, "label": label, "what": what, "auc": res.auc,
+            "volume": vol.image, "group": vol.group, "label": vol.label, "what": vol.description, "auc": res.auc,
             "tumour_slices": res.n_tumour_slices, "tumour_free_slices": res.n_tumour_free_slices, "ignored": res.n_ignored,
             "series_tumour_probability": series.decision.tumour_probability if series.decision else None,
         })
     return rows
 
 
+def adapt_command(bundle: str, fold_root: Path, init_checkpoint: Path, group: str, extra: list[str]) -> list[str]:
+    """The user's fine-tuning command for one held-out patient."""
+    cfg = f"bundles/{bundle}/configs"
+    return [
+        "python", "-m", "monai.bundle", "run", "training",
+        "--config_file", f"['{cfg}/train.json','{cfg}/adapt_clinical.json']",
+        "--logging_file", f"{cfg}/logging.conf",
+        "--bundle_root", _rel(fold_root),
+        "--adapt_init_checkpoint", _rel(init_checkpoint),
+        "--holdout_groups", repr([group]),
+        *extra,
+    ]
+
+
+def run_fold(cmd: list[str], log: Path) -> float:
+    """Run one fine-tuning command from the project root (``python`` = this interpreter); return its wall time."""
+    start = time.perf_counter()
+    with open(log, "w") as f:
+        proc = subprocess.run([sys.executable, *cmd[1:]], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if proc.returncode:
+        raise SystemExit(f"fine-tuning failed (exit {proc.returncode}); see {log}")
+    return time.perf_counter() - start
+
+
+def _table(rows: list[dict], extra_col: str | None = None) -> list[str]:
+    head = "| volume | patient | label | tumour / tumour-free slices (ignored) | slice AUC | series tumour probability (top-3 mean) |"
+    sep = "|---|---|---|---|---|---|"
+    if extra_col:
+        head, sep = head + f" {extra_col} |", sep + "---|"
+    out = [head, sep]
+    for r in rows:
+        line = (f"| `{r['volume']}` | {r['group']} | {r['what']} | {r['tumour_slices']} / {r['tumour_free_slices']} "
+                f"({r['ignored']}) | {r['auc']:.3f} | {r['series_tumour_probability']:.3f} |")
+        out.append(line + (f" {r[extra_col]} |" if extra_col else ""))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", default="resnet18_binary")
     p.add_argument("--bundle-root", default=None, help="folder holding models/model.pt (default: the bundle)")
-    p.add_argument("--checkpoint", default=None, help="weights to use (default: <bundle root>/models/model.pt)")
+    p.add_argument("--checkpoint", default=None, help="Kaggle-trained weights (default: <bundle root>/models/model.pt)")
+    p.add_argument("--adapt", action="store_true", help="also run leave-one-patient-out in-domain fine-tuning")
+    p.add_argument("--folds-root", default=None,
+                   help="where each fold's bundle root goes (default: <bundle root>/clinical_folds)")
     p.add_argument("--out", default=str(ROOT / "docs" / "clinical_validation.md"))
+    p.add_argument("adapt_overrides", nargs="*", help="after --: extra overrides for the fine-tuning command")
     args = p.parse_args(argv)
 
     from monai_tumorcls.config import get_data_root
     from monai_tumorcls.utils import atomic_write_text, cpu_model, environment_info
 
-    with tempfile.TemporaryDirectory() as tmp:
-        rows = slice_aucs(args.bundle, args.bundle_root, get_data_root(must_exist=True) / "nifti", Path(tmp), checkpoint=args.checkpoint)
+    data_root = get_data_root(must_exist=True)
     root = Path(args.bundle_root) if args.bundle_root else ROOT / "bundles" / args.bundle
     ckpt = Path(args.checkpoint) if args.checkpoint else root / "models" / "model.pt"
     info_path = ckpt.with_name(ckpt.name + ".json")
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = slice_aucs(args.bundle, str(root), data_root, Path(tmp), checkpoint=str(ckpt))
+    folds = []
+    if args.adapt:
+        folds_root = Path(args.folds_root) if args.folds_root else root / "clinical_folds"
+        for group in dict.fromkeys(v.group for v in labelled_volumes()):
+            fold_root = folds_root / group
+            (fold_root / "logs").mkdir(parents=True, exist_ok=True)
+            cmd = adapt_command(args.bundle, fold_root, ckpt, group, args.adapt_overrides)
+            print("fold", group, ":", shlex.join(cmd), flush=True)
+            wall = run_fold(cmd, fold_root / "logs" / "adapt.log")
+            fold_ckpt = fold_root / "models" / "model_clinical.pt"
+            with tempfile.TemporaryDirectory() as tmp:
+                fold_rows = slice_aucs(args.bundle, str(fold_root), data_root, Path(tmp), checkpoint=str(fold_ckpt),
+                                       volumes=labelled_volumes([group]))
+            for r in fold_rows:
+                r["before"] = next(f"{b['auc']:.3f}" for b in rows if b["volume"] == r["volume"])
+            folds.append({"group": group, "command": shlex.join(cmd), "wall_s": wall, "rows": fold_rows})
+            print(json.dumps(fold_rows, indent=1), flush=True)
+
     env = environment_info()
     cmd = shlex.join(["python", "benchmarks/clinical_slice_auc.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [
@@ -97,19 +182,39 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Written by `{cmd}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC;",
         f"machine: {cpu_model()}, torch {env['torch']}, monai {env['monai']}.",
-        f"Model: bundle `{args.bundle}`, checkpoint `{ckpt.relative_to(ROOT) if ckpt.is_relative_to(ROOT) else ckpt}` ({json.dumps(info)}); see docs/results.md for how it was trained.",
         "",
         "Each volume goes through bundle inference (axial display-oriented slices, the training preprocessing) and the",
         "per-slice tumour probability is compared with the label map: ROC-AUC of tumour slices (label present) vs",
-        "tumour-free slices, leaving out tumour-free slices within 2 slices of a tumour slice. 0.5 = no ranking.",
+        "tumour-free slices, leaving out tumour-free slices within 2 slices of a tumour slice. 0.5 = no ranking,",
+        "1 = every tumour slice above every tumour-free slice.",
         "",
-        "| volume | label | tumour / tumour-free slices (ignored) | slice AUC | series tumour probability (top-3 mean) |",
-        "|---|---|---|---|---|",
+        "## Kaggle-trained model",
+        "",
+        f"Bundle `{args.bundle}`, checkpoint `{_rel(ckpt)}` ({json.dumps(info)}); see docs/results.md for how it was",
+        "trained. It has seen no slice of these volumes.",
+        "",
+        *_table(rows),
     ]
-    for r in rows:
-        lines.append(f"| `{r['volume']}` | {r['what']} | {r['tumour_slices']} / {r['tumour_free_slices']} ({r['ignored']}) | "
-                     f"{r['auc']:.3f} | {r['series_tumour_probability']:.3f} |")
-    atomic_write_text(args.out, "\n".join(lines) + "\n")
+    if folds:
+        lines += [
+            "",
+            "## Leave-one-patient-out in-domain fine-tuning",
+            "",
+            "Each fold starts from the checkpoint above and fine-tunes it with the bundle's `adapt_clinical.json` overlay on",
+            "Kaggle Training images plus the labelled slices of every *other* patient and of the healthy volunteer",
+            "(`monai_tumorcls.data.SHARED_LABELLED_VOLUMES`); the held-out patient's volumes, scored below, were never",
+            "seen in training. `before` is the Kaggle-trained model's AUC on the same volume.",
+            "",
+        ]
+        all_rows = []
+        for f in folds:
+            for r in f["rows"]:
+                all_rows.append(r)
+        lines += _table(all_rows, "before")
+        lines += ["", "Commands (one per fold; wall time on this machine):", ""]
+        for f in folds:
+            lines += [f"- {f['group']} held out, {f['wall_s']:.0f} s:", "", "  ```bash", f"  {f['command']}", "  ```", ""]
+    atomic_write_text(args.out, "\n".join(lines).rstrip() + "\n")
     print("\n".join(lines))
 
 

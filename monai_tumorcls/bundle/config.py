@@ -9,7 +9,14 @@ from typing import Any, Mapping
 
 from monai.bundle import ConfigParser
 
-__all__ = ["find_bundle_root", "load_bundle_config", "bundle_component", "exit_on_failures", "exit_with_status"]
+__all__ = [
+    "find_bundle_root",
+    "load_bundle_config",
+    "bundle_component",
+    "exit_on_failures",
+    "exit_with_status",
+    "optional_value",
+]
 
 
 def find_bundle_root(bundle_name: str) -> str:
@@ -41,6 +48,14 @@ def load_bundle_config(bundle_root: str | os.PathLike, config: str = "train.json
 def bundle_component(parser: ConfigParser, key: str, instantiate: bool = True) -> Any:
     """Component ``key`` of a parsed bundle config (instantiated by default)."""
     return parser.get_parsed_content(key, instantiate=instantiate)
+
+
+def optional_value(value: Any) -> Any:
+    """``None`` for an unset bundle option (``None``, or a string ``""``/``"null"``/``"none"``, as the command line
+    gives them), else ``value`` unchanged. E.g. ``"$f(@x) if monai_tumorcls.bundle.optional_value(@x) else None"``."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none")):
+        return None
+    return value
 
 
 def exit_on_failures(num_failed: int, what: str = "item") -> None:

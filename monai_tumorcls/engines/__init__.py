@@ -1,5 +1,19 @@
 """Training helpers around MONAI engines: frozen-trunk feature caching."""
 
-from .feature_cache import CachedFeatureDataset, CachedFeatures, assert_frozen, cache_features, random_transforms
+from .feature_cache import (
+    CachedFeatureDataset,
+    CachedFeatures,
+    assert_frozen,
+    cache_features,
+    random_transforms,
+    split_frozen_trunk,
+)
 
-__all__ = ["CachedFeatureDataset", "CachedFeatures", "assert_frozen", "cache_features", "random_transforms"]
+__all__ = [
+    "CachedFeatureDataset",
+    "CachedFeatures",
+    "assert_frozen",
+    "cache_features",
+    "random_transforms",
+    "split_frozen_trunk",
+]

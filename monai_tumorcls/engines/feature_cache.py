@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from typing import Callable, Sequence
 
 import torch
@@ -17,7 +18,14 @@ from monai.data import DataLoader, Dataset
 from monai.transforms import Compose, Randomizable
 from torch import nn
 
-__all__ = ["CachedFeatures", "CachedFeatureDataset", "cache_features", "random_transforms", "assert_frozen"]
+__all__ = [
+    "CachedFeatures",
+    "CachedFeatureDataset",
+    "cache_features",
+    "random_transforms",
+    "assert_frozen",
+    "split_frozen_trunk",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +49,42 @@ def assert_frozen(module: nn.Module, name: str = "trunk") -> None:
             f"cannot cache features of the {name}: {len(trainable)} of its parameters are trainable "
             f"(e.g. {trainable[:3]}); freeze it first (monai_tumorcls.networks.freeze_backbone)"
         )
+
+
+def split_frozen_trunk(network: nn.Module, trunk: str = "features", head: str = "head") -> tuple[nn.Sequential, nn.Sequential]:
+    """Split a partly frozen classifier into its frozen front and the trainable rest, at a stage boundary.
+
+    With ``set_trainable(network, "layer4+head")`` the front (``conv1`` ... ``layer3``) is the same function at
+    every epoch, so its maps can be cached with :func:`cache_features` and only the rest (``layer4`` + head)
+    runs, forward and backward, during training. Both parts share the modules (and parameters) of ``network``:
+    training the rest trains ``network``, and ``network``'s checkpoints hold the result.
+
+    Args:
+        network: e.g. a :class:`~monai_tumorcls.networks.ResNetClassifier`, whose ``trunk`` is an ``nn.Sequential``.
+        trunk: attribute holding the sequential trunk.
+        head: attribute holding the head (always part of the rest).
+
+    Returns:
+        ``(front, rest)``: ``front`` = the leading trunk stages whose parameters are all frozen, ``rest`` = the
+        remaining stages followed by the head; ``rest(front(x)) == network(x)`` for ``(B, C, H, W)`` images.
+
+    Raises:
+        ValueError: no leading stage is frozen, or a frozen stage follows a trainable one.
+    """
+    stages = list(getattr(network, trunk).named_children())
+    n = 0
+    while n < len(stages) and not any(p.requires_grad for p in stages[n][1].parameters()):
+        n += 1
+    if n == 0:
+        raise ValueError(f"the first stage of {trunk} ({stages[0][0] if stages else 'none'}) is trainable: nothing to cache")
+    late = [name for name, m in stages[n:] if any(not p.requires_grad for p in m.parameters())]
+    if late:
+        raise ValueError(f"stages {late} are (partly) frozen but follow trainable stage {stages[n][0]!r}: "
+                         "the frozen part must be the front of the trunk")
+    front = nn.Sequential(OrderedDict(stages[:n]))
+    rest = nn.Sequential(OrderedDict(stages[n:] + [(head, getattr(network, head))]))
+    logger.info("frozen front %s (cached), trainable rest %s", [k for k, _ in stages[:n]], [k for k, _ in stages[n:]] + [head])
+    return front, rest
 
 
 class CachedFeatures:
@@ -78,7 +122,7 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
         return {**self.cached.items[index], self.image_key: self.cached.features[index].to(self.dtype)}
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: the maps are inputs of trained layers (autograd must accept them)
 def cache_features(
     trunk: nn.Module,
     data: Sequence[dict],

@@ -225,7 +225,9 @@ RECIPE_DIFFS = {
     "resnet50_finetune_4class": (
         "resnet18_4class",
         {"bundle_name", "backbone", "head", "dropout", "imagenet_mean", "imagenet_std", "network_def", "normalise",
-         "trainable", "train#augmentation"},
+         "trainable", "train#augmentation",
+         # no random augmentation in this recipe: stage 2 trains layer4 + head on cached layer3 maps
+         "stage2#split", "stage2#features", "train#dataloader#dataset", "train#trainer#network"},
     ),
 }
 
@@ -326,6 +328,11 @@ def test_two_stage_freezing(bundle, stage2, stage1_lr, stage2_lr, tmp_path):
     if bundle == "resnet50_finetune_4class":
         assert network.backbone == "resnet50" and network.head.dropout.p == 0.5
         assert parser["image_size"] == 224 and parser["early_stop_patience"] == 5
+        # no random augmentation: stage 2 trains layer4 + head (shared with `network`) on cached layer3 maps
+        front, rest = parser.get_parsed_content("stage2#split")
+        assert list(dict(front.named_children()))[-1] == "layer3"
+        assert list(dict(rest.named_children())) == ["layer4", "head"] and rest.layer4 is network.features.layer4
+        assert "CachedFeatureDataset(@stage2::features)" in parser["train#dataloader#dataset"]
 
 
 @pytest.mark.parametrize("bundle", SMOKE_BUNDLES)

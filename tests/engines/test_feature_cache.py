@@ -4,8 +4,8 @@ import pytest
 import torch
 from monai.transforms import Compose, Lambdad, RandFlipd
 
-from monai_tumorcls.engines import CachedFeatureDataset, cache_features, random_transforms
-from monai_tumorcls.networks import ResNetClassifier, freeze_backbone
+from monai_tumorcls.engines import CachedFeatureDataset, cache_features, random_transforms, split_frozen_trunk
+from monai_tumorcls.networks import ResNetClassifier, freeze_backbone, set_trainable
 
 
 def _data(n=6):
@@ -48,3 +48,44 @@ def test_cache_refuses_trainable_trunk_or_random_transforms():
     assert random_transforms(rand) == ["RandFlipd"]
     with pytest.raises(ValueError, match="RandFlipd"):
         cache_features(net.features, _data(2), rand)
+
+
+def test_split_frozen_trunk_caches_the_front_and_trains_the_rest():
+    torch.manual_seed(0)
+    net = set_trainable(ResNetClassifier("resnet18", num_classes=3, head="linear"), "layer4+head")
+    front, rest = split_frozen_trunk(net)
+    assert list(dict(front.named_children())) == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3"]
+    assert list(dict(rest.named_children())) == ["layer4", "head"]
+    assert rest.layer4 is net.features.layer4 and rest.head is net.head  # shared, not copied
+    net.eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(rest(front(x)), net(x), atol=1e-5)
+    cached = cache_features(front, [{"image": "img1", "label": 0}, {"image": "img2", "label": 1}], Compose([_load()]),
+                            storage_dtype=torch.float32)
+    assert cached.features.shape == (2, 256, 2, 2)  # layer3 output of a 32 px image
+    # training the rest changes network's layer4 and head; the cached front stays as it was
+    net.train()
+    front_before = {k: v.clone() for k, v in front.state_dict().items()}
+    layer4_before = net.features.layer4[0].conv1.weight.clone()
+    opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.5)
+    rest.train()
+    torch.nn.functional.cross_entropy(rest(cached.features), torch.tensor([0, 1])).backward()
+    opt.step()
+    assert not torch.equal(net.features.layer4[0].conv1.weight, layer4_before)
+    assert all(torch.equal(front_before[k], v) for k, v in front.state_dict().items())  # incl. frozen BN statistics
+    # stage 1 (all of the trunk frozen): the rest is the head alone
+    assert list(dict(split_frozen_trunk(freeze_backbone(net))[1].named_children())) == ["head"]
+
+
+def test_split_frozen_trunk_refuses_what_cannot_be_cached():
+    net = ResNetClassifier("resnet18", num_classes=2)
+    with pytest.raises(ValueError, match="conv1.*nothing to cache"):
+        split_frozen_trunk(net)
+    set_trainable(net, ("layer2", "head"))
+    for p in net.features.layer2.parameters():
+        p.requires_grad_(True)
+    for p in net.features.layer3.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="layer3.*follow trainable stage 'layer2'"):
+        split_frozen_trunk(net)

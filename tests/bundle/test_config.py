@@ -1,0 +1,28 @@
+"""Bundle config helpers."""
+
+from __future__ import annotations
+
+import pytest
+
+from monai_tumorcls.bundle import exit_on_failures, exit_with_status, optional_value
+
+
+@pytest.mark.parametrize("value", [None, "", "null", "None", " NONE "])
+def test_optional_value_unset(value):
+    assert optional_value(value) is None
+
+
+@pytest.mark.parametrize("value", ["models/model.pt", 0, [], "nulls"])
+def test_optional_value_kept(value):
+    assert optional_value(value) is value
+
+
+def test_exit_helpers():
+    exit_with_status(0)
+    exit_on_failures(0)
+    with pytest.raises(SystemExit) as e:
+        exit_with_status(2)
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        exit_on_failures(3, "image")
+    assert e.value.code == 1
