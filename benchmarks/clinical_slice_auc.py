@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -148,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
 
     from monai_tumorcls.config import get_data_root
-    from monai_tumorcls.utils import atomic_write_text, cpu_model, environment_info
+    from monai_tumorcls.utils import atomic_write_text, cpu_model, environment_info, shell_join
 
     data_root = get_data_root(must_exist=True)
     root = Path(args.bundle_root) if args.bundle_root else ROOT / "bundles" / args.bundle
@@ -164,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
             fold_root = folds_root / group
             (fold_root / "logs").mkdir(parents=True, exist_ok=True)
             cmd = adapt_command(args.bundle, fold_root, ckpt, group, args.adapt_overrides)
-            print("fold", group, ":", shlex.join(cmd), flush=True)
+            print("fold", group, ":", shell_join(cmd), flush=True)
             wall = run_fold(cmd, fold_root / "logs" / "adapt.log")
             fold_ckpt = fold_root / "models" / "model_clinical.pt"
             with tempfile.TemporaryDirectory() as tmp:
@@ -172,11 +171,11 @@ def main(argv: list[str] | None = None) -> None:
                                        volumes=labelled_volumes([group]))
             for r in fold_rows:
                 r["before"] = next(f"{b['auc']:.3f}" for b in rows if b["volume"] == r["volume"])
-            folds.append({"group": group, "command": shlex.join(cmd), "wall_s": wall, "rows": fold_rows})
+            folds.append({"group": group, "command": shell_join(cmd), "wall_s": wall, "rows": fold_rows})
             print(json.dumps(fold_rows, indent=1), flush=True)
 
     env = environment_info()
-    cmd = shlex.join(["python", "benchmarks/clinical_slice_auc.py", *(argv if argv is not None else sys.argv[1:])])
+    cmd = shell_join(["python", "benchmarks/clinical_slice_auc.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [
         "# Clinical validation: tumour slices vs tumour-free slices of the same volume",
         "",

@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import shlex
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monai_tumorcls.utils.atomic import atomic_write_text  # noqa: E402
-from monai_tumorcls.utils.run_info import cpu_model, environment_info  # noqa: E402
+from monai_tumorcls.utils.run_info import cpu_model, environment_info, shell_join  # noqa: E402
 
 RESULTS_DIR = ROOT / "docs" / "results"
 RESULTS_MD = ROOT / "docs" / "results.md"
@@ -57,19 +56,6 @@ def machine() -> str:
     if env.get("cuda"):
         return f"{env['cuda']} (GPU), {os.cpu_count()} CPU cores"
     return f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
-
-
-def shell_join(args: list[str]) -> str:
-    """A command line a user can paste: like ``shlex.join`` but list-valued arguments go in double quotes."""
-    out = []
-    for a in args:
-        if a and not any(c in a for c in " \"$`\\'[]{}()*?;&|<>!#~"):
-            out.append(a)
-        elif '"' not in a and "$" not in a and "`" not in a and "\\" not in a:
-            out.append(f'"{a}"')
-        else:
-            out.append(shlex.quote(a))
-    return " ".join(out)
 
 
 def _run(cmd: list[str], log: Path) -> float:
@@ -143,6 +129,22 @@ def _pct(v) -> str:
     return "n/a" if v is None else f"{100 * v:.2f}"
 
 
+def _summary_table(records: list[dict]) -> list[str]:
+    """One row per run: Testing accuracy of the final and of any stage checkpoint, side by side."""
+    lines = ["Side by side (details, commands and the per-metric tables below):", "",
+             "| pipeline | bundle | run | initialisation | training s | stage-1 checkpoint: Testing acc % | final: Testing acc % (dedup) | published |",
+             "|---|---|---|---|---:|---:|---:|---|"]
+    for r in records:
+        num, _, pub = PUBLISHED.get(r["bundle"], ("?", "", ""))
+        init = (r.get("initialisation") or "").split(" (")[0]
+        stage = "; ".join(f"{_pct(st['reports'].get('testing', {}).get('accuracy'))}"
+                          for st in r.get("stage_checkpoints", {}).values()) or "—"
+        t, d = r["reports"].get("testing", {}), r["reports"].get("testing_dedup", {})
+        lines.append(f"| {num} | `{r['bundle']}` | {r['label']} | {init} | {r['train_seconds']:.0f} | {stage} | "
+                     f"{_pct(t.get('accuracy'))} ({_pct(d.get('accuracy'))}) | {pub} |")
+    return lines + [""]
+
+
 def render(records: list[dict]) -> str:
     lines = [
         "# Results: published pipelines and our measurements",
@@ -167,7 +169,10 @@ def render(records: list[dict]) -> str:
     lines += ["", "## Measured", ""]
     if not records:
         lines.append("No run recorded yet.")
-    for r in sorted(records, key=lambda r: (PUBLISHED.get(r["bundle"], ("9",))[0], r["label"])):
+    ordered = sorted(records, key=lambda r: (PUBLISHED.get(r["bundle"], ("9",))[0], r["label"]))
+    if records:
+        lines += _summary_table(ordered)
+    for r in ordered:
         num = PUBLISHED.get(r["bundle"], ("?",))[0]
         t = r["reports"].get("testing", {})
         lines += [f"### Pipeline {num}: `{r['bundle']}` — {r['label']}", ""]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import platform
+import shlex
 
 import torch
 
-__all__ = ["log_run_start", "describe_init", "environment_info", "cpu_model"]
+__all__ = ["log_run_start", "describe_init", "environment_info", "cpu_model", "shell_join"]
 
 logger = logging.getLogger("monai_tumorcls")
 
@@ -56,3 +57,17 @@ def log_run_start(bundle_name: str, pretrained=None, data_dir: str | None = None
     if data_dir:
         logger.info("bundle %s: data from %s", bundle_name, data_dir)
     logger.info("environment: %s", environment_info())
+
+
+def shell_join(args: list[str]) -> str:
+    """A command line a user can paste: like ``shlex.join`` but list-valued arguments (MONAI bundle config lists,
+    ``"['a.json','b.json']"``) go in double quotes."""
+    out = []
+    for a in args:
+        if a and not any(c in a for c in " \"$`\\'[]{}()*?;&|<>!#~"):
+            out.append(a)
+        elif '"' not in a and "$" not in a and "`" not in a and "\\" not in a:
+            out.append(f'"{a}"')
+        else:
+            out.append(shlex.quote(a))
+    return " ".join(out)

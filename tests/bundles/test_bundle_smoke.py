@@ -352,3 +352,26 @@ def test_pretrained_imagenet_missing_raises(bundle, tmp_path, monkeypatch):
     message = str(missing[0])
     assert "not found, and nothing is downloaded" in message
     assert str(tmp_path / "empty_torch_home") in message
+
+
+def test_finetune_stage2_cache_refuses_augmentation_unless_trained_on_images(tmp_path):
+    """Pipeline 4's stage 2 trains on cached layer3 maps; random augmentation there is refused (never silently
+    dropped), and the documented override trains stage 2 on images with it."""
+    from monai.data import CacheDataset
+
+    flip = [{"_target_": "RandFlipd", "keys": "image", "prob": 0.5, "spatial_axis": 1}]
+    parser = _parse("resnet50_finetune_4class", tmp_path, max_per_class=2, image_size=32, **{"train#augmentation": flip})
+    parser.get_parsed_content("stage2#unfreeze")
+    with pytest.raises(Exception) as info:
+        parser.get_parsed_content("train#dataloader")
+    chain, err = [], info.value
+    while err is not None:
+        chain.append(str(err))
+        err = err.__cause__
+    assert any("random transforms ['RandFlipd']" in m for m in chain), chain
+    parser = _parse("resnet50_finetune_4class", tmp_path, max_per_class=2, image_size=32,
+                    **{"train#augmentation": flip, "train#dataloader#dataset": "@train#dataset",
+                       "train#trainer#network": "@network"})
+    parser.get_parsed_content("stage2#unfreeze")
+    assert isinstance(parser.get_parsed_content("train#dataloader").dataset, CacheDataset)
+    assert parser.get_parsed_content("train#trainer").network is parser.get_parsed_content("network")
