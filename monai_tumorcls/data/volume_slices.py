@@ -227,18 +227,16 @@ def volume_slice_datalist(
     min_voxels: int = 1,
     margin: int = 2,
 ) -> list[dict]:
-    """Labelled slices of every volume whose group is not held out (see :func:`volume_slice_items`).
+    """Labelled slices of every volume whose group is not held out.
 
     Args:
         volumes: the labelled volumes.
-        root: data root for relative paths.
-        class_names: the bundle's class names.
-        tumour_class: class name of tumour slices.
+        root, class_names, tumour_class, normal_class, plane, min_voxels, margin: as for
+            :func:`volume_slice_items`.
         holdout_groups: groups (patients) whose volumes are left out entirely; each must exist in ``volumes``.
-        normal_class: class name of tumour-free slices.
-        plane: slicing plane.
-        min_voxels: see :func:`slice_flags`.
-        margin: see :func:`slice_flags`.
+
+    Returns:
+        the items of :func:`volume_slice_items`, volume after volume.
 
     Raises:
         ValueError: a held-out group that no volume has (a typo would otherwise leak that patient into training).

@@ -8,6 +8,7 @@ from os import PathLike
 import numpy as np
 
 from ..data.readers.nifti import load_nifti_volume
+from ..data.volume_slices import slice_flags
 
 from ..metrics.classification import roc_auc_binary
 
@@ -35,7 +36,7 @@ def slice_labels_from_volume(label_volume: np.ndarray, min_voxels: int = 1) -> n
     lab = np.asarray(label_volume)
     if lab.ndim != 3:
         raise ValueError(f"expected (H, W, N), got shape {lab.shape}")
-    return (lab.reshape(-1, lab.shape[2]) > 0).sum(axis=0) >= min_voxels
+    return slice_flags(lab, lab.shape[2], min_voxels=min_voxels, margin=0) == 1
 
 
 def load_slice_labels(label_file: str | PathLike, plane: str = "axial", min_voxels: int = 1) -> np.ndarray:
@@ -78,16 +79,12 @@ def tumour_slice_auc(
     """
     p = np.asarray([np.nan if v is None else v for v in tumour_probabilities], dtype=np.float64)
     lab = np.asarray(labels)
-    if lab.ndim == 3:
-        flags = slice_labels_from_volume(lab, min_voxels)
-    else:
-        flags = lab.astype(bool)
-    if flags.shape != p.shape:
-        raise ValueError(f"{p.shape[0]} probabilities but {flags.shape[0]} label slices")
-    use = np.isfinite(p)
-    if ignore_margin > 0 and flags.any():
-        tumour_idx = np.flatnonzero(flags)
-        dist = np.abs(np.arange(len(flags))[:, None] - tumour_idx[None, :]).min(axis=1)
-        use &= flags | (dist > ignore_margin)
+    if lab.ndim != 3:  # per-slice flags: a (1, 1, N) "label volume" with one voxel per tumour slice
+        lab, min_voxels = lab.astype(bool).reshape(1, 1, -1), 1
+    if lab.shape[2] != p.shape[0]:
+        raise ValueError(f"{p.shape[0]} probabilities but {lab.shape[2]} label slices")
+    truth = slice_flags(lab, lab.shape[2], min_voxels=min_voxels, margin=ignore_margin)
+    flags = truth == 1
+    use = np.isfinite(p) & (truth >= 0)
     auc = roc_auc(p[use], flags[use])
     return SliceAUC(auc, int((flags & use).sum()), int((~flags & use).sum()), int((~use).sum()))
