@@ -24,20 +24,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _rel(path: Path) -> str:
-    path = Path(path).resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+from results import rel_path, run_logged  # noqa: E402  (benchmarks/results.py: same folder)
 
 
 def labelled_volumes(groups=None):
@@ -103,22 +97,11 @@ def adapt_command(bundle: str, fold_root: Path, init_checkpoint: Path, group: st
         "python", "-m", "monai.bundle", "run", "training",
         "--config_file", f"['{cfg}/train.json','{cfg}/adapt_clinical.json']",
         "--logging_file", f"{cfg}/logging.conf",
-        "--bundle_root", _rel(fold_root),
-        "--adapt_init_checkpoint", _rel(init_checkpoint),
+        "--bundle_root", rel_path(fold_root),
+        "--adapt_init_checkpoint", rel_path(init_checkpoint),
         "--holdout_groups", repr([group]),
         *extra,
     ]
-
-
-def run_fold(cmd: list[str], log: Path) -> float:
-    """Run one fine-tuning command from the project root (``python`` = this interpreter); return its wall time."""
-    start = time.perf_counter()
-    with open(log, "w") as f:
-        proc = subprocess.run([sys.executable, *cmd[1:]], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if proc.returncode:
-        raise SystemExit(f"fine-tuning failed (exit {proc.returncode}); see {log}")
-    return time.perf_counter() - start
 
 
 def _table(rows: list[dict], extra_col: str | None = None) -> list[str]:
@@ -164,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
             (fold_root / "logs").mkdir(parents=True, exist_ok=True)
             cmd = adapt_command(args.bundle, fold_root, ckpt, group, args.adapt_overrides)
             print("fold", group, ":", shell_join(cmd), flush=True)
-            wall = run_fold(cmd, fold_root / "logs" / "adapt.log")
+            wall = run_logged([sys.executable, *cmd[1:]], fold_root / "logs" / "adapt.log")
             fold_ckpt = fold_root / "models" / "model_clinical.pt"
             with tempfile.TemporaryDirectory() as tmp:
                 fold_rows = slice_aucs(args.bundle, str(fold_root), data_root, Path(tmp), checkpoint=str(fold_ckpt),
@@ -189,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "## Kaggle-trained model",
         "",
-        f"Bundle `{args.bundle}`, checkpoint `{_rel(ckpt)}` ({json.dumps(info)}); see docs/results.md for how it was",
+        f"Bundle `{args.bundle}`, checkpoint `{rel_path(ckpt)}` ({json.dumps(info)}); see docs/results.md for how it was",
         "trained. It has seen no slice of these volumes.",
         "",
         *_table(rows),
@@ -205,11 +188,7 @@ def main(argv: list[str] | None = None) -> None:
             "seen in training. `before` is the Kaggle-trained model's AUC on the same volume.",
             "",
         ]
-        all_rows = []
-        for f in folds:
-            for r in f["rows"]:
-                all_rows.append(r)
-        lines += _table(all_rows, "before")
+        lines += _table([r for f in folds for r in f["rows"]], "before")
         lines += ["", "Commands (one per fold; wall time on this machine):", ""]
         for f in folds:
             lines += [f"- {f['group']} held out, {f['wall_s']:.0f} s:", "", "  ```bash", f"  {f['command']}", "  ```", ""]

@@ -58,10 +58,18 @@ def machine() -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
 
 
-def _run(cmd: list[str], log: Path) -> float:
+def rel_path(path: Path) -> str:
+    """``path`` relative to the project root when it lies below it (for pasteable commands), else as it is."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def run_logged(cmd: list[str], log: Path) -> float:
+    """Run ``cmd`` from the project root with its output in ``log``; return its wall time, exit on failure."""
     start = time.perf_counter()
     with open(log, "w") as f:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
     seconds = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(f"command failed ({proc.returncode}), see {log}: {shell_join(cmd)}")
@@ -80,17 +88,16 @@ def run_bundle(
                 "--logging_file", f"{cfg}/logging.conf", *extra]
     logs.mkdir(parents=True, exist_ok=True)
     exe = [sys.executable] + train_cmd[1:]
-    train_s = _run(exe, logs / f"{bundle}__{label}__train.log")
-    eval_s = _run([sys.executable] + eval_cmd[1:], logs / f"{bundle}__{label}__eval.log")
+    train_s = run_logged(exe, logs / f"{bundle}__{label}__train.log")
+    eval_s = run_logged([sys.executable] + eval_cmd[1:], logs / f"{bundle}__{label}__eval.log")
     metrics = json.loads((root / "eval" / "metrics.json").read_text())
     ckpt_info_path = root / "models" / "model.pt.json"
     ckpt_info = json.loads(ckpt_info_path.read_text()) if ckpt_info_path.is_file() else {}
     stages = {}
     for ckpt in stage_checkpoints:  # e.g. the best stage-1 checkpoint of a two-stage bundle, on Testing too
         out_dir = root / f"eval_{Path(ckpt).stem}"
-        rel = lambda p: str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)  # noqa: E731
-        stage_cmd = eval_cmd + ["--eval_checkpoint", rel(root / "models" / ckpt), "--output_dir", rel(out_dir)]
-        _run([sys.executable] + stage_cmd[1:], logs / f"{bundle}__{label}__eval_{Path(ckpt).stem}.log")
+        stage_cmd = eval_cmd + ["--eval_checkpoint", rel_path(root / "models" / ckpt), "--output_dir", rel_path(out_dir)]
+        run_logged([sys.executable] + stage_cmd[1:], logs / f"{bundle}__{label}__eval_{Path(ckpt).stem}.log")
         stage_metrics = json.loads((out_dir / "metrics.json").read_text())
         info_path = root / "models" / f"{ckpt}.json"
         stages[ckpt] = {

@@ -9,7 +9,6 @@ import numpy as np
 
 from ..data.readers.nifti import load_nifti_volume
 from ..data.volume_slices import slice_flags
-
 from ..metrics.classification import roc_auc_binary
 
 __all__ = ["roc_auc", "slice_labels_from_volume", "load_slice_labels", "SliceAUC", "tumour_slice_auc"]
