@@ -4,7 +4,14 @@ Loads the network and slice preprocessing through the bundle's own ``inference.j
 inference uses), runs :func:`monai_tumorcls.inference.run_clinical_inference` on the labelled volumes of
 ``$MONAI_DATA_DIRECTORY`` (:data:`monai_tumorcls.data.SHARED_LABELLED_VOLUMES`), and reports per volume the ROC-AUC
 of slice tumour probability against "the label map has tumour on this slice" (tumour-free slices within 2 slices
-of a tumour slice are left out: partial volume).
+of a tumour slice are left out: partial volume), with two controls:
+
+- a position-only AUC that never looks at the image (closeness to the middle of the classified slices): on these
+  volumes the tumour is mid-brain, so a model has found tumours only where it beats this content-free prior;
+- the drop of tumour probability on the tumour slices when the labelled tumour is filled in from the surrounding
+  tissue (:func:`tumour_filled_volume`, same inference): a model that reacts to the tumour loses probability there.
+
+Multi-class bundles also get one AUC per class probability (which class follows the tumour, which opposes it).
 
 Two models are measured:
 
@@ -28,6 +35,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -41,9 +50,38 @@ def labelled_volumes(groups=None):
     return [v for v in SHARED_LABELLED_VOLUMES if v.label is not None and (groups is None or v.group in groups)]
 
 
+def tumour_filled_volume(image_file: Path, label_file: Path, out_file: Path, dilate: int = 2, sigma: float = 6.0) -> Path:
+    """Write a copy of a NIfTI volume whose labelled tumour is replaced by its surroundings.
+
+    The tumour (label > 0, dilated by ``dilate`` voxels) is filled by normalised convolution: a Gaussian blur
+    (``sigma`` voxels) of the image outside the tumour divided by the same blur of the outside mask, so the hole
+    takes the smoothed intensity of the tissue around it. Header and affine are kept, so the copy goes through
+    bundle inference exactly like the original.
+    """
+    import nibabel as nib
+    from skimage.filters import gaussian
+    from skimage.morphology import dilation
+
+    img = nib.load(str(image_file))
+    data = np.asarray(img.dataobj, dtype=np.float32)
+    lab = np.asarray(nib.load(str(label_file)).dataobj) > 0
+    if lab.shape != data.shape:
+        raise ValueError(f"{label_file}: label shape {lab.shape} does not match image {data.shape}")
+    hole = dilation(lab, np.ones((2 * dilate + 1,) * 3, dtype=bool)).astype(bool) if dilate else lab
+    keep = (~hole).astype(np.float32)
+    num = gaussian(data * keep, sigma=sigma, preserve_range=True)
+    den = gaussian(keep, sigma=sigma, preserve_range=True)
+    filled = np.where(hole, num / np.maximum(den, 1e-6), data).astype(np.float32)
+    header = img.header.copy()
+    header.set_data_dtype(np.float32)
+    header["scl_slope"], header["scl_inter"] = 1.0, 0.0
+    nib.save(nib.Nifti1Image(filled, img.affine, header), str(out_file))
+    return out_file
+
+
 def slice_aucs(
     bundle: str, bundle_root: str | None, data_root: Path, output_dir: Path, margin: int = 2, checkpoint: str | None = None,
-    volumes=None, **overrides,
+    volumes=None, occlusion: bool = True, **overrides,
 ) -> list[dict]:
     """Per labelled volume: AUC, slice counts and the series decision of the bundle's trained model.
 
@@ -55,6 +93,8 @@ def slice_aucs(
         margin: tumour-free slices this close to a tumour slice are left out.
         checkpoint: weights (default ``<bundle_root>/models/model.pt``).
         volumes: :class:`~monai_tumorcls.data.LabelledVolume` list (default: all labelled shared volumes).
+        occlusion: also score each volume with its tumour filled in (:func:`tumour_filled_volume`) and report
+            the mean drop in tumour probability over the tumour slices (``occlusion_drop``).
         overrides: set on the bundle's ``inference.json`` (e.g. ``train_overrides``).
     """
     from monai.bundle import ConfigParser
@@ -71,21 +111,44 @@ def slice_aucs(
     parser.parse()
     network = parser.get_parsed_content("network")
     load_checkpoint(checkpoint or parser.get_parsed_content("checkpoint"), network)
-    rows = []
-    for vol in volumes if volumes is not None else labelled_volumes():
+    def infer(image: Path):
         result = run_clinical_inference(
-            [Path(data_root) / vol.image], network, parser.get_parsed_content("slice_preprocessing"),
+            [image], network, parser.get_parsed_content("slice_preprocessing"),
             parser.get_parsed_content("class_names"), output_dir,
             tumour_classes=parser.get_parsed_content("positive_classes"), aggregation="top_k_mean",
             run_name="slice_auc", batch_size=32,
         )
-        series = result.series[0]
+        return result.series[0]
+
+    rows = []
+    for vol in volumes if volumes is not None else labelled_volumes():
+        series = infer(Path(data_root) / vol.image)
         flags = load_slice_labels(Path(data_root) / vol.label)
         res = tumour_slice_auc(series.tumour_probabilities, flags, ignore_margin=margin)
+        class_aucs = {
+            name: tumour_slice_auc([None if s.probabilities is None else s.probabilities[name] for s in series.slices],
+                                   flags, ignore_margin=margin).auc
+            for name in parser.get_parsed_content("class_names")
+        }
+        # no image content at all: how close each classified slice is to the middle of the classified range
+        idx = np.array([s.slice_index for s in series.slices if s.tumour_probability is not None], dtype=float)
+        centre, half = (idx.min() + idx.max()) / 2, max((idx.max() - idx.min()) / 2, 1.0)
+        position = [None if s.tumour_probability is None else 1 - abs(s.slice_index - centre) / half for s in series.slices]
+        drop = None
+        if occlusion:  # same slices, tumour filled in: does the tumour itself raise the slice's probability?
+            Path(output_dir).mkdir(parents=True, exist_ok=True)
+            filled = infer(tumour_filled_volume(Path(data_root) / vol.image, Path(data_root) / vol.label,
+                                                Path(output_dir) / "tumour_filled.nii.gz"))
+            pairs = [(a, b) for a, b, t in zip(series.tumour_probabilities, filled.tumour_probabilities, flags)
+                     if t and a is not None and b is not None]
+            drop = float(np.mean([a - b for a, b in pairs])) if pairs else None
         rows.append({
+            "occlusion_drop": drop,
             "volume": vol.image, "group": vol.group, "label": vol.label, "what": vol.description, "auc": res.auc,
+            "position_auc": tumour_slice_auc(position, flags, ignore_margin=margin).auc,
             "tumour_slices": res.n_tumour_slices, "tumour_free_slices": res.n_tumour_free_slices, "ignored": res.n_ignored,
             "series_tumour_probability": series.decision.tumour_probability if series.decision else None,
+            "class_aucs": class_aucs,
         })
     return rows
 
@@ -104,22 +167,28 @@ def adapt_command(bundle: str, fold_root: Path, init_checkpoint: Path, group: st
     ]
 
 
+def _fmt_drop(drop: float | None) -> str:
+    return "n/a" if drop is None else f"{drop:+.3f}"
+
+
 def _table(rows: list[dict], extra_col: str | None = None) -> list[str]:
-    head = "| volume | patient | label | tumour / tumour-free slices (ignored) | slice AUC | series tumour probability (top-3 mean) |"
-    sep = "|---|---|---|---|---|---|"
+    head = ("| volume | patient | label | tumour / tumour-free slices (ignored) | slice AUC | position-only AUC "
+            "| tumour filled in: drop of tumour probability | series tumour probability (top-3 mean) |")
+    sep = "|---|---|---|---|---|---|---|---|"
     if extra_col:
         head, sep = head + f" {extra_col} |", sep + "---|"
     out = [head, sep]
     for r in rows:
         line = (f"| `{r['volume']}` | {r['group']} | {r['what']} | {r['tumour_slices']} / {r['tumour_free_slices']} "
-                f"({r['ignored']}) | {r['auc']:.3f} | {r['series_tumour_probability']:.3f} |")
+                f"({r['ignored']}) | {r['auc']:.3f} | {r['position_auc']:.3f} | {_fmt_drop(r['occlusion_drop'])} "
+                f"| {r['series_tumour_probability']:.3f} |")
         out.append(line + (f" {r[extra_col]} |" if extra_col else ""))
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bundle", default="resnet18_binary")
+    p.add_argument("--bundle", default="resnet18_binary", help="e.g. resnet18_binary, resnet18_4class")
     p.add_argument("--bundle-root", default=None, help="folder holding models/model.pt (default: the bundle)")
     p.add_argument("--checkpoint", default=None, help="Kaggle-trained weights (default: <bundle root>/models/model.pt)")
     p.add_argument("--adapt", action="store_true", help="also run leave-one-patient-out in-domain fine-tuning")
@@ -159,6 +228,9 @@ def main(argv: list[str] | None = None) -> None:
 
     env = environment_info()
     cmd = shell_join(["python", "benchmarks/clinical_slice_auc.py", *(argv if argv is not None else sys.argv[1:])])
+    per_class = len(rows[0]["class_aucs"]) > 2  # which class's probability follows the tumour, which opposes it
+    for r in rows if per_class else ():
+        r["per-class AUC"] = ", ".join(f"{k} {v:.2f}" for k, v in r["class_aucs"].items())
     lines = [
         "# Clinical validation: tumour slices vs tumour-free slices of the same volume",
         "",
@@ -170,12 +242,25 @@ def main(argv: list[str] | None = None) -> None:
         "tumour-free slices, leaving out tumour-free slices within 2 slices of a tumour slice. 0.5 = no ranking,",
         "1 = every tumour slice above every tumour-free slice.",
         "",
+        "`position-only AUC` scores the same slices without looking at them: 1 - |slice index - middle of the",
+        "classified range| / half that range. Here the tumours sit mid-brain and the tumour-free slices are the skull",
+        "base and the vertex, so this content-free prior ranks well: a model's AUC says it found tumours only where it",
+        "beats this baseline.",
+        "",
+        "`tumour filled in` controls for position: the same volume with its labelled tumour (dilated by 2 voxels)",
+        "replaced by the smoothed surrounding tissue goes through the same inference, and the column gives the mean",
+        "change of tumour probability over the tumour slices (original minus filled). A model that reacts to the",
+        "tumour itself loses probability there (a clearly positive drop); one that reads level, sequence or",
+        "acquisition style does not.",
+        *(["", "`per-class AUC`: the same AUC computed on each class's probability instead of the tumour probability."]
+          if per_class else []),
+        "",
         "## Kaggle-trained model",
         "",
         f"Bundle `{args.bundle}`, checkpoint `{rel_path(ckpt)}` ({json.dumps(info)}); see docs/results.md for how it was",
         "trained. It has seen no slice of these volumes.",
         "",
-        *_table(rows),
+        *_table(rows, "per-class AUC" if per_class else None),
     ]
     if folds:
         lines += [

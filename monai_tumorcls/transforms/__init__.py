@@ -22,6 +22,13 @@ from .intensity import (
     ZScoreNormalized,
     ZScoreNormalizeDict,
 )
+from .lesion import (
+    LESION_KINDS,
+    RandSyntheticLesion,
+    RandSyntheticLesionD,
+    RandSyntheticLesiond,
+    RandSyntheticLesionDict,
+)
 from .spatial import (
     RandFlipAxes,
     RandFlipAxesD,
@@ -60,6 +67,12 @@ __all__ = [
     "ContrastStretchd",
     "ContrastStretchD",
     "ContrastStretchDict",
+    # lesion
+    "LESION_KINDS",
+    "RandSyntheticLesion",
+    "RandSyntheticLesiond",
+    "RandSyntheticLesionD",
+    "RandSyntheticLesionDict",
     # spatial
     "RandFlipAxes",
     "RandRotateAngle",

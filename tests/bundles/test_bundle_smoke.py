@@ -375,3 +375,31 @@ def test_finetune_stage2_cache_refuses_augmentation_unless_trained_on_images(tmp
     parser.get_parsed_content("stage2#unfreeze")
     assert isinstance(parser.get_parsed_content("train#dataloader").dataset, CacheDataset)
     assert parser.get_parsed_content("train#trainer").network is parser.get_parsed_content("network")
+
+
+@pytest.mark.parametrize("lesion_prob", [0.0, 0.5])
+def test_clinical_adaptation_synthetic_lesion_option(lesion_prob, tmp_path):
+    """adapt_clinical.json paints synthetic lesions into tumour-free training slices only when `lesion_prob` > 0
+    (default 0: the measured default recipe); a painted item becomes `tumor`."""
+    from monai.bundle import ConfigParser
+
+    from monai_tumorcls.transforms import RandSyntheticLesiond
+
+    cfg = BUNDLES_DIR / "resnet18_binary" / "configs"
+    parser = ConfigParser()
+    parser.read_config([str(cfg / "train.json"), str(cfg / "adapt_clinical.json")])
+    assert parser["lesion_prob"] == 0.0
+    parser["bundle_root"], parser["lesion_prob"] = str(tmp_path), lesion_prob
+    parser.parse()
+    (lesion,) = parser.get_parsed_content("adapt#lesion")
+    assert isinstance(lesion, RandSyntheticLesiond)
+    assert (lesion.lesion_label, lesion.eligible_labels, lesion.painter.prob) == (1, {0}, lesion_prob)
+    yy, xx = torch.meshgrid(torch.arange(64) - 32, torch.arange(64) - 32, indexing="ij")
+    texture = 0.5 + 0.2 * torch.rand(64, 64, generator=torch.Generator().manual_seed(0))
+    head = (((yy**2 + xx**2) < 26**2).float() * texture)[None].repeat(3, 1, 1)
+    lesion.set_random_state(0)
+    outs = [lesion({"image": head, "label": 0}) for _ in range(20)]
+    painted = [not torch.equal(torch.as_tensor(o["image"]), head) for o in outs]
+    assert [o["label"] for o in outs] == [int(p) for p in painted]  # relabelled exactly when painted
+    assert any(painted) == (lesion_prob > 0) and (lesion_prob == 0 or not all(painted))
+    assert lesion({"image": head, "label": 1})["image"] is head  # tumour items are never painted

@@ -108,7 +108,8 @@ def test_bundle_inference_on_dicom_folder_and_nifti_files(trained, dicom_root, n
 
 def test_tumour_slice_ranking_measurement_runs_on_labelled_volumes(trained, data_root, tmp_path):
     """The trained-model check of the clinical-input issue (tumour slices vs tumour-free slices of the same labelled
-    volume) runs end to end on the real volumes through bundle inference. Its result is a measurement, not asserted
+    volume) runs end to end on the real volumes through bundle inference, with its two controls (a content-free
+    position baseline, and the same volumes with the tumour filled in). Its result is a measurement, not asserted
     for this 64 px model: the full-recipe numbers are in docs/clinical_validation.md."""
     import math
 
@@ -122,6 +123,11 @@ def test_tumour_slice_ranking_measurement_runs_on_labelled_volumes(trained, data
     assert counts == [(7, 14), (3, 16)] + [(52, 74)] * 4, counts
     assert all(0.0 <= r["auc"] <= 1.0 and not math.isnan(r["auc"]) for r in rows)
     assert all(0.0 <= r["series_tumour_probability"] <= 1.0 for r in rows)
+    assert all(set(r["class_aucs"]) == {"notumor", "tumor"} for r in rows)
+    assert all(-1.0 <= r["occlusion_drop"] <= 1.0 for r in rows)  # the same volumes with the tumour filled in
+    # the content-free baseline printed next to every model's AUC: on these volumes the tumour sits mid-brain, so
+    # "closer to the middle" alone ranks tumour slices first; a model has to beat it to show it found the tumour
+    assert [round(r["position_auc"], 3) for r in rows] == [0.98, 0.958] + [0.912] * 4, rows
 
 
 def test_clinical_adaptation_never_trains_on_the_held_out_patient(trained, data_root, tmp_path):
