@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--adapt", action="store_true", help="also run leave-one-patient-out in-domain fine-tuning")
     p.add_argument("--folds-root", default=None,
                    help="where each fold's bundle root goes (default: <bundle root>/clinical_folds)")
+    p.add_argument("--rescore", action="store_true",
+                   help="with --adapt: score a fold's existing models/model_clinical.pt instead of training it again")
     p.add_argument("--out", default=str(ROOT / "docs" / "clinical_validation.md"))
     p.add_argument("adapt_overrides", nargs="*", help="after --: extra overrides for the fine-tuning command")
     args = p.parse_args(argv)
@@ -215,9 +217,13 @@ def main(argv: list[str] | None = None) -> None:
             fold_root = folds_root / group
             (fold_root / "logs").mkdir(parents=True, exist_ok=True)
             cmd = adapt_command(args.bundle, fold_root, ckpt, group, args.adapt_overrides)
-            print("fold", group, ":", shell_join(cmd), flush=True)
-            wall = run_logged([sys.executable, *cmd[1:]], fold_root / "logs" / "adapt.log")
             fold_ckpt = fold_root / "models" / "model_clinical.pt"
+            if args.rescore and fold_ckpt.is_file():
+                print("fold", group, ": scoring the existing", rel_path(fold_ckpt), flush=True)
+                wall = None
+            else:
+                print("fold", group, ":", shell_join(cmd), flush=True)
+                wall = run_logged([sys.executable, *cmd[1:]], fold_root / "logs" / "adapt.log")
             with tempfile.TemporaryDirectory() as tmp:
                 fold_rows = slice_aucs(args.bundle, str(fold_root), data_root, Path(tmp), checkpoint=str(fold_ckpt),
                                        volumes=labelled_volumes([group]))
@@ -276,7 +282,8 @@ def main(argv: list[str] | None = None) -> None:
         lines += _table([r for f in folds for r in f["rows"]], "before")
         lines += ["", "Commands (one per fold; wall time on this machine):", ""]
         for f in folds:
-            lines += [f"- {f['group']} held out, {f['wall_s']:.0f} s:", "", "  ```bash", f"  {f['command']}", "  ```", ""]
+            when = "not re-run (`--rescore`: its existing checkpoint was scored)" if f["wall_s"] is None else f"{f['wall_s']:.0f} s"
+            lines += [f"- {f['group']} held out, {when}:", "", "  ```bash", f"  {f['command']}", "  ```", ""]
     atomic_write_text(args.out, "\n".join(lines).rstrip() + "\n")
     print("\n".join(lines))
 

@@ -155,3 +155,28 @@ def test_clinical_adaptation_never_trains_on_the_held_out_patient(trained, data_
                             checkpoint=str(fold / "models" / "model_clinical.pt"),
                             volumes=bench.labelled_volumes(["TCGA-02-0003"]), train_overrides={"image_size": BUDGET["image_size"]})
     assert [(r["group"], r["tumour_slices"]) for r in rows] == [("TCGA-02-0003", 7)]
+
+
+def test_slice_ranking_benchmark_rescores_existing_folds_without_training(trained, tmp_path):
+    """`clinical_slice_auc.py --adapt --rescore` scores each fold's existing model_clinical.pt (no fine-tuning run)
+    and writes the record with both controls; a fold without a checkpoint would be trained."""
+    import shutil
+
+    from .helpers import benchmark_module
+
+    bench = benchmark_module("clinical_slice_auc")
+    root, _ = trained
+    folds = tmp_path / "folds"
+    groups = list(dict.fromkeys(v.group for v in bench.labelled_volumes()))
+    assert groups == ["TCGA-02-0003", "TCGA-02-0006", "TCGA-FG-6692"]
+    for g in groups:
+        (folds / g / "models").mkdir(parents=True)
+        shutil.copy(root / "models" / "model.pt", folds / g / "models" / "model_clinical.pt")
+    out = tmp_path / "record.md"
+    bench.main(["--bundle", "resnet18_binary", "--bundle-root", str(root), "--adapt", "--rescore",
+                "--folds-root", str(folds), "--out", str(out)])
+    text = out.read_text()
+    assert text.count("not re-run (`--rescore`: its existing checkpoint was scored)") == len(groups)
+    assert "| position-only AUC |" in text and "| tumour filled in: drop of tumour probability |" in text
+    assert text.count("| TCGA-FG-6692 |") == 8  # four sequences, before and after
+    assert not any((folds / g / "logs" / "adapt.log").exists() for g in groups)
