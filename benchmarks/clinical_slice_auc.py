@@ -111,6 +111,7 @@ def slice_aucs(
     parser.parse()
     network = parser.get_parsed_content("network")
     load_checkpoint(checkpoint or parser.get_parsed_content("checkpoint"), network)
+
     def infer(image: Path):
         result = run_clinical_inference(
             [image], network, parser.get_parsed_content("slice_preprocessing"),
@@ -143,11 +144,11 @@ def slice_aucs(
                      if t and a is not None and b is not None]
             drop = float(np.mean([a - b for a, b in pairs])) if pairs else None
         rows.append({
-            "occlusion_drop": drop,
             "volume": vol.image, "group": vol.group, "label": vol.label, "what": vol.description, "auc": res.auc,
             "position_auc": tumour_slice_auc(position, flags, ignore_margin=margin).auc,
             "tumour_slices": res.n_tumour_slices, "tumour_free_slices": res.n_tumour_free_slices, "ignored": res.n_ignored,
             "series_tumour_probability": series.decision.tumour_probability if series.decision else None,
+            "occlusion_drop": drop,
             "class_aucs": class_aucs,
         })
     return rows

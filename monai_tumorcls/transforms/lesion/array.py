@@ -168,9 +168,9 @@ class RandSyntheticLesion(RandomizableTransform):
             halo = (soft(1.6) - outer) * p["halo"]
             brighten = (outer - core) * s + halo * s * 0.5
             darken = core * s
-        # weights below 1e-3 (the sigmoid's far tail) are dropped: the change stays local to the lesion
         brighten = (brighten * texture * fg_soft).clamp(0, 1)
         darken = (darken * texture * fg_soft).clamp(0, 1)
+        # weights below 1e-3 (the sigmoid's far tail) are dropped: the change stays local to the lesion
         brighten, darken = brighten * (brighten > 1e-3), darken * (darken > 1e-3)
         out = img + brighten * (bright_ref - img) - darken * (img - dark_ref)
         return out
