@@ -17,10 +17,13 @@ from .datalist import (
     task_class_names,
 )
 from .dataset import FailSafeDataset
+from .lgg import LGG_DIRNAME, LGG_SEQUENCES, lgg_fold_datalists, lgg_patient_site, lgg_slice_items, patient_folds, scan_lgg_folder
+from .multisource import IXI_DIRNAME, SOURCES, build_multisource_datalists, ixi_volumes, source_balanced_sampler
 from .readers import DicomSeriesReader, ImageReadError, NiftiSliceReader, RasterImageReader
 from .volume_slices import (
     SHARED_LABELLED_VOLUMES,
     LabelledVolume,
+    flags_from_areas,
     load_display_volume,
     slice_flags,
     volume_groups,
@@ -29,6 +32,19 @@ from .volume_slices import (
 )
 
 __all__ = [
+    "IXI_DIRNAME",
+    "LGG_DIRNAME",
+    "LGG_SEQUENCES",
+    "SOURCES",
+    "build_multisource_datalists",
+    "flags_from_areas",
+    "ixi_volumes",
+    "lgg_fold_datalists",
+    "lgg_patient_site",
+    "lgg_slice_items",
+    "patient_folds",
+    "scan_lgg_folder",
+    "source_balanced_sampler",
     "BINARY_CLASSES",
     "IMAGE_SUFFIXES",
     "KAGGLE_CLASSES",

@@ -1,6 +1,6 @@
 """Labelled 2D training slices cut from 3D volumes (NIfTI with a tumour label map, or tumour-free DICOM series).
 
-The slices are cut exactly as bundle inference cuts them (:func:`monai_tumorcls.inference.slicing.volume_to_slices`:
+The slices are cut exactly as bundle inference cuts them (:func:`monai_tumorcls.data.slicing.volume_to_slices`:
 display orientation, square pixels, padded to a square, original intensities), so a model trained on them sees
 the same input as at inference. Every item carries its ``group`` (the patient), the unit of any split: slices of
 one patient are never on both sides.
@@ -27,6 +27,7 @@ from .dicom_series import SeriesSelection, scan_dicom_folder, select_series
 from .readers.dicom import load_dicom_series
 from .readers.errors import ImageReadError
 from .readers.nifti import load_nifti_volume
+from .slicing import volume_to_slices
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ __all__ = [
     "SHARED_LABELLED_VOLUMES",
     "volume_groups",
     "load_display_volume",
+    "flags_from_areas",
     "slice_flags",
     "volume_slice_items",
     "volume_slice_datalist",
@@ -128,8 +130,35 @@ def load_display_volume(path: str | PathLike, plane: str = "axial") -> tuple[np.
     return load_nifti_volume(p, plane=plane)
 
 
+def flags_from_areas(areas: Sequence[int] | np.ndarray, min_voxels: int = 1, margin: int = 2) -> np.ndarray:
+    """Per-slice truth from per-slice tumour areas: 1 = tumour, 0 = tumour-free, -1 = edge slice (left out).
+
+    A slice with at least ``min_voxels`` tumour voxels is a tumour slice. Edge slices: a slice with fewer, but some,
+    tumour voxels (the tumour's tip), and a tumour-free slice within ``margin`` slices of a slice with any tumour
+    voxel (partial volume at the tumour border). With ``min_voxels=1`` only the second kind exists.
+
+    Args:
+        areas: (N,) tumour voxels per slice.
+        min_voxels: smallest tumour area that makes a slice a tumour slice.
+        margin: tumour-free slices this close to a slice with tumour are left out.
+
+    Returns:
+        (N,) int8.
+    """
+    area = np.asarray(areas).reshape(-1)
+    tumour = area >= min_voxels
+    flags = tumour.astype(np.int8)
+    any_tumour = area > 0
+    flags[any_tumour & ~tumour] = -1
+    if margin > 0 and any_tumour.any():
+        idx = np.flatnonzero(any_tumour)
+        dist = np.abs(np.arange(area.size)[:, None] - idx[None, :]).min(axis=1)
+        flags[(~any_tumour) & (dist <= margin)] = -1
+    return flags
+
+
 def slice_flags(label_volume: np.ndarray | None, n_slices: int, min_voxels: int = 1, margin: int = 2) -> np.ndarray:
-    """Per-slice truth: 1 = tumour, 0 = tumour-free, -1 = left out (tumour-free but within ``margin`` of tumour).
+    """Per-slice truth of a label map: :func:`flags_from_areas` of its per-slice tumour areas.
 
     Args:
         label_volume: (H, W, N) label map in the slice layout of the image, or ``None`` (all tumour-free).
@@ -138,20 +167,14 @@ def slice_flags(label_volume: np.ndarray | None, n_slices: int, min_voxels: int 
         margin: tumour-free slices this close to a tumour slice are left out.
 
     Returns:
-        (N,) int8.
+        (N,) int8: 1 = tumour, 0 = tumour-free, -1 = left out.
     """
     if label_volume is None:
         return np.zeros(n_slices, dtype=np.int8)
     lab = np.asarray(label_volume)
     if lab.ndim != 3 or lab.shape[2] != n_slices:
         raise ValueError(f"label map of shape {lab.shape} does not match {n_slices} image slices")
-    tumour = (lab.reshape(-1, n_slices) > 0).sum(axis=0) >= min_voxels
-    flags = tumour.astype(np.int8)
-    if margin > 0 and tumour.any():
-        idx = np.flatnonzero(tumour)
-        dist = np.abs(np.arange(n_slices)[:, None] - idx[None, :]).min(axis=1)
-        flags[(~tumour) & (dist <= margin)] = -1
-    return flags
+    return flags_from_areas((lab.reshape(-1, n_slices) > 0).sum(axis=0), min_voxels, margin)
 
 
 def volume_slice_items(
@@ -185,8 +208,6 @@ def volume_slice_items(
         ImageReadError: unreadable image or label map.
         ValueError: unknown class names, or a label map that does not match the image.
     """
-    from ..inference.slicing import volume_to_slices  # inference imports data: import here
-
     names = [str(c) for c in class_names]
     for c in (tumour_class, normal_class):
         if c not in names:

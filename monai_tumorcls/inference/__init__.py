@@ -2,8 +2,18 @@
 
 from .aggregation import AGGREGATIONS, SeriesDecision, aggregate_slices, default_tumour_classes, tumour_probability
 from .clinical import ClinicalRunResult, RunIssue, SeriesResult, SliceRecord, run_clinical_inference
+from .external import (
+    choose_threshold,
+    external_markdown,
+    external_validation,
+    position_prior,
+    predict_probabilities,
+    series_scores,
+    slice_report,
+)
 from .evaluation import SliceAUC, load_slice_labels, roc_auc, slice_labels_from_volume, tumour_slice_auc
-from .slicing import SliceStack, constant_slices, volume_to_slices
+from .saliency import DEFAULT_TARGET_LAYER, grad_cam, overlay_png, pointing_hits, saliency_peaks, write_overlay
+from ..data.slicing import SliceStack, constant_slices, volume_to_slices  # re-exported: their home is data
 
 __all__ = [
     "AGGREGATIONS",
@@ -21,6 +31,19 @@ __all__ = [
     "roc_auc",
     "slice_labels_from_volume",
     "tumour_slice_auc",
+    "choose_threshold",
+    "external_markdown",
+    "external_validation",
+    "position_prior",
+    "predict_probabilities",
+    "series_scores",
+    "slice_report",
+    "DEFAULT_TARGET_LAYER",
+    "grad_cam",
+    "overlay_png",
+    "pointing_hits",
+    "saliency_peaks",
+    "write_overlay",
     "SliceStack",
     "constant_slices",
     "volume_to_slices",

@@ -3,7 +3,7 @@ CSV per run.
 
 Every input is read (:mod:`monai_tumorcls.data.dicom_series`, :mod:`monai_tumorcls.data.readers`), each
 selected series/volume is reoriented to the canonical display layout of ``slice_axis``, cut into slices
-(:func:`~monai_tumorcls.inference.slicing.volume_to_slices`), classified in batches, and the slice
+(:func:`~monai_tumorcls.data.slicing.volume_to_slices`), classified in batches, and the slice
 probabilities are aggregated (:func:`~monai_tumorcls.inference.aggregation.aggregate_slices`). A failing
 file, series or input becomes an entry in ``errors`` and the run goes on.
 
@@ -38,7 +38,7 @@ from ..data.readers.errors import ImageReadError
 from ..data.readers.nifti import PLANES, load_nifti_volume
 from ..utils.atomic import atomic_write_text
 from .aggregation import SeriesDecision, aggregate_slices, default_tumour_classes, tumour_probability
-from .slicing import volume_to_slices
+from ..data.slicing import volume_to_slices
 
 __all__ = ["RunIssue", "SliceRecord", "SeriesResult", "ClinicalRunResult", "run_clinical_inference", "SCHEMA_VERSION"]
 

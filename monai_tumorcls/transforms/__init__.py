@@ -3,7 +3,16 @@ input and their dictionary twins (suffix ``d``, aliases ``D``/``Dict``)."""
 
 from __future__ import annotations
 
-from .channel import EnsureThreeChannel, EnsureThreeChannelD, EnsureThreeChanneld, EnsureThreeChannelDict
+from .channel import (
+    EnsureThreeChannel,
+    EnsureThreeChannelD,
+    EnsureThreeChanneld,
+    EnsureThreeChannelDict,
+    SelectChannel,
+    SelectChannelD,
+    SelectChanneld,
+    SelectChannelDict,
+)
 from .intensity import (
     ContrastStretch,
     ContrastStretchD,
@@ -50,6 +59,10 @@ __all__ = [
     "EnsureThreeChanneld",
     "EnsureThreeChannelD",
     "EnsureThreeChannelDict",
+    "SelectChannel",
+    "SelectChanneld",
+    "SelectChannelD",
+    "SelectChannelDict",
     # intensity
     "MinMaxNormalize",
     "PercentileNormalize",

@@ -49,7 +49,9 @@ def test_slice_flags_margin_and_healthy():
     flags = slice_flags(lab, 12, margin=2)
     assert flags.tolist() == [0, 0, 0, -1, -1, 1, 1, -1, -1, 0, 0, 0]
     assert slice_flags(lab, 12, margin=0).tolist() == [0] * 5 + [1, 1] + [0] * 5
-    assert slice_flags(lab, 12, min_voxels=2, margin=0).sum() == 0
+    # slices with some tumour, but less than min_voxels, are edge slices: left out, never tumour-free
+    assert slice_flags(lab, 12, min_voxels=2, margin=0).tolist() == [0] * 5 + [-1, -1] + [0] * 5
+    assert slice_flags(lab, 12, min_voxels=2, margin=1).tolist() == [0] * 4 + [-1] * 4 + [0] * 4
     assert slice_flags(None, 3).tolist() == [0, 0, 0]
     with pytest.raises(ValueError, match="does not match 11"):
         slice_flags(lab, 11)

@@ -71,3 +71,25 @@ def test_dictionary_twin():
     out = EnsureThreeChanneld(keys=["image", "missing"], allow_missing_keys=True)(data)
     assert out["image"].shape == (3, 4, 5) and "missing" not in out
     assert EnsureThreeChannelD is EnsureThreeChanneld and EnsureThreeChannelDict is EnsureThreeChanneld
+
+
+def test_select_channel_keeps_one_channel_as_a_channel():
+    from monai_tumorcls.transforms import SelectChannel, SelectChanneld
+
+    img = np.stack([np.full((4, 5), c, np.float32) for c in range(3)])
+    out = SelectChannel(2)(img)
+    assert out.shape == (1, 4, 5) and (out == 2).all()
+    t = torch.as_tensor(img)
+    assert torch.equal(SelectChannel()(t, channel=1), t[1:2])
+    with pytest.raises(ValueError, match="cannot select channel 3"):
+        SelectChannel(3)(img)
+
+
+def test_select_channeld_reads_the_channel_from_the_item():
+    from monai_tumorcls.transforms import SelectChannelD, SelectChanneld
+
+    img = np.stack([np.full((2, 2), c, np.float32) for c in range(3)])
+    assert SelectChanneld("image")({"image": img, "channel": 1})["image"].max() == 1
+    assert SelectChanneld("image", channel=2, channel_key=None)({"image": img, "channel": 1})["image"].max() == 2
+    assert SelectChanneld("image", channel=0)({"image": img})["image"].max() == 0  # no key: the default channel
+    assert SelectChannelD is SelectChanneld

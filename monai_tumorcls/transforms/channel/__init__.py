@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from .array import EnsureThreeChannel
-from .dictionary import EnsureThreeChannelD, EnsureThreeChanneld, EnsureThreeChannelDict
+from .array import EnsureThreeChannel, SelectChannel
+from .dictionary import (
+    EnsureThreeChannelD,
+    EnsureThreeChanneld,
+    EnsureThreeChannelDict,
+    SelectChannelD,
+    SelectChanneld,
+    SelectChannelDict,
+)
 
-__all__ = ["EnsureThreeChannel", "EnsureThreeChanneld", "EnsureThreeChannelD", "EnsureThreeChannelDict"]
+__all__ = ["EnsureThreeChannel", "EnsureThreeChanneld", "EnsureThreeChannelD", "EnsureThreeChannelDict",
+    "SelectChannel", "SelectChanneld", "SelectChannelD", "SelectChannelDict"]

@@ -8,7 +8,7 @@ from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms.transform import Transform
 from monai.utils.enums import TransformBackends
 
-__all__ = ["EnsureThreeChannel"]
+__all__ = ["EnsureThreeChannel", "SelectChannel"]
 
 # channel count -> which input channels make up the three output channels
 _CHANNEL_SOURCES = {1: [0, 0, 0], 2: [0, 0, 0], 3: None, 4: [0, 1, 2]}
@@ -60,3 +60,33 @@ class EnsureThreeChannel(Transform):
         if sources is None:
             return img
         return img[np.asarray(sources)] if isinstance(img, np.ndarray) else img[sources]  # type: ignore[index]
+
+
+class SelectChannel(Transform):
+    """Keep one channel of a channel-first image, as a one-channel image ``(1, H, W)``.
+
+    Used for multi-sequence images that store one MR sequence per channel (e.g. the LGG dataset's TIFF slices:
+    pre-contrast T1, FLAIR, post-contrast T1), so that each sequence is classified as a greyscale image.
+
+    Args:
+        channel: index of the channel to keep.
+    """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(self, channel: int = 0) -> None:
+        self.channel = int(channel)
+
+    def __call__(self, img: NdarrayOrTensor, channel: int | None = None) -> NdarrayOrTensor:
+        """
+        Args:
+            img: channel-first image ``(C, H, W)``.
+            channel: overrides the channel given at construction.
+
+        Raises:
+            ValueError: the channel does not exist.
+        """
+        c = self.channel if channel is None else int(channel)
+        if img.ndim < 2 or not 0 <= c < img.shape[0]:
+            raise ValueError(f"cannot select channel {c} of an image of shape {tuple(img.shape)} (channel first)")
+        return img[c : c + 1]

@@ -1,0 +1,95 @@
+"""Saliency as evidence: Grad-CAM maps (``monai.visualize``), their peaks, the pointing game, and overlay PNGs."""
+
+from __future__ import annotations
+
+import io
+from os import PathLike
+
+import numpy as np
+import torch
+from monai.visualize import GradCAM
+from scipy import ndimage
+
+from ..utils.atomic import atomic_write_bytes
+
+__all__ = ["DEFAULT_TARGET_LAYER", "grad_cam", "saliency_peaks", "pointing_hits", "overlay_png", "write_overlay"]
+
+#: the trunk's last stage of :class:`~monai_tumorcls.networks.ResNetClassifier` (whatever the head)
+DEFAULT_TARGET_LAYER = "features.layer4"
+
+
+def _scale_to_unit(maps: torch.Tensor) -> torch.Tensor:
+    """Each map to [0, 1], high = more evidence. (MONAI's ``default_normalizer`` maps the maximum to 0.)"""
+    flat = maps.reshape(maps.shape[0], -1)
+    lo, hi = flat.min(dim=1).values, flat.max(dim=1).values
+    scale = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+    return (maps - lo.view(-1, *[1] * (maps.ndim - 1))) / scale.view(-1, *[1] * (maps.ndim - 1))
+
+
+def grad_cam(
+    network: torch.nn.Module, images: torch.Tensor, class_index: int, target_layer: str = DEFAULT_TARGET_LAYER
+) -> np.ndarray:
+    """Grad-CAM maps of ``class_index`` at the input's resolution, each scaled to ``[0, 1]``.
+
+    Args:
+        network: the classifier (put in eval mode here; its parameters' ``requires_grad`` are left as they are,
+            gradients flow to the target layer's activations).
+        images: ``(B, C, H, W)`` preprocessed batch on the network's device.
+        class_index: logit to explain (e.g. the tumour class).
+        target_layer: dotted module name (default: the trunk's last stage).
+
+    Returns:
+        ``(B, H, W)`` float32.
+    """
+    network.eval()
+    cam = GradCAM(nn_module=network, target_layers=target_layer, postprocessing=_scale_to_unit)
+    with torch.enable_grad():
+        maps = cam(x=images.detach().clone().requires_grad_(True), class_idx=class_index)
+    return maps[:, 0].detach().cpu().numpy().astype(np.float32)
+
+
+def saliency_peaks(maps: np.ndarray) -> np.ndarray:
+    """``(B, 2)`` (row, column) of each map's maximum (first one in row-major order on ties)."""
+    maps = np.asarray(maps)
+    flat = maps.reshape(maps.shape[0], -1).argmax(axis=1)
+    return np.stack(np.unravel_index(flat, maps.shape[1:]), axis=1)
+
+
+def pointing_hits(peaks: np.ndarray, masks: np.ndarray, tolerance: int = 4) -> np.ndarray:
+    """Pointing game: ``(B,)`` True where the peak lies inside the mask grown by ``tolerance`` pixels.
+
+    Args:
+        peaks: ``(B, 2)`` from :func:`saliency_peaks`.
+        masks: ``(B, H, W)`` tumour masks at the maps' resolution (non-zero = tumour).
+        tolerance: dilation of the mask (pixels, 8-connected), so a peak on the lesion's border counts.
+    """
+    hits = []
+    for (r, c), mask in zip(np.asarray(peaks), np.asarray(masks)):
+        grown = ndimage.binary_dilation(mask > 0, iterations=tolerance) if tolerance > 0 else mask > 0
+        hits.append(bool(grown[r, c]))
+    return np.asarray(hits, dtype=bool)
+
+
+def overlay_png(image: np.ndarray, saliency: np.ndarray, alpha: float = 0.45) -> bytes:
+    """PNG bytes: the greyscale ``image`` (H, W, any range) with ``saliency`` ((H, W) in [0, 1]) in red-yellow on
+    top and the peak marked by a cross."""
+    from PIL import Image
+
+    img = np.asarray(image, dtype=np.float64)
+    lo, hi = np.nanmin(img), np.nanmax(img)
+    grey = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    s = np.clip(np.asarray(saliency, dtype=np.float64), 0, 1)
+    heat = np.stack([np.ones_like(s), s, np.zeros_like(s)], axis=-1)  # red (low) -> yellow (high)
+    weight = alpha * s[..., None]
+    rgb = (1 - weight) * grey[..., None] + weight * heat
+    r, c = saliency_peaks(s[None])[0]
+    rgb[max(r - 3, 0) : r + 4, c] = (0.0, 1.0, 1.0)
+    rgb[r, max(c - 3, 0) : c + 4] = (0.0, 1.0, 1.0)
+    buf = io.BytesIO()
+    Image.fromarray((rgb * 255).round().astype(np.uint8), "RGB").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_overlay(path: str | PathLike, image: np.ndarray, saliency: np.ndarray) -> None:
+    """Write :func:`overlay_png` atomically to ``path``."""
+    atomic_write_bytes(path, overlay_png(image, saliency))

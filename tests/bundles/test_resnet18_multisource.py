@@ -1,0 +1,69 @@
+"""Integration: the multi-source bundle trains on Kaggle + LGG + IXI, and its evaluation reports on held-out
+patients, through the user's own command line. Tiny budget (64 px, one short epoch) so that CI stays fast; the
+measured numbers come from benchmarks/external_validation.py (docs/external_validation.md)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from monai.bundle import ConfigParser
+
+from .helpers import PROJECT_ROOT, check, run_bundle
+
+CFG = "bundles/resnet18_multisource/configs"
+BUDGET = {"max_per_class": 8, "image_size": 64, "epochs": 1, "samples_per_epoch": 64, "val_interval": 1}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_root):
+    root = tmp_path_factory.mktemp("resnet18_multisource")
+    proc = check(run_bundle(f"{CFG}/train.json", run_id="training", bundle_root=str(root), fold=1, **BUDGET))
+    return root, proc
+
+
+def test_training_uses_all_three_sources(trained):
+    root, proc = trained
+    out = proc.stdout + proc.stderr
+    assert (root / "models" / "model.pt").is_file()
+    assert "LGG slices: 6 patients" in out and "IXI" in out and "val_acc" in out
+
+
+def test_evaluation_reports_held_out_patients_and_kaggle_testing(trained):
+    root, _ = trained
+    overlays = root / "overlays"
+    check(run_bundle([f"{CFG}/train.json", f"{CFG}/evaluate.json"], bundle_root=str(root), fold=1,
+                     overlay_dir=str(overlays), **BUDGET))
+    kaggle = json.loads((root / "eval" / "metrics.json").read_text())["reports"]
+    assert kaggle["testing"]["num_samples"] == 32 and "testing_dedup" in kaggle
+    ext = json.loads((root / "eval" / "external.json").read_text())
+    assert set(ext["sequences"]) == {"flair", "post_contrast_t1", "pre_contrast_t1"}
+    assert ext["fold"] == 1 and ext["sources"] == ["kaggle", "lgg", "ixi"]
+    for seq, r in ext["sequences"].items():
+        assert 0 <= r["slice_auc"] <= 1 and 0 <= r["position_auc"] <= 1
+        assert r["n_patients"] == len(ext["lgg_test_patients"]) >= 1
+        assert r["pointing_game_n"] == r["n_tumour_slices"] > 0 and 0 <= r["pointing_game"] <= 1
+    assert ext["healthy_volumes"]["n_subjects"] == 4 and len(ext["ixi_test_subjects"]) == 4
+    assert 0 <= ext["series_rule"]["threshold"] <= 1
+    n_items = sum(r["n_slices"] for r in ext["sequences"].values())
+    assert len(list(overlays.glob("*.png"))) == n_items  # overlays asked for: Grad-CAM of every evaluated slice
+    assert "position-only AUC" in (root / "eval" / "external.md").read_text()
+    lgg_train = {it["group"] for it in _parsed(fold=1).get_parsed_content("datalists")["lgg"]["training"]}
+    assert not lgg_train & set(ext["lgg_test_patients"])
+
+
+def _parsed(**overrides) -> ConfigParser:
+    parser = ConfigParser()
+    parser.read_config(str(PROJECT_ROOT / CFG / "train.json"))
+    for k, v in {**BUDGET, **overrides}.items():
+        parser[k] = v
+    return parser
+
+
+def test_kaggle_only_option_trains_on_kaggle_alone(data_root):
+    parser = _parsed(sources=["kaggle"], cache_rate=0.0)
+    datasets = parser.get_parsed_content("train#datasets")
+    assert len(datasets["kaggle"]) > 0 and len(datasets["lgg"]) == 0 and len(datasets["ixi"]) == 0
+    assert len(parser.get_parsed_content("validate#datasets")["lgg"]) == 0
+    sampler = parser.get_parsed_content("train#sampler")
+    assert max(iter(sampler)) < len(datasets["kaggle"])
