@@ -5,9 +5,10 @@ display orientation, square pixels, padded to a square, original intensities), s
 the same input as at inference. Every item carries its ``group`` (the patient), the unit of any split: slices of
 one patient are never on both sides.
 
-Slice labels: a slice with at least ``min_voxels`` label voxels is a tumour slice; a tumour-free slice within
-``margin`` slices of a tumour slice is left out (partial volume at the tumour border); constant slices (no
-signal) are left out, as inference leaves them out.
+Slice labels (:func:`flags_from_areas`, the one rule for volumes and the LGG slices): a slice with at least
+``min_voxels`` label voxels is a tumour slice; a slice with fewer, but some, label voxels and a tumour-free slice
+within ``margin`` slices of one with label voxels are left out (partial volume at the tumour border); constant
+slices (no signal) are left out, as inference leaves them out.
 """
 
 from __future__ import annotations
