@@ -85,7 +85,8 @@ def fold_summary(eval_dir: Path) -> dict:
            "healthy": f"{ext['healthy_volumes']['called_tumour']}/{ext['healthy_volumes']['n_subjects']}",
            "threshold": ext["series_rule"]["threshold"],
            "kaggle_acc": kaggle["testing"]["accuracy"], "kaggle_acc_dedup": kaggle["testing_dedup"]["accuracy"],
-           "patients": ext["lgg_test_patients"], "sequences": {}}
+           "patients": ext["lgg_test_patients"], "sequences": {},
+           "other_healthy": {k: v["called_tumour"] for k, v in ext["healthy_volumes"].get("other_scanners", {}).items()}}
     for seq, r in ext["sequences"].items():
         out["sequences"][seq] = {k: r.get(k) for k in (
             "slice_auc", "position_auc", "sensitivity", "specificity", "within_scan_auc_median",
@@ -142,6 +143,9 @@ def render(record: dict) -> str:
                       f"({', '.join(f['healthy'] for f in folds)}); series thresholds {thresholds}.",
                   f"Kaggle Testing accuracy: {_ms(folds, 'kaggle_acc')} (without the 103 files duplicated in Training: "
                   f"{_ms(folds, 'kaggle_acc_dedup')}).",
+                  *(f"Healthy volume of another scanner, never trained on ({name}): called tumour in "
+                    f"{sum(f['other_healthy'].get(name, False) for f in folds)}/{len(folds)} folds."
+                    for name in dict.fromkeys(n for f in folds for n in f.get("other_healthy", {}))),
                   "Held-out LGG patients called tumour (FLAIR), per fold: "
                   + ", ".join(f["sequences"].get("flair", {}).get("patients_called_tumour", "-") for f in folds) + ".",
                   ""]

@@ -130,8 +130,9 @@ def choose_threshold(positive: Sequence[float], negative: Sequence[float]) -> fl
     return float(candidates[best[-1]])
 
 
-def _volume_items(volumes: Sequence[LabelledVolume], class_names: Sequence[str], tumour_class: str) -> list[dict]:
-    return [it for v in volumes for it in volume_slice_items(v, None, class_names, tumour_class)]
+def _volume_items(volumes: Sequence[LabelledVolume], class_names: Sequence[str], tumour_class: str,
+                  root: str | PathLike | None = None) -> list[dict]:
+    return [it for v in volumes for it in volume_slice_items(v, root, class_names, tumour_class)]
 
 
 def _read_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
@@ -174,6 +175,8 @@ def external_validation(
     saliency: bool = False,
     target_layer: str = DEFAULT_TARGET_LAYER,
     overlay_dir: str | PathLike | None = None,
+    other_healthy: Sequence[LabelledVolume] = (),
+    other_healthy_root: str | PathLike | None = None,
     extra: Mapping | None = None,
 ) -> dict:
     """Measure a trained model on held-out LGG patients and IXI subjects; write ``external.{json,md}``.
@@ -190,6 +193,8 @@ def external_validation(
         saliency: also run the pointing game (Grad-CAM on every held-out tumour slice).
         target_layer: Grad-CAM layer.
         overlay_dir: if set, Grad-CAM overlays of every evaluated LGG slice are written there (implies saliency).
+        other_healthy: tumour-free volumes of other scanners (never trained on), scored with the same series rule;
+            relative paths are relative to ``other_healthy_root``.
         extra: added to the JSON (bundle, checkpoint, command...).
 
     Returns:
@@ -236,6 +241,11 @@ def external_validation(
     healthy = {"n_subjects": len(ixi_scores), "called_tumour": sum(s >= threshold for s in ixi_scores.values()),
                "series_scores": ixi_scores}
     healthy["called_tumour_rate"] = healthy["called_tumour"] / len(ixi_scores) if ixi_scores else None
+    for v in other_healthy:
+        items = _volume_items([v], class_names, tumour_class, other_healthy_root)
+        score = series_scores([v.group] * len(items), predict(items, volume_transform), class_names, tumour_class, top_k)
+        healthy.setdefault("other_scanners", {})[v.group] = {"what": v.description, "series_score": score[v.group],
+                                                             "called_tumour": score[v.group] >= threshold}
     # 4. saliency: pointing game on the held-out tumour slices (every slice when overlays are asked for)
     if saliency or overlay_dir is not None:
         for seq, report in sequences.items():
@@ -287,4 +297,7 @@ def external_markdown(result: Mapping) -> str:
     h = result["healthy_volumes"]
     lines += ["", f"Healthy IXI volumes called tumour: {h['called_tumour']}/{h['n_subjects']}"
               f" (series scores {', '.join(f'{k} {v:.3f}' for k, v in h['series_scores'].items())})."]
+    for name, o in h.get("other_scanners", {}).items():
+        lines.append(f"Other healthy volume, never trained on: {name} ({o['what']}): series score "
+                     f"{o['series_score']:.3f}, called {'tumour' if o['called_tumour'] else 'no tumour'}.")
     return "\n".join(lines) + "\n"

@@ -19,7 +19,8 @@ def _write_fold(folder, flair_auc, healthy_called, kaggle_acc):
            "patients_called_tumour": {"with_tumour": "4/4", "without_tumour": "0/0"}}
     (folder / "external.json").write_text(json.dumps({
         "series_rule": {"threshold": 0.6}, "lgg_test_patients": ["a", "b"], "sequences": {"flair": seq},
-        "healthy_volumes": {"called_tumour": healthy_called, "n_subjects": 4, "called_tumour_rate": healthy_called / 4},
+        "healthy_volumes": {"called_tumour": healthy_called, "n_subjects": 4, "called_tumour_rate": healthy_called / 4,
+                            "other_scanners": {"siemens": {"called_tumour": healthy_called > 0}}},
     }))
     (folder / "metrics.json").write_text(json.dumps(
         {"reports": {"testing": {"accuracy": kaggle_acc}, "testing_dedup": {"accuracy": kaggle_acc - 0.01}}}))
@@ -44,3 +45,4 @@ def test_summary_mean_sd_and_goals(tmp_path):
     assert "| healthy volumes called tumour | <= 0.1 | 0.125 ± 0.177 | no |" in md
     assert "| slice AUC, post-contrast T1 | >= 0.9 | - | - |" in md  # not measured: said so, never "met"
     assert "python x" in md
+    assert "never trained on (siemens): called tumour in 1/2 folds" in md

@@ -44,6 +44,8 @@ def test_evaluation_reports_held_out_patients_and_kaggle_testing(trained):
         assert r["n_patients"] == len(ext["lgg_test_patients"]) >= 1
         assert r["pointing_game_n"] == r["n_tumour_slices"] > 0 and 0 <= r["pointing_game"] <= 1
     assert ext["healthy_volumes"]["n_subjects"] == 4 and len(ext["ixi_test_subjects"]) == 4
+    siemens = ext["healthy_volumes"]["other_scanners"]["siemens-volunteer"]
+    assert 0 <= siemens["series_score"] <= 1 and siemens["called_tumour"] == (siemens["series_score"] >= ext["series_rule"]["threshold"])
     assert 0 <= ext["series_rule"]["threshold"] <= 1
     n_items = sum(r["n_slices"] for r in ext["sequences"].values())
     assert len(list(overlays.glob("*.png"))) == n_items  # overlays asked for: Grad-CAM of every evaluated slice
