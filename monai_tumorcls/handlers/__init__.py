@@ -14,6 +14,7 @@ from .distributed import (
     state_checksum,
 )
 from .prediction_writer import PredictionWriter
+from .saliency_writer import SaliencyWriter
 from .utils import stack_pred_label
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ClassificationReportHandler",
     "ItemCollector",
     "PredictionWriter",
+    "SaliencyWriter",
     "item_filename",
     "load_checkpoint",
     "stack_pred_label",

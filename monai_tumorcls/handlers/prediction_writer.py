@@ -60,6 +60,9 @@ class PredictionWriter(ItemCollector):
         prob = prob.reshape(-1)
         row["predicted"] = self.class_names[int(prob.argmax())]
         row["probabilities"] = {c: round(float(v), 6) for c, v in zip(self.class_names, prob)}
+        for key in ("saliency_peak", "saliency_file"):  # from a SaliencyWriter attached before this writer
+            if key in item:
+                row[key] = item[key]
         return row
 
     def finalize(self, rows: list[dict], engine: Engine | None = None) -> None:

@@ -12,7 +12,6 @@ from .external import (
     slice_report,
 )
 from .evaluation import SliceAUC, load_slice_labels, roc_auc, slice_labels_from_volume, tumour_slice_auc
-from .saliency import DEFAULT_TARGET_LAYER, grad_cam, overlay_png, pointing_hits, saliency_peaks, write_overlay
 from ..data.slicing import SliceStack, constant_slices, volume_to_slices  # re-exported: their home is data
 
 __all__ = [
@@ -38,12 +37,6 @@ __all__ = [
     "predict_probabilities",
     "series_scores",
     "slice_report",
-    "DEFAULT_TARGET_LAYER",
-    "grad_cam",
-    "overlay_png",
-    "pointing_hits",
-    "saliency_peaks",
-    "write_overlay",
     "SliceStack",
     "constant_slices",
     "volume_to_slices",

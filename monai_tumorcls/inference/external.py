@@ -31,7 +31,7 @@ from ..data.volume_slices import LabelledVolume, volume_slice_items
 from ..utils.atomic import atomic_write_text
 from .aggregation import aggregate_slices
 from .evaluation import roc_auc
-from .saliency import DEFAULT_TARGET_LAYER, grad_cam, pointing_hits, saliency_peaks, write_overlay
+from ..visualize.saliency import DEFAULT_TARGET_LAYER, grad_cam, pointing_hits, saliency_peaks, write_overlay
 
 logger = logging.getLogger(__name__)
 

@@ -180,3 +180,21 @@ def test_slice_ranking_benchmark_rescores_existing_folds_without_training(traine
     assert "| position-only AUC |" in text and "| tumour filled in: drop of tumour probability |" in text
     assert text.count("| TCGA-FG-6692 |") == 8  # four sequences, before and after
     assert not any((folds / g / "logs" / "adapt.log").exists() for g in groups)
+
+
+def test_inference_with_saliency_writes_overlays_and_peaks(trained, kaggle_root, tmp_path):
+    root, _ = trained
+    src = sorted((kaggle_root / "Testing" / "glioma").iterdir())[:2]
+    for p in src:
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "corrupt.jpg").write_bytes(src[0].read_bytes()[:300])
+    out = tmp_path / "out"
+    proc = run_bundle(f"{CFG}/inference.json", bundle_root=str(root), input_dir=str(tmp_path), output_dir=str(out),
+                      saliency=True)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # the corrupt file failed, the others went on
+    rows = {r["file"].rsplit("/", 1)[-1]: r for r in json.loads((out / "predictions.json").read_text())["rows"]}
+    assert "saliency_file" not in rows["corrupt.jpg"]
+    for p in src:
+        r = rows[p.name]
+        assert 0 <= r["saliency_peak"]["row"] < 1 and 0 <= r["saliency_peak"]["col"] < 1
+        assert (out / r["saliency_file"]).stat().st_size > 0

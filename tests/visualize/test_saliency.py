@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from monai_tumorcls.inference import grad_cam, overlay_png, pointing_hits, saliency_peaks
+from monai_tumorcls.visualize import grad_cam, overlay_png, pointing_hits, saliency_peaks
 
 
 class RegionFeatures(torch.nn.Module):

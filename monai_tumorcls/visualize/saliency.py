@@ -27,15 +27,16 @@ def _scale_to_unit(maps: torch.Tensor) -> torch.Tensor:
 
 
 def grad_cam(
-    network: torch.nn.Module, images: torch.Tensor, class_index: int, target_layer: str = DEFAULT_TARGET_LAYER
+    network: torch.nn.Module, images: torch.Tensor, class_index: int | None, target_layer: str = DEFAULT_TARGET_LAYER
 ) -> np.ndarray:
-    """Grad-CAM maps of ``class_index`` at the input's resolution, each scaled to ``[0, 1]``.
+    """Grad-CAM maps of ``class_index`` (``None``: each image's predicted class) at the input's resolution, each
+    scaled to ``[0, 1]``.
 
     Args:
         network: the classifier (put in eval mode here; its parameters' ``requires_grad`` are left as they are,
             gradients flow to the target layer's activations).
         images: ``(B, C, H, W)`` preprocessed batch on the network's device.
-        class_index: logit to explain (e.g. the tumour class).
+        class_index: logit to explain (e.g. the tumour class); ``None`` explains each image's highest logit.
         target_layer: dotted module name (default: the trunk's last stage).
 
     Returns:

@@ -1,0 +1,58 @@
+"""Grad-CAM overlays of every classified image of an evaluator run, and the saliency peak beside its prediction."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from ignite.engine import Engine, Events
+
+from ..visualize.saliency import DEFAULT_TARGET_LAYER, grad_cam, saliency_peaks, write_overlay
+from .collector import item_filename, merged_items
+
+__all__ = ["SaliencyWriter"]
+
+
+class SaliencyWriter:
+    """Explains each prediction with Grad-CAM (``monai.visualize``) of the predicted class on ``target_layer``.
+
+    Per classified item it writes ``<output_dir>/<folder>/<file stem>_<hash>.png`` (the network input's first
+    channel with the map on top; the cross marks the peak) and adds to the engine's output item
+    ``saliency_peak`` = ``{"row": r, "col": c}`` as fractions of the input's height and width (so they map onto the
+    original image whatever the resize) and ``saliency_file`` (relative to ``output_dir``), which
+    :class:`~monai_tumorcls.handlers.PredictionWriter` puts into the JSON. Items that failed to load are skipped.
+    Attach it before the prediction writer (both run on ``ITERATION_COMPLETED``, in attachment order).
+
+    Args:
+        network: the evaluated classifier (any head: the map is taken on the trunk).
+        output_dir: the run's output folder.
+        target_layer: dotted module name (default: the trunk's last stage).
+        folder: sub-folder of the PNGs.
+        image_key, error_key: item keys of the network input and of a load error.
+    """
+
+    def __init__(self, network: torch.nn.Module, output_dir: str | Path, target_layer: str = DEFAULT_TARGET_LAYER,
+                 folder: str = "saliency", image_key: str = "image", error_key: str = "error") -> None:
+        self.network, self.output_dir, self.target_layer = network, Path(output_dir), target_layer
+        self.folder, self.image_key, self.error_key = folder, image_key, error_key
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.iteration_completed)
+
+    def iteration_completed(self, engine: Engine) -> None:
+        outputs = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
+        items = merged_items(engine.state.batch, outputs)
+        keep = [i for i, it in enumerate(items) if not it.get(self.error_key)]
+        if not keep:
+            return
+        device = next(self.network.parameters()).device
+        images = torch.stack([torch.as_tensor(items[i][self.image_key]) for i in keep]).to(device)
+        maps = grad_cam(self.network, images, None, self.target_layer)
+        for i, image, m, (r, c) in zip(keep, images.cpu().numpy(), maps, saliency_peaks(maps)):
+            source = item_filename(items[i]) or f"item{engine.state.iteration}_{i}"
+            name = f"{Path(source).stem}_{hashlib.sha1(source.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}.png"
+            write_overlay(self.output_dir / self.folder / name, image[0], m)
+            outputs[i]["saliency_peak"] = {"row": round(float(r) / m.shape[0], 4), "col": round(float(c) / m.shape[1], 4)}
+            outputs[i]["saliency_file"] = f"{self.folder}/{name}"
