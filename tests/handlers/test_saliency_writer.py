@@ -16,7 +16,7 @@ from tests.visualize.test_saliency import RegionModel
 def test_overlays_and_peaks_written_beside_the_predictions(tmp_path):
     torch.manual_seed(0)
     images = torch.rand(3, 3, 32, 32) + 0.1
-    images[:, :, 20:28, 4:12] += 1.0  # bright in the region the tumour logit reads: predicted "tumor"
+    images[:, :, 20:28, 4:12] += 20.0  # bright in the region the tumour logit reads: predicted "tumor"
     data = [{"image": images[i], "image_path": f"/in/case{i}.png", "error": ""} for i in range(3)]
     data.append({"image": torch.zeros(3, 32, 32), "image_path": "/in/broken.png", "error": "/in/broken.png: corrupt"})
     net = RegionModel()
