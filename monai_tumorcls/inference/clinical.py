@@ -36,9 +36,10 @@ from ..data.dicom_series import NIFTI_SUFFIXES, SeriesSelection, scan_dicom_fold
 from ..data.readers.dicom import load_dicom_series
 from ..data.readers.errors import ImageReadError
 from ..data.readers.nifti import PLANES, load_nifti_volume
-from ..utils.atomic import atomic_write_text
-from .aggregation import SeriesDecision, aggregate_slices, default_tumour_classes, tumour_probability
 from ..data.slicing import volume_to_slices
+from ..utils.atomic import atomic_write_text
+from ..visualize.saliency import DEFAULT_TARGET_LAYER, grad_cam, saliency_peaks, write_overlay
+from .aggregation import SeriesDecision, aggregate_slices, default_tumour_classes, tumour_probability
 
 __all__ = ["RunIssue", "SliceRecord", "SeriesResult", "ClinicalRunResult", "run_clinical_inference", "SCHEMA_VERSION"]
 
@@ -108,6 +109,8 @@ class SliceRecord:
     source_frame: int | None
     source_instance_number: int | None
     source_path: str | None = None
+    saliency_peak: dict[str, float] | None = None
+    saliency_file: str | None = None
 
     def to_dict(self, with_path: bool) -> dict:
         d = {
@@ -125,6 +128,8 @@ class SliceRecord:
         }
         if with_path:
             d["source_path"] = self.source_path
+        if self.saliency_file is not None:
+            d["saliency_peak"], d["saliency_file"] = self.saliency_peak, self.saliency_file
         return d
 
 
@@ -238,6 +243,8 @@ class _Options:
     pad_to_square: bool
     min_foreground_fraction: float
     activation: str
+    saliency_dir: Path | None = None
+    saliency_layer: str = DEFAULT_TARGET_LAYER
 
 
 class _Run:
@@ -266,27 +273,31 @@ class _Run:
         log("input %d: %s %s: %s", idx, "error" if error else "skipped", item, reason)
 
     # -- classification --------------------------------------------------------------------------------------
+    def _batch(self, images: np.ndarray, batch_idx: np.ndarray, spacing: tuple[float, float], sid: str) -> torch.Tensor:
+        """The preprocessed network input of slices ``batch_idx``."""
+        wh = self.o.slice_layout == "WH"
+        sp = (spacing[1], spacing[0]) if wh else spacing
+        affine = torch.diag(torch.tensor([sp[0], sp[1], 1.0], dtype=torch.float64))
+        batch = []
+        for k in batch_idx:
+            img2d = images[k].T if wh else images[k]
+            img = MetaTensor(
+                torch.from_numpy(np.ascontiguousarray(img2d)[None]),
+                affine=affine.clone(),
+                meta={"series_id": sid, "slice_index": int(k)},
+            )
+            out = self.preprocess({"image": img})["image"]
+            out = out.as_tensor() if isinstance(out, MetaTensor) else torch.as_tensor(out)
+            batch.append(out.float())
+        return torch.stack(batch).to(self.o.device)
+
     def _probabilities(
         self, images: np.ndarray, indices: np.ndarray, spacing: tuple[float, float], sid: str
     ) -> np.ndarray:
         probs = np.full((images.shape[0], len(self.o.class_names)), np.nan)
-        wh = self.o.slice_layout == "WH"
-        sp = (spacing[1], spacing[0]) if wh else spacing
-        affine = torch.diag(torch.tensor([sp[0], sp[1], 1.0], dtype=torch.float64))
         for start in range(0, len(indices), self.o.batch_size):
             batch_idx = indices[start : start + self.o.batch_size]
-            batch = []
-            for k in batch_idx:
-                img2d = images[k].T if wh else images[k]
-                img = MetaTensor(
-                    torch.from_numpy(np.ascontiguousarray(img2d)[None]),
-                    affine=affine.clone(),
-                    meta={"series_id": sid, "slice_index": int(k)},
-                )
-                out = self.preprocess({"image": img})["image"]
-                out = out.as_tensor() if isinstance(out, MetaTensor) else torch.as_tensor(out)
-                batch.append(out.float())
-            x = torch.stack(batch).to(self.o.device)
+            x = self._batch(images, batch_idx, spacing, sid)
             with torch.inference_mode():
                 logits = self.network(x)
             logits = logits.detach().float().cpu()
@@ -305,6 +316,20 @@ class _Run:
                 p = logits
             probs[batch_idx] = p.numpy().astype(np.float64)
         return probs
+
+    def _saliency(self, images: np.ndarray, slices: list[int], spacing: tuple[float, float], sid: str) -> dict:
+        """Grad-CAM of the first tumour class on ``slices``: overlay PNGs in ``saliency_dir``; ``{k: (peak, file)}``."""
+        if self.o.saliency_dir is None or not slices:
+            return {}
+        x = self._batch(images, np.asarray(slices), spacing, sid)
+        maps = grad_cam(self.network, x, self.o.class_names.index(self.o.tumour_classes[0]), self.o.saliency_layer)
+        out = {}
+        for k, image, m, (r, c) in zip(slices, x.cpu().numpy(), maps, saliency_peaks(maps)):
+            name = f"{sid}_slice{k:04d}.png"
+            write_overlay(self.o.saliency_dir / name, image[0], m)
+            out[k] = ({"row": round(float(r) / m.shape[0], 4), "col": round(float(c) / m.shape[1], 4)},
+                      f"{self.o.saliency_dir.name}/{name}")
+        return out
 
     def classify(
         self,
@@ -346,6 +371,7 @@ class _Run:
         if len(valid_idx):
             tumour[valid_idx] = tumour_probability(probs[valid_idx], self.o.class_names, self.o.tumour_classes)
         contributing = set(decision.contributing_slices)
+        saliency = self._saliency(stack.images, decision.contributing_slices, stack.pixel_spacing_mm, sid)
         records = []
         axis = _PLANE_WORLD_AXIS.get(plane)
         for k in range(n):
@@ -372,6 +398,8 @@ class _Run:
                     source_frame=src["frame"] if src else None,
                     source_instance_number=src["instance_number"] if src else None,
                     source_path=src.get("path") if src else None,
+                    saliency_peak=saliency[k][0] if k in saliency else None,
+                    saliency_file=saliency[k][1] if k in saliency else None,
                 )
             )
         if stack.resampled:
@@ -562,6 +590,8 @@ def run_clinical_inference(
     min_foreground_fraction: float = 0.0,
     activation: str = "softmax",
     slice_layout: str = "HW",
+    saliency: bool = False,
+    saliency_layer: str = DEFAULT_TARGET_LAYER,
 ) -> ClinicalRunResult:
     """Classify DICOM folders/files and NIfTI files; write ``<run_name>.json`` and ``<run_name>.csv``.
 
@@ -595,6 +625,9 @@ def run_clinical_inference(
             were loaded: ``"HW"`` (rows first, NumPy/display order; training read with
             ``RasterImageReader(reverse_indexing=False)``) or ``"WH"`` (columns first: MONAI ``PILReader`` /
             ``RasterImageReader`` default ``reverse_indexing=True``).
+        saliency: write a Grad-CAM overlay (first tumour class, trunk's last stage) of every contributing slice
+            into ``<output_dir>/<run_name>_saliency/`` and its peak (fractions of height and width) into the JSON.
+        saliency_layer: Grad-CAM layer (dotted module name).
 
     Returns:
         a :class:`ClinicalRunResult`; ``exit_code`` is 0 (all fine), 1 (some errors) or 2 (nothing classified).
@@ -642,6 +675,8 @@ def run_clinical_inference(
         pad_to_square=pad_to_square,
         min_foreground_fraction=min_foreground_fraction,
         activation=activation,
+        saliency_dir=output_dir / f"{run_name}_saliency" if saliency else None,
+        saliency_layer=saliency_layer,
     )
     run = _Run(network, preprocess, opts)
     for idx, inp in enumerate(inputs):

@@ -284,3 +284,21 @@ def test_slice_layout_matches_the_training_reader(inputs, tmp_path):
     assert (hw[:9, :9] == syn.MARKER).all()  # display order: marker top-left (anterior, patient right)
     with pytest.raises(ValueError):
         _run([inputs["nifti"]], tmp_path, slice_layout="CHW")
+
+
+def test_saliency_lights_the_marker_of_each_contributing_slice(inputs, tmp_path):
+    # Grad-CAM on the input (an identity layer in front of the marker network): the decision depends only on
+    # the brightest pixel, the marker, which sits at the top-left of superior axial slices
+    net = torch.nn.Sequential(torch.nn.Identity(), *syn.marker_network())
+    result = run_clinical_inference([inputs["nifti"]], net, syn.marker_preprocess(), syn.CLASS_NAMES, tmp_path,
+                                    run_name="sal", aggregation="top_k_mean", saliency=True, saliency_layer="0")
+    series = result.series[0]
+    report = json.loads(result.json_path.read_text())["series"][0]
+    assert series.decision.is_tumour and len(series.decision.contributing_slices) == 3
+    for k in series.decision.contributing_slices:
+        row = report["slices"][k]
+        assert (tmp_path / row["saliency_file"]).stat().st_size > 0
+        assert row["saliency_peak"]["row"] < 0.25 and row["saliency_peak"]["col"] < 0.25, row["saliency_peak"]
+    assert all("saliency_file" not in s for k, s in enumerate(report["slices"]) if k not in series.decision.contributing_slices)
+    assert sorted(p.name for p in (tmp_path / "sal_saliency").iterdir()) == sorted(
+        f"{series.series_id}_slice{k:04d}.png" for k in series.decision.contributing_slices)
