@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rescore", action="store_true",
                    help="with --adapt: score a fold's existing models/model_clinical.pt instead of training it again")
     p.add_argument("--out", default=str(ROOT / "docs" / "clinical_validation.md"))
+    p.add_argument("--model-title", default="Kaggle-trained model", help="heading of the first model's section")
+    p.add_argument("--model-note", default="see docs/results.md for how it was trained. It has seen no slice of these volumes.",
+                   help="what the first model is and what it has seen (goes after its checkpoint)")
     p.add_argument("adapt_overrides", nargs="*", help="after --: extra overrides for the fine-tuning command")
     args = p.parse_args(argv)
 
@@ -262,10 +265,9 @@ def main(argv: list[str] | None = None) -> None:
         *(["", "`per-class AUC`: the same AUC computed on each class's probability instead of the tumour probability."]
           if per_class else []),
         "",
-        "## Kaggle-trained model",
+        f"## {args.model_title}",
         "",
-        f"Bundle `{args.bundle}`, checkpoint `{rel_path(ckpt)}` ({json.dumps(info)}); see docs/results.md for how it was",
-        "trained. It has seen no slice of these volumes.",
+        f"Bundle `{args.bundle}`, checkpoint `{rel_path(ckpt)}` ({json.dumps(info)}); {args.model_note}",
         "",
         *_table(rows, "per-class AUC" if per_class else None),
     ]

@@ -92,6 +92,7 @@ def fold_summary(eval_dir: Path) -> dict:
             "slice_auc", "position_auc", "sensitivity", "specificity", "within_scan_auc_median",
             "within_scan_position_auc_median", "pointing_game", "n_slices", "n_tumour_slices", "n_patients")}
         out["sequences"][seq]["patients_called_tumour"] = r["patients_called_tumour"]["with_tumour"]
+        out["sequences"][seq]["within_scan"] = r["within_scan_auc"]
     return out
 
 
@@ -109,6 +110,33 @@ def mean_sd(folds: list[dict], metric: str, seq: str | None = None) -> tuple[flo
 def _ms(folds: list[dict], metric: str, seq: str | None = None) -> str:
     m, s = mean_sd(folds, metric, seq)
     return "-" if m is None else f"{m:.3f} ± {s:.3f}"
+
+
+def _shared_patients_table(models: dict, seqs: list[str]) -> list[str]:
+    """Within-scan AUC of the LGG patients that are also in the shared test data, from the fold holding each out."""
+    from monai_tumorcls.data import LGG_DIRNAME
+
+    shared_dir = ROOT.parent / "shared" / "data" / LGG_DIRNAME  # the test data, whatever the run's data root
+    shared = sorted(p.name for p in shared_dir.iterdir() if p.is_dir()) if shared_dir.is_dir() else []
+    rows = []
+    for patient in shared:
+        cells = []
+        for m in models.values():
+            fold = next((f for f in m["folds"] if patient in f["patients"]), None)
+            cells += [_f(None if fold is None else fold["sequences"][s].get("within_scan", {}).get(patient)) for s in seqs]
+        rows.append(f"| {patient} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    head = " | ".join(f"{name}: {s}" for name in models for s in seqs)
+    return ["## The clinical-input check again: the shared LGG patients, held out", "",
+            "Tumour vs tumour-free slices of the same scan (within-scan AUC) of the six LGG patients in "
+            "`../shared/data`, each from the fold that holds it out (the shared NIfTI volumes: "
+            "`docs/clinical_validation_multisource.md`).", "",
+            f"| patient | {head} |", "|---|" + "---|" * (len(models) * len(seqs)), *rows, ""]
+
+
+def _f(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3f}"
 
 
 def render(record: dict) -> str:
@@ -149,6 +177,7 @@ def render(record: dict) -> str:
                   "Held-out LGG patients called tumour (FLAIR), per fold: "
                   + ", ".join(f["sequences"].get("flair", {}).get("patients_called_tumour", "-") for f in folds) + ".",
                   ""]
+    lines += _shared_patients_table(models, seqs)
     lines += ["## Goals of the real-world-validity issue (multi-source model)", "",
               "| goal | target | reached (mean ± sd over folds) | met |", "|---|---|---|---|"]
     ms = models.get("multi-source", {}).get("folds", [])

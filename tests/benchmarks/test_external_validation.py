@@ -16,9 +16,11 @@ def _write_fold(folder, flair_auc, healthy_called, kaggle_acc):
     seq = {"slice_auc": flair_auc, "position_auc": 0.7, "sensitivity": 0.9, "specificity": 0.8,
            "within_scan_auc_median": flair_auc, "within_scan_position_auc_median": 0.75, "pointing_game": 0.85,
            "n_slices": 100, "n_tumour_slices": 30, "n_patients": 4,
-           "patients_called_tumour": {"with_tumour": "4/4", "without_tumour": "0/0"}}
+           "patients_called_tumour": {"with_tumour": "4/4", "without_tumour": "0/0"},
+           "within_scan_auc": {"TCGA_CS_4942_19970222": flair_auc}}
     (folder / "external.json").write_text(json.dumps({
-        "series_rule": {"threshold": 0.6}, "lgg_test_patients": ["a", "b"], "sequences": {"flair": seq},
+        "series_rule": {"threshold": 0.6}, "lgg_test_patients": ["TCGA_CS_4942_19970222"] if flair_auc > 0.97 else ["b"],
+        "sequences": {"flair": seq},
         "healthy_volumes": {"called_tumour": healthy_called, "n_subjects": 4, "called_tumour_rate": healthy_called / 4,
                             "other_scanners": {"siemens": {"called_tumour": healthy_called > 0}}},
     }))
@@ -45,4 +47,6 @@ def test_summary_mean_sd_and_goals(tmp_path):
     assert "| healthy volumes called tumour | <= 0.1 | 0.125 ± 0.177 | no |" in md
     assert "| slice AUC, post-contrast T1 | >= 0.9 | - | - |" in md  # not measured: said so, never "met"
     assert "python x" in md
+    assert "| TCGA_CS_4942_19970222 | 0.980 | 0.980 |" in md  # held out in the second fold only
+    assert "| TCGA_HT_7680_19970202 | - | - |" in md
     assert "never trained on (siemens): called tumour in 1/2 folds" in md
