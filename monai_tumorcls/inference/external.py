@@ -160,6 +160,78 @@ def _saliency(network, items, transform, class_index, target_layer, batch_size, 
     return hits
 
 
+class _Scorer:
+    """Slice probabilities and series scores of one network (the fixed arguments of every step)."""
+
+    def __init__(self, network, class_names, tumour_class, top_k, batch_size, device):
+        self.network, self.class_names, self.tumour_class = network, list(class_names), tumour_class
+        self.top_k, self.batch_size, self.device = top_k, batch_size, device
+        self.t = self.class_names.index(tumour_class)
+
+    def probabilities(self, items: Sequence[dict], transform: Callable) -> np.ndarray:
+        return predict_probabilities(self.network, items, transform, self.batch_size, self.device)
+
+    def series(self, groups: Sequence[str], probs: np.ndarray) -> dict[str, float]:
+        return series_scores(groups, probs, self.class_names, self.tumour_class, self.top_k)
+
+
+def _by_sequence(items: Sequence[dict]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = defaultdict(list)
+    for i, it in enumerate(items):
+        out[it["sequence"]].append(i)
+    return out
+
+
+def _series_threshold(scorer: _Scorer, lgg_val: Sequence[dict], lgg_transform: Callable, healthy_val: list[dict],
+                      volume_transform: Callable) -> tuple[float, int, int]:
+    """Threshold from the validation people only: LGG series (per patient and sequence) and healthy volumes."""
+    positive, negative = [], []
+    probs = scorer.probabilities(lgg_val, lgg_transform)
+    for sel in _by_sequence(lgg_val).values():
+        tumour_groups = {lgg_val[i]["group"] for i in sel if lgg_val[i]["label"] == 1}
+        for g, score in scorer.series([lgg_val[i]["group"] for i in sel], probs[sel]).items():
+            (positive if g in tumour_groups else negative).append(score)
+    if healthy_val:
+        negative += scorer.series([it["group"] for it in healthy_val], scorer.probabilities(healthy_val, volume_transform)).values()
+    return choose_threshold(positive, negative), len(positive), len(negative)
+
+
+def _lgg_reports(scorer: _Scorer, test_items: list[dict], lgg_transform: Callable, threshold: float) -> dict[str, dict]:
+    """Per sequence: :func:`slice_report` of the held-out patients plus their patient-level decisions."""
+    probs = scorer.probabilities(test_items, lgg_transform)
+    sequences = {}
+    for seq, sel in _by_sequence(test_items).items():
+        rows = [{"group": test_items[i]["group"], "label": test_items[i]["label"], "score": float(probs[i, scorer.t]),
+                 "position": float(position_prior([test_items[i]["slice_index"]], [test_items[i]["n_slices"]])[0])}
+                for i in sel]
+        report = slice_report(rows)
+        tumour_groups = {r["group"] for r in rows if r["label"] == 1}
+        scores = scorer.series([r["group"] for r in rows], probs[sel])
+        report["patients_called_tumour"] = {
+            "with_tumour": f"{sum(scores[g] >= threshold for g in tumour_groups)}/{len(tumour_groups)}",
+            "without_tumour": f"{sum(s >= threshold for g, s in scores.items() if g not in tumour_groups)}/"
+                              f"{len(scores) - len(tumour_groups)}",
+        }
+        sequences[seq] = report
+    return sequences
+
+
+def _healthy_report(scorer: _Scorer, volumes: Sequence[LabelledVolume], volume_transform: Callable, threshold: float,
+                    other_healthy: Sequence[LabelledVolume], other_root: str | PathLike | None) -> dict:
+    """Held-out healthy subjects called tumour by the series rule; other scanners' healthy volumes beside them."""
+    items = _volume_items(volumes, scorer.class_names, scorer.tumour_class)
+    scores = scorer.series([it["group"] for it in items], scorer.probabilities(items, volume_transform)) if items else {}
+    called = sum(s >= threshold for s in scores.values())
+    healthy = {"n_subjects": len(scores), "called_tumour": called, "series_scores": scores,
+               "called_tumour_rate": called / len(scores) if scores else None}
+    for v in other_healthy:
+        items = _volume_items([v], scorer.class_names, scorer.tumour_class, other_root)
+        score = scorer.series([v.group] * len(items), scorer.probabilities(items, volume_transform))[v.group]
+        healthy.setdefault("other_scanners", {})[v.group] = {"what": v.description, "series_score": score,
+                                                             "called_tumour": score >= threshold}
+    return healthy
+
+
 def external_validation(
     network: torch.nn.Module,
     lgg: Mapping[str, Sequence[dict]],
@@ -201,53 +273,14 @@ def external_validation(
         the report written to ``external.json``.
     """
     t = list(class_names).index(tumour_class)
-    predict = lambda items, tf: predict_probabilities(network, items, tf, batch_size, device)  # noqa: E731
-    # 1. the series threshold, from the validation people only
-    val_items = list(lgg["validation"])
-    val_probs = predict(val_items, lgg_transform)
-    positive, negative = [], []
-    for seq in dict.fromkeys(it["sequence"] for it in val_items):
-        sel = [i for i, it in enumerate(val_items) if it["sequence"] == seq]
-        tumour_groups = {val_items[i]["group"] for i in sel if val_items[i]["label"] == 1}
-        for g, s in series_scores([val_items[i]["group"] for i in sel], val_probs[sel], class_names, tumour_class, top_k).items():
-            (positive if g in tumour_groups else negative).append(s)
-    ixi_val = _volume_items(ixi["validation"], class_names, tumour_class)
-    if ixi_val:
-        negative += series_scores([it["group"] for it in ixi_val], predict(ixi_val, volume_transform), class_names,
-                                  tumour_class, top_k).values()
-    threshold = choose_threshold(positive, negative)
-    # 2. held-out LGG patients, per sequence
+    scorer = _Scorer(network, class_names, tumour_class, top_k, batch_size, device)
+    threshold, n_pos, n_neg = _series_threshold(scorer, lgg["validation"], lgg_transform,
+                                                _volume_items(ixi["validation"], class_names, tumour_class),
+                                                volume_transform)
     test_items = list(lgg["testing"])
-    probs = predict(test_items, lgg_transform)
-    sequences: dict[str, dict] = {}
-    for seq in dict.fromkeys(it["sequence"] for it in test_items):
-        sel = [i for i, it in enumerate(test_items) if it["sequence"] == seq]
-        rows = [{"group": test_items[i]["group"], "label": test_items[i]["label"], "score": float(probs[i, t]),
-                 "position": float(position_prior([test_items[i]["slice_index"]], [test_items[i]["n_slices"]])[0])}
-                for i in sel]
-        report = slice_report(rows)
-        tumour_groups = {r["group"] for r in rows if r["label"] == 1}
-        scores = series_scores([r["group"] for r in rows], probs[sel], class_names, tumour_class, top_k)
-        report["patients_called_tumour"] = {
-            "with_tumour": f"{sum(scores[g] >= threshold for g in tumour_groups)}/{len(tumour_groups)}",
-            "without_tumour": f"{sum(s >= threshold for g, s in scores.items() if g not in tumour_groups)}/"
-                              f"{len(scores) - len(tumour_groups)}",
-        }
-        sequences[seq] = report
-    # 3. held-out healthy volumes
-    ixi_items = _volume_items(ixi["testing"], class_names, tumour_class)
-    ixi_scores = series_scores([it["group"] for it in ixi_items], predict(ixi_items, volume_transform), class_names,
-                               tumour_class, top_k) if ixi_items else {}
-    healthy = {"n_subjects": len(ixi_scores), "called_tumour": sum(s >= threshold for s in ixi_scores.values()),
-               "series_scores": ixi_scores}
-    healthy["called_tumour_rate"] = healthy["called_tumour"] / len(ixi_scores) if ixi_scores else None
-    for v in other_healthy:
-        items = _volume_items([v], class_names, tumour_class, other_healthy_root)
-        score = series_scores([v.group] * len(items), predict(items, volume_transform), class_names, tumour_class, top_k)
-        healthy.setdefault("other_scanners", {})[v.group] = {"what": v.description, "series_score": score[v.group],
-                                                             "called_tumour": score[v.group] >= threshold}
-    # 4. saliency: pointing game on the held-out tumour slices (every slice when overlays are asked for)
-    if saliency or overlay_dir is not None:
+    sequences = _lgg_reports(scorer, test_items, lgg_transform, threshold)
+    healthy = _healthy_report(scorer, ixi["testing"], volume_transform, threshold, other_healthy, other_healthy_root)
+    if saliency or overlay_dir is not None:  # pointing game on the held-out tumour slices (all slices for overlays)
         for seq, report in sequences.items():
             chosen = [it for it in test_items if it["sequence"] == seq and (overlay_dir is not None or it["label"] == 1)]
             hits = _saliency(network, chosen, lgg_transform, t, target_layer, batch_size, device, overlay_dir)
@@ -256,9 +289,9 @@ def external_validation(
     result = {
         **dict(extra or {}),
         "series_rule": {"method": "top_k_mean", "top_k": top_k, "threshold": threshold,
-                        "chosen_on": f"{len(positive)} tumour / {len(negative)} tumour-free validation series"},
+                        "chosen_on": f"{n_pos} tumour / {n_neg} tumour-free validation series"},
         "lgg_test_patients": sorted({it["group"] for it in test_items}),
-        "ixi_test_subjects": sorted(ixi_scores),
+        "ixi_test_subjects": sorted(healthy["series_scores"]),
         "sequences": sequences,
         "healthy_volumes": healthy,
     }

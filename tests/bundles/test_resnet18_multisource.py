@@ -69,3 +69,15 @@ def test_kaggle_only_option_trains_on_kaggle_alone(data_root):
     assert len(parser.get_parsed_content("validate#datasets")["lgg"]) == 0
     sampler = parser.get_parsed_content("train#sampler")
     assert max(iter(sampler)) < len(datasets["kaggle"])
+
+
+def test_inference_on_a_volume_with_saliency(trained, data_root, tmp_path):
+    root, _ = trained
+    volume = sorted((data_root / "ixi-healthy-t1-2mm" / "t1").glob("*.nii.gz"))[0]
+    out = tmp_path / "out"
+    check(run_bundle(f"{CFG}/inference.json", bundle_root=str(root), input_dir=str(volume), output_dir=str(out),
+                     saliency=True, train_overrides=repr({"image_size": BUDGET["image_size"]})))
+    series = json.loads((out / "clinical.json").read_text())["series"][0]
+    contributing = [s for s in series["slices"] if s["contributing"]]
+    assert series["decision"]["label"] in ("tumour", "no_tumour") and len(contributing) == 3
+    assert all((out / s["saliency_file"]).is_file() for s in contributing)

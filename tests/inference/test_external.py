@@ -51,3 +51,52 @@ def test_threshold_separates_validation_series_and_prefers_specificity():
     t = choose_threshold([0.9, 0.6], [0.7, 0.2])  # no perfect split: J ties between 0.4 and 0.8, the higher wins
     assert t == pytest.approx(0.8)
     assert choose_threshold([], [0.3]) == 0.5
+
+
+def _write_lgg(root, patient, tumour_slices, n=8):
+    import tifffile
+
+    folder = root / patient
+    folder.mkdir(parents=True)
+    for k in range(1, n + 1):
+        value = 200 if k in tumour_slices else 50
+        tifffile.imwrite(folder / f"{patient}_{k}.tif", np.full((16, 16, 3), value, np.uint8))
+        mask = np.zeros((16, 16), np.uint8)
+        if k in tumour_slices:
+            mask[4:14, 4:14] = 255
+        tifffile.imwrite(folder / f"{patient}_{k}_mask.tif", mask)
+
+
+def test_external_validation_end_to_end_on_synthetic_patients(tmp_path):
+    import torch
+    from monai.data import PILReader
+    from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, ScaleIntensityRanged
+
+    from monai_tumorcls.data import lgg_slice_items, scan_lgg_folder
+    from monai_tumorcls.inference import external_validation
+    from monai_tumorcls.transforms import SelectChanneld
+
+    for i, tumour in enumerate([{3, 4}, {5, 6}, {2, 3}, {6, 7}]):
+        _write_lgg(tmp_path / "lgg", f"TCGA_CS_{4940 + i}_20000101", tumour)
+    items = lgg_slice_items(scan_lgg_folder(tmp_path / "lgg"), sequences=["flair"], min_area=10, margin=1)
+    lgg = {"validation": [it for it in items if it["group"] < "TCGA_CS_4942"],
+           "testing": [it for it in items if it["group"] >= "TCGA_CS_4942"]}
+
+    class Bright(torch.nn.Module):  # "tumour" logit follows the image's brightness: it sees the lesion
+        def forward(self, x):
+            m = x.mean(dim=(1, 2, 3))
+            return torch.stack([torch.zeros_like(m), 20 * (m - 0.5)], dim=1)
+
+    tf = Compose([LoadImaged("image", reader=PILReader(reverse_indexing=False), image_only=True),
+                  EnsureChannelFirstd("image"), SelectChanneld("image"),
+                  ScaleIntensityRanged("image", 0, 255, 0, 1)])
+    result = external_validation(Bright(), lgg, {"validation": [], "testing": []}, tf, tf, ["notumor", "tumor"],
+                                 tmp_path / "out")
+    flair = result["sequences"]["flair"]
+    assert flair["slice_auc"] == 1.0 and flair["within_scan_auc_median"] == 1.0 and flair["sensitivity"] == 1.0
+    assert flair["n_patients"] == 2 and flair["n_tumour_slices"] == 4
+    assert flair["patients_called_tumour"]["with_tumour"] == "2/2"
+    assert result["series_rule"]["chosen_on"] == "2 tumour / 0 tumour-free validation series"
+    assert result["healthy_volumes"]["n_subjects"] == 0 and result["lgg_test_patients"] == [
+        "TCGA_CS_4942_20000101", "TCGA_CS_4943_20000101"]
+    assert "| flair | 12 (4) | 2 | 1.000 |" in (tmp_path / "out" / "external.md").read_text()
