@@ -9,7 +9,7 @@ Runs the user's own bundle commands (``bundles/resnet18_multisource``) from the 
    fold k, initialised from the Kaggle-only model's trunk (``--pretrained``), then ``evaluate.json --fold k``.
 
 Every step is skipped when its output exists (``train.done`` / ``eval/external.json``), so a killed run resumes
-where it stopped. Writes ``docs/external_validation.md`` and ``docs/results/external_validation.json`` (atomically)
+where it stopped. Writes ``docs/external_validation.md`` and ``docs/external_validation.json`` (atomically)
 with mean and spread over the folds, the commands, the machine and the wall times.
 
     MONAI_DATA_DIRECTORY=/path/to/data python benchmarks/external_validation.py --folds 5
@@ -37,7 +37,7 @@ from results import machine, rel_path, run_logged  # noqa: E402  (benchmarks/res
 
 BUNDLE = "resnet18_multisource"
 CFG = f"bundles/{BUNDLE}/configs"
-RECORD = ROOT / "docs" / "results" / "external_validation.json"
+RECORD = ROOT / "docs" / "external_validation.json"  # not in docs/results/: benchmarks/results.py renders those
 DOC = ROOT / "docs" / "external_validation.md"
 #: the goals of the real-world-validity issue (metric, sequence or None, comparison, value)
 GOALS = (
