@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -73,3 +74,15 @@ def test_overlay_png_is_an_rgb_image_of_the_input_size():
     png = Image.open(io.BytesIO(overlay_png(img, sal)))
     assert png.size == (30, 20) and png.mode == "RGB"
     assert np.asarray(png)[5, 7].tolist() == [0, 255, 255]  # the peak's cross
+
+
+@pytest.mark.parametrize("head", ["linear", "dense", "spp"])
+def test_grad_cam_on_every_head_of_the_classifier(head):
+    from monai_tumorcls.networks import ResNetClassifier
+
+    torch.manual_seed(0)
+    net = ResNetClassifier("resnet18", num_classes=4, head=head)
+    images = torch.rand(2, 3, 64, 64)
+    maps = grad_cam(net, images, None)  # each image's predicted class, on features.layer4
+    assert maps.shape == (2, 64, 64) and np.isfinite(maps).all()
+    assert maps.min() >= 0 and maps.max() <= 1 + 1e-6 and maps.max() > 0
