@@ -185,6 +185,8 @@ def render(record: dict) -> str:
         m, _ = mean_sd(ms, metric, seq)
         met = "-" if m is None else ("yes" if (m >= target if op == ">=" else m <= target) else "no")
         lines.append(f"| {label} | {op} {target} | {_ms(ms, metric, seq)} | {met} |")
+    if record.get("note"):
+        lines += ["", "## What this shows", "", record["note"]]
     lines += ["", "## Commands and wall times", ""]
     for key, w in record["steps"].items():
         lines += [f"- {key}: {w['seconds']:.0f} s, finished {w['finished']} (load average at the end "
@@ -201,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="what else used the cores during the run (goes into the record)")
     p.add_argument("--record", default=str(RECORD), help="JSON record written (and read to resume wall times)")
     p.add_argument("--doc", default=str(DOC), help="Markdown written")
+    p.add_argument("--note", default="", help="what the numbers show and what did not work (rendered under the tables)")
     p.add_argument("--render-only", action="store_true")
     p.add_argument("train_overrides", nargs="*", help="after --: overrides for every training and evaluation command")
     args = p.parse_args(argv)
@@ -236,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
             "command": shell_join(["python", "benchmarks/external_validation.py", *(argv if argv is not None else sys.argv[1:])]),
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(), "data": str(get_data_root()), "cores_note": args.cores_note,
-            "steps": walls, "models": models,
+            "steps": walls, "models": models, "note": args.note,
         }
         atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
         atomic_write_text(doc_path, render(record))
