@@ -195,6 +195,15 @@ def render(record: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _without_note(argv: list[str] | None) -> list[str]:
+    """The command-line arguments less ``--note TEXT`` (the note is rendered on its own)."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    if "--note" in args:
+        i = args.index("--note")
+        del args[i : i + 2]
+    return args
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--folds", type=int, default=5, help="patient folds to run (0..folds-1 of n_folds=5)")
@@ -236,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
              root / "logs" / "eval.log", walls, f"multi-source: evaluate fold {k}")
         models["multi-source"]["folds"].append(fold_summary(root / "eval"))
         record = {
-            "command": shell_join(["python", "benchmarks/external_validation.py", *(argv if argv is not None else sys.argv[1:])]),
+            "command": shell_join(["python", "benchmarks/external_validation.py", *_without_note(argv)]),
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(), "data": str(get_data_root()), "cores_note": args.cores_note,
             "steps": walls, "models": models, "note": args.note,
