@@ -90,7 +90,8 @@ def fold_summary(eval_dir: Path) -> dict:
     for seq, r in ext["sequences"].items():
         out["sequences"][seq] = {k: r.get(k) for k in (
             "slice_auc", "position_auc", "sensitivity", "specificity", "within_scan_auc_median",
-            "within_scan_position_auc_median", "pointing_game", "n_slices", "n_tumour_slices", "n_patients")}
+            "within_scan_position_auc_median", "pointing_game", "pointing_game_brightest_region", "n_slices",
+            "n_tumour_slices", "n_patients")}
         out["sequences"][seq]["patients_called_tumour"] = r["patients_called_tumour"]["with_tumour"]
         out["sequences"][seq]["within_scan"] = r["within_scan_auc"]
     return out
@@ -154,18 +155,21 @@ def render(record: dict) -> str:
         "a model has learned the lesion rather than the anatomical level only where it beats it. `within-scan` is",
         "the AUC of tumour vs tumour-free slices of one scan (one scanner, one protocol), median over patients.",
         "The series rule (mean of the top 3 slice probabilities >= threshold) takes its threshold from each fold's",
-        "validation people only.",
+        "validation people only. The pointing game counts held-out tumour slices whose Grad-CAM peak (tumour class,",
+        "`features.layer4`) lies in the mask grown by 4 px; the brightest-region pointer (the brightest 9x9 window of",
+        "the input, no model) is what a saliency map has to beat on these hyperintense lesions.",
         "",
     ]
     for name, m in models.items():
         folds = m["folds"]
         lines += [f"## {name}", "", m["what"], "",
                   "| sequence | slice AUC | position-only AUC | sensitivity | specificity | within-scan AUC (median) "
-                  "| position-only within-scan | pointing game |", "|---|---|---|---|---|---|---|---|"]
+                  "| position-only within-scan | pointing game | brightest-region pointer |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for seq in seqs:
             lines.append(f"| {seq} | " + " | ".join(_ms(folds, k, seq) for k in (
                 "slice_auc", "position_auc", "sensitivity", "specificity", "within_scan_auc_median",
-                "within_scan_position_auc_median", "pointing_game")) + " |")
+                "within_scan_position_auc_median", "pointing_game", "pointing_game_brightest_region")) + " |")
         thresholds = ", ".join(format(f["threshold"], ".3f") for f in folds)
         lines += ["", f"Healthy IXI volumes called tumour: {_ms(folds, 'healthy_rate')} per fold "
                       f"({', '.join(f['healthy'] for f in folds)}); series thresholds {thresholds}.",

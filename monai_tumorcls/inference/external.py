@@ -11,7 +11,8 @@ On the held-out LGG patients (tumour and tumour-free slices of the same scans) a
 - a patient-level decision with the series rule of bundle inference (mean of the top-k slice probabilities >=
   threshold), the threshold chosen on the validation people only (:func:`choose_threshold`);
 - the share of held-out healthy volumes called "tumour" by the same rule;
-- optionally the pointing game (:mod:`.saliency`): the share of tumour slices whose Grad-CAM peak lies in the mask.
+- optionally the pointing game (:mod:`monai_tumorcls.visualize`): the share of tumour slices whose Grad-CAM peak
+  lies in the mask, beside a model-free pointer (the brightest 9x9 window of the input) that it has to beat.
 """
 
 from __future__ import annotations
@@ -142,22 +143,31 @@ def _read_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
     return resize(tifffile.imread(path) > 0, shape, order=0, preserve_range=True, anti_aliasing=False)
 
 
-def _saliency(network, items, transform, class_index, target_layer, batch_size, device, overlay_dir) -> list[bool]:
-    """Grad-CAM of every item; the pointing-game hit of each tumour item; overlay PNGs when ``overlay_dir``."""
-    hits = []
+def _brightest_region(images: torch.Tensor, size: int = 9) -> np.ndarray:
+    """Model-free pointer: mean intensity of each ``size`` x ``size`` window of the first channel (FLAIR lesions are
+    bright, so this is the baseline a saliency map has to beat)."""
+    return torch.nn.functional.avg_pool2d(images[:, :1].float().cpu(), size, 1, size // 2)[:, 0].numpy()
+
+
+def _saliency(network, items, transform, class_index, target_layer, batch_size, device, overlay_dir):
+    """Grad-CAM of every item; pointing-game hits of the tumour items, of Grad-CAM and of the brightest region;
+    overlay PNGs when ``overlay_dir``."""
+    hits, baseline = [], []
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]
         batch = [transform(dict(it)) for it in chunk]
         images = torch.stack([torch.as_tensor(b["image"]) for b in batch]).to(device)
         maps = grad_cam(network, images, class_index, target_layer)
-        peaks = saliency_peaks(maps)
-        for it, b, m, p in zip(chunk, batch, maps, peaks):
+        peaks, bright_peaks = saliency_peaks(maps), saliency_peaks(_brightest_region(images))
+        for it, b, m, p, q in zip(chunk, batch, maps, peaks, bright_peaks):
             if it["label"] == 1:
-                hits.append(bool(pointing_hits(p[None], _read_mask(it["mask"], m.shape)[None])[0]))
+                mask = _read_mask(it["mask"], m.shape)[None]
+                hits.append(bool(pointing_hits(p[None], mask)[0]))
+                baseline.append(bool(pointing_hits(q[None], mask)[0]))
             if overlay_dir is not None:
                 name = f"{it['group']}_{it['slice_index'] + 1}_{it['sequence']}.png"
                 write_overlay(Path(overlay_dir) / name, np.asarray(b["image"])[0], m)
-    return hits
+    return hits, baseline
 
 
 class _Scorer:
@@ -283,8 +293,9 @@ def external_validation(
     if saliency or overlay_dir is not None:  # pointing game on the held-out tumour slices (all slices for overlays)
         for seq, report in sequences.items():
             chosen = [it for it in test_items if it["sequence"] == seq and (overlay_dir is not None or it["label"] == 1)]
-            hits = _saliency(network, chosen, lgg_transform, t, target_layer, batch_size, device, overlay_dir)
+            hits, baseline = _saliency(network, chosen, lgg_transform, t, target_layer, batch_size, device, overlay_dir)
             report["pointing_game"] = float(np.mean(hits)) if hits else None
+            report["pointing_game_brightest_region"] = float(np.mean(baseline)) if baseline else None
             report["pointing_game_n"] = len(hits)
     result = {
         **dict(extra or {}),
@@ -316,8 +327,9 @@ def external_markdown(result: Mapping) -> str:
         f"(threshold chosen on {rule['chosen_on']}).",
         "",
         "| sequence | slices (tumour) | patients | slice AUC | position-only AUC | sensitivity | specificity "
-        "| within-scan AUC (median) | position-only within-scan (median) | patients called tumour | pointing game |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| within-scan AUC (median) | position-only within-scan (median) | patients called tumour | pointing game "
+        "| brightest-region pointer |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for seq, r in result["sequences"].items():
         pc = r["patients_called_tumour"]
@@ -325,7 +337,8 @@ def external_markdown(result: Mapping) -> str:
             f"| {seq} | {r['n_slices']} ({r['n_tumour_slices']}) | {r['n_patients']} | {_f(r['slice_auc'])} "
             f"| {_f(r['position_auc'])} | {_f(r['sensitivity'])} | {_f(r['specificity'])} "
             f"| {_f(r['within_scan_auc_median'])} | {_f(r['within_scan_position_auc_median'])} "
-            f"| {pc['with_tumour']} with tumour, {pc['without_tumour']} without | {_f(r.get('pointing_game'))} |"
+            f"| {pc['with_tumour']} with tumour, {pc['without_tumour']} without | {_f(r.get('pointing_game'))} "
+            f"| {_f(r.get('pointing_game_brightest_region'))} |"
         )
     h = result["healthy_volumes"]
     lines += ["", f"Healthy IXI volumes called tumour: {h['called_tumour']}/{h['n_subjects']}"

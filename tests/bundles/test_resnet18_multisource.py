@@ -43,6 +43,7 @@ def test_evaluation_reports_held_out_patients_and_kaggle_testing(trained):
         assert 0 <= r["slice_auc"] <= 1 and 0 <= r["position_auc"] <= 1
         assert r["n_patients"] == len(ext["lgg_test_patients"]) >= 1
         assert r["pointing_game_n"] == r["n_tumour_slices"] > 0 and 0 <= r["pointing_game"] <= 1
+        assert 0 <= r["pointing_game_brightest_region"] <= 1
     assert ext["healthy_volumes"]["n_subjects"] == 4 and len(ext["ixi_test_subjects"]) == 4
     siemens = ext["healthy_volumes"]["other_scanners"]["siemens-volunteer"]
     assert 0 <= siemens["series_score"] <= 1 and siemens["called_tumour"] == (siemens["series_score"] >= ext["series_rule"]["threshold"])
