@@ -82,3 +82,22 @@ def test_inference_on_a_volume_with_saliency(trained, data_root, tmp_path):
     contributing = [s for s in series["slices"] if s["contributing"]]
     assert series["decision"]["label"] in ("tumour", "no_tumour") and len(contributing) == 3
     assert all((out / s["saliency_file"]).is_file() for s in contributing)
+
+
+def test_config_consistency():
+    from monai_tumorcls.engines import random_transforms
+
+    cfg = PROJECT_ROOT / CFG
+    for name in ("metadata.json", "train.json", "evaluate.json", "inference.json", "logging.conf"):
+        assert (cfg / name).is_file(), name
+    assert (cfg.parent / "LICENSE").read_text().lstrip().startswith("Apache License")
+    assert (cfg.parent / "docs" / "README.md").is_file()
+    parser = ConfigParser()
+    parser.read_config(str(cfg / "train.json"))
+    for key in ("preprocessing", "lgg_preprocessing", "slice_preprocessing"):  # evaluation/inference: no randomness
+        assert random_transforms(parser.get_parsed_content(key)) == [], key
+    augmentation = [type(t).__name__ for t in parser.get_parsed_content("train#augmentation")]
+    assert "RandAdjustContrastd" in augmentation and "RandGaussianSmoothd" in augmentation
+    meta = json.loads((cfg / "metadata.json").read_text())
+    assert meta["network_data_format"]["inputs"]["image"]["spatial_shape"] == [parser["image_size"]] * 2
+    assert meta["network_data_format"]["outputs"]["pred"]["channel_def"] == {"0": "notumor", "1": "tumor"}
