@@ -1,102 +1,65 @@
 """MONAI-style transforms for 2D brain MRI classification: array transforms for channel-first ``(C, H, W)``
-input and their dictionary twins (suffix ``d``, aliases ``D``/``Dict``)."""
+input and their dictionary twins (suffix ``d``, aliases ``D``/``Dict``).
+
+Public names are listed once, in each module's ``__all__``, and imported here (as ``monai.transforms`` does);
+the sub-package ``__init__`` files are empty."""
 
 from __future__ import annotations
 
-from .channel import (
+from .channel.array import (
     EnsureThreeChannel,
+    SelectChannel,
+)
+from .channel.dictionary import (
     EnsureThreeChannelD,
     EnsureThreeChanneld,
     EnsureThreeChannelDict,
-    SelectChannel,
     SelectChannelD,
     SelectChanneld,
     SelectChannelDict,
 )
-from .intensity import (
+from .intensity.array import (
     ContrastStretch,
+    MinMaxNormalize,
+    PercentileNormalize,
+    ZScoreNormalize,
+)
+from .intensity.dictionary import (
     ContrastStretchD,
     ContrastStretchd,
     ContrastStretchDict,
-    MinMaxNormalize,
     MinMaxNormalizeD,
     MinMaxNormalized,
     MinMaxNormalizeDict,
-    PercentileNormalize,
     PercentileNormalizeD,
     PercentileNormalized,
     PercentileNormalizeDict,
-    ZScoreNormalize,
     ZScoreNormalizeD,
     ZScoreNormalized,
     ZScoreNormalizeDict,
 )
-from .lesion import (
+from .lesion.array import (
     LESION_KINDS,
     RandSyntheticLesion,
+)
+from .lesion.dictionary import (
     RandSyntheticLesionD,
     RandSyntheticLesiond,
     RandSyntheticLesionDict,
 )
-from .spatial import (
+from .spatial.array import (
     RandFlipAxes,
+    RandRotate90Choice,
+    RandRotateAngle,
+)
+from .spatial.dictionary import (
     RandFlipAxesD,
     RandFlipAxesd,
     RandFlipAxesDict,
-    RandRotate90Choice,
     RandRotate90ChoiceD,
     RandRotate90Choiced,
     RandRotate90ChoiceDict,
-    RandRotateAngle,
     RandRotateAngleD,
     RandRotateAngled,
     RandRotateAngleDict,
 )
-
-__all__ = [
-    # channel
-    "EnsureThreeChannel",
-    "EnsureThreeChanneld",
-    "EnsureThreeChannelD",
-    "EnsureThreeChannelDict",
-    "SelectChannel",
-    "SelectChanneld",
-    "SelectChannelD",
-    "SelectChannelDict",
-    # intensity
-    "MinMaxNormalize",
-    "PercentileNormalize",
-    "ZScoreNormalize",
-    "ContrastStretch",
-    "MinMaxNormalized",
-    "MinMaxNormalizeD",
-    "MinMaxNormalizeDict",
-    "PercentileNormalized",
-    "PercentileNormalizeD",
-    "PercentileNormalizeDict",
-    "ZScoreNormalized",
-    "ZScoreNormalizeD",
-    "ZScoreNormalizeDict",
-    "ContrastStretchd",
-    "ContrastStretchD",
-    "ContrastStretchDict",
-    # lesion
-    "LESION_KINDS",
-    "RandSyntheticLesion",
-    "RandSyntheticLesiond",
-    "RandSyntheticLesionD",
-    "RandSyntheticLesionDict",
-    # spatial
-    "RandFlipAxes",
-    "RandRotateAngle",
-    "RandRotate90Choice",
-    "RandFlipAxesd",
-    "RandFlipAxesD",
-    "RandFlipAxesDict",
-    "RandRotateAngled",
-    "RandRotateAngleD",
-    "RandRotateAngleDict",
-    "RandRotate90Choiced",
-    "RandRotate90ChoiceD",
-    "RandRotate90ChoiceDict",
-]
