@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import pickle
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -328,34 +328,66 @@ def load_backbone_weights(
         candidates = (getattr(model_or_trunk, "backbone", None), getattr(trunk, "arch", None))
         arch = next((a for a in candidates if isinstance(a, str)), None)
     name = arch or type(trunk).__name__
-
-    if source is None or (isinstance(source, str) and source.strip().lower() in RANDOM_INIT_NAMES):
-        # the command line gives strings: `--pretrained null` must mean what `"pretrained": null` means in JSON
+    loaded = _read_source(source, arch, trunk)
+    if loaded is None:
         logger.info("%s backbone: random initialisation (pretrained=None), no weights loaded.", name)
         return BackboneLoadResult(source=None)
+    where, state = loaded
+    own = trunk.state_dict()
+    targets = {k: v for k, v in own.items() if k.split(".", 1)[0] in TRUNK_STAGES}
+    fit = _adapt_first_conv if adapt_input_channels else None
+    new_state, result = _map_to_trunk(state, targets, strip_prefixes, where, name, fit)
+    result.missing = [k for k in targets if k not in new_state and not k.endswith("num_batches_tracked")]
+    if result.missing and strict:
+        raise ValueError(f"{where}: {len(result.missing)} trunk keys missing: {_short(result.missing)}.")
+    trunk.load_state_dict({**own, **new_state}, strict=True)
+    _log_result(result, name, len(targets))
+    return result
+
+
+def _read_source(
+    source: PretrainedSource, arch: str | None, trunk: nn.Module
+) -> tuple[str, dict[str, torch.Tensor]] | None:
+    """Step 1: ``(where, state dict)`` of a pretrained source, or ``None`` for random initialisation."""
+    if source is None or (isinstance(source, str) and source.strip().lower() in RANDOM_INIT_NAMES):
+        # the command line gives strings: `--pretrained null` must mean what `"pretrained": null` means in JSON
+        return None
     if isinstance(source, bool):
         raise TypeError(
             f"pretrained must be None, 'imagenet' or a path to a weights file, got {source!r} "
             "(use None for random initialisation, 'imagenet' for torchvision's ImageNet weights)."
         )
-
     if isinstance(source, Mapping):
-        where = "<state dict>"
-        state = _extract_state_dict(source, "the given state dict")
+        return "<state dict>", _extract_state_dict(source, "the given state dict")
+    if isinstance(source, str) and _imagenet_versions(source) is not None:
+        if not isinstance(arch, str):
+            raise ValueError(f"`arch` is needed to find the {source!r} weights of {type(trunk).__name__}.")
+        path = find_imagenet_weights(arch, source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
     else:
-        if isinstance(source, str) and _imagenet_versions(source) is not None:
-            if not isinstance(arch, str):
-                raise ValueError(f"`arch` is needed to find the {source!r} weights of {type(trunk).__name__}.")
-            path = find_imagenet_weights(arch, source)
-        elif isinstance(source, (str, os.PathLike)):
-            path = Path(source)
-        else:
-            raise TypeError(f"unsupported pretrained source of type {type(source).__name__}.")
-        where = str(path)
-        state = read_state_dict(path)
+        raise TypeError(f"unsupported pretrained source of type {type(source).__name__}.")
+    return str(path), read_state_dict(path)
 
-    own = trunk.state_dict()
-    targets = {k: v for k, v in own.items() if k.split(".", 1)[0] in TRUNK_STAGES}
+
+def _adapt_first_conv(target: str, tensor: torch.Tensor, expected: torch.Size) -> torch.Tensor | None:
+    """Shape hook of :func:`_map_to_trunk`: a first-conv kernel for another number of input channels, adapted;
+    ``None`` for any other mismatch."""
+    if target == "conv1.weight" and tensor.ndim == 4 and tensor.shape[0] == expected[0] and tensor.shape[2:] == expected[2:]:
+        return _adapt_input_conv(tensor, expected[1])
+    return None
+
+
+def _map_to_trunk(
+    state: Mapping[str, torch.Tensor],
+    targets: Mapping[str, torch.Tensor],
+    strip_prefixes: Sequence[str],
+    where: str,
+    name: str,
+    fit: Callable[[str, torch.Tensor, torch.Size], torch.Tensor | None] | None,
+) -> tuple[dict[str, torch.Tensor], BackboneLoadResult]:
+    """Step 2: the source tensors under their trunk keys (classifier keys dropped, others reported), shapes checked;
+    ``fit`` may adapt a tensor whose shape differs (returns ``None`` to refuse)."""
     result = BackboneLoadResult(source=where)
     new_state: dict[str, torch.Tensor] = {}
     origin: dict[str, str] = {}
@@ -369,55 +401,39 @@ def load_backbone_weights(
         origin[target] = key
         expected = targets[target].shape
         if tensor.shape != expected:
-            if (
-                adapt_input_channels
-                and target == "conv1.weight"
-                and tensor.ndim == 4
-                and tensor.shape[0] == expected[0]
-                and tensor.shape[2:] == expected[2:]
-            ):
-                tensor = _adapt_input_conv(tensor, expected[1])
-                result.adapted.append(target)
-                logger.info(
-                    "%s backbone: adapted %s from %d to %d input channels.",
-                    name,
-                    target,
-                    state[key].shape[1],
-                    expected[1],
-                )
-            else:
+            fitted = fit(target, tensor, expected) if fit is not None else None
+            if fitted is None:
                 raise ValueError(
                     f"{where}: shape mismatch for trunk key {target!r} (source key {key!r}): file has "
                     f"{tuple(tensor.shape)}, the {name} trunk expects {tuple(expected)}. Is it a weights file of "
                     f"another architecture?"
                 )
+            logger.info("%s backbone: adapted %s from %d to %d input channels.", name, target, tensor.shape[1], expected[1])
+            result.adapted.append(target)
+            tensor = fitted
         new_state[target] = tensor
         result.loaded.append(target)
-
     if not new_state:
         raise ValueError(
             f"{where}: no key matches the {name} trunk, is it the right file? Source keys: "
             f"{_short(list(state))}; expected keys such as 'conv1.weight', 'layer1.0.conv1.weight' "
             f"(optionally prefixed by one of {list(strip_prefixes)})."
         )
-    result.missing = [k for k in targets if k not in new_state and not k.endswith("num_batches_tracked")]
-    if result.missing and strict:
-        raise ValueError(f"{where}: {len(result.missing)} trunk keys missing: {_short(result.missing)}.")
+    return new_state, result
 
-    trunk.load_state_dict({**own, **new_state}, strict=True)
 
+def _log_result(result: BackboneLoadResult, name: str, n_targets: int) -> None:
+    """Step 3: what was loaded, and warnings for what was missing or unused."""
+    where = result.source
     logger.info(
         "%s backbone: loaded %d/%d trunk tensors from %s%s.",
         name,
         len(result.loaded),
-        len(targets),
+        n_targets,
         where,
         f" (dropped {len(result.dropped)} classifier tensors)" if result.dropped else "",
     )
     if result.missing:
-        logger.warning(
-            "%s backbone: keys missing from %s, left as initialised: %s", name, where, _short(result.missing)
-        )
+        logger.warning("%s backbone: keys missing from %s, left as initialised: %s", name, where, _short(result.missing))
     if result.unexpected:
         logger.warning("%s backbone: keys of %s not used: %s", name, where, _short(result.unexpected))
-    return result
