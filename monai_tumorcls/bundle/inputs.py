@@ -7,11 +7,9 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from monai_tumorcls.data.dicom_series import is_nifti_file
+from monai_tumorcls.data.dicom_series import is_dicom_file, is_nifti_file
 
 __all__ = ["detect_input_kind", "as_input_list"]
-
-_DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 
 def as_input_list(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
@@ -19,17 +17,6 @@ def as_input_list(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> li
     if isinstance(inputs, (str, os.PathLike)):
         return [str(inputs)]
     return [str(p) for p in inputs]
-
-
-def _is_dicom_file(path: Path) -> bool:
-    if path.suffix.lower() in _DICOM_SUFFIXES:
-        return True
-    try:
-        with open(path, "rb") as f:
-            head = f.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:132] == b"DICM"
 
 
 def detect_input_kind(inputs: str | os.PathLike | Sequence[str | os.PathLike], max_files: int = 200) -> str:
@@ -49,6 +36,6 @@ def detect_input_kind(inputs: str | os.PathLike | Sequence[str | os.PathLike], m
                 if n >= max_files:
                     break
                 files.append(f)
-        if any(is_nifti_file(f) or _is_dicom_file(f) for f in files):
+        if any(is_nifti_file(f) or is_dicom_file(f) for f in files):
             return "clinical"
     return "images"

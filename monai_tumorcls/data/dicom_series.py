@@ -31,6 +31,7 @@ __all__ = [
     "DICOM_SUFFIXES",
     "NIFTI_SUFFIXES",
     "is_nifti_file",
+    "is_dicom_file",
     "DicomFrameRef",
     "DicomSeries",
     "ScanIssue",
@@ -242,6 +243,22 @@ def is_nifti_file(path: Path) -> bool:
 
 def _looks_like_dicom_name(path: Path) -> bool:
     return path.suffix.lower() in DICOM_SUFFIXES
+
+
+def is_dicom_file(path: str | os.PathLike) -> bool:
+    """Cheap test without parsing: a DICOM suffix (:data:`DICOM_SUFFIXES`), or the ``DICM`` marker at byte 128.
+
+    An unreadable file is not DICOM here; the scanner reports it when it reads the folder.
+    """
+    path = Path(path)
+    if _looks_like_dicom_name(path):
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
 
 
 def _series_id(study_uid: str, series_uid: str, fallback: str) -> str:

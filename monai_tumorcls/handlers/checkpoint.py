@@ -13,6 +13,8 @@ from monai.utils import IgniteInfo, min_version, optional_import
 
 from monai_tumorcls.utils.atomic import atomic_torch_save, atomic_write_text
 
+from .distributed import dist_rank
+
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 if TYPE_CHECKING:
     from ignite.engine import Engine
@@ -28,12 +30,6 @@ def state_dict_of(obj) -> dict:
     """``state_dict()`` of a module (unwrapping DataParallel/DDP ``.module``), optimizer or scheduler."""
     obj = getattr(obj, "module", obj) if isinstance(obj, torch.nn.Module) else obj
     return obj.state_dict()
-
-
-def _is_rank(rank: int) -> bool:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank() == rank
-    return True
 
 
 class AtomicCheckpointSaver:
@@ -89,7 +85,7 @@ class AtomicCheckpointSaver:
     def save(self, filename: str, info: dict) -> Path:
         """Write the checkpoint ``filename`` and its JSON sidecar now (on ``save_rank`` only)."""
         path = self.save_dir / filename
-        if _is_rank(self.save_rank):
+        if dist_rank() == self.save_rank:
             atomic_torch_save(self._payload(), path)
             atomic_write_text(path.with_name(path.name + ".json"), json.dumps(info, indent=2) + "\n")
             logger.info("saved checkpoint %s (%s)", path, info)

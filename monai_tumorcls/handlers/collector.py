@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from monai.utils import IgniteInfo, min_version, optional_import
 
+from .distributed import dist_rank, dist_world_size
+
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 if TYPE_CHECKING:
     from ignite.engine import Engine
@@ -76,11 +78,11 @@ class ItemCollector:
         self.rows.extend(self.row(it) for it in merged_items(engine.state.batch, engine.state.output))
 
     def _gather(self) -> list[dict] | None:
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        if dist_world_size() == 1:
             return self.rows
-        gathered: list = [None] * torch.distributed.get_world_size()
+        gathered: list = [None] * dist_world_size()
         torch.distributed.all_gather_object(gathered, self.rows)
-        if torch.distributed.get_rank() != self.save_rank:
+        if dist_rank() != self.save_rank:
             return None
         return [r for part in gathered for r in part]
 

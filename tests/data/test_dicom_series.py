@@ -155,3 +155,18 @@ def test_order_frames_fallbacks():
     assert order_frames(frames).method == "instance_number"
     frames = [_frame(None, None) for _ in range(3)]
     assert order_frames(frames).method == "file_order"
+
+
+def test_is_dicom_file_by_suffix_or_marker(tmp_path):
+    from monai_tumorcls.bundle.inputs import detect_input_kind
+    from monai_tumorcls.data.dicom_series import is_dicom_file
+
+    (tmp_path / "a.DCM").write_bytes(b"")  # suffix alone is enough for this cheap test
+    (tmp_path / "IM0001").write_bytes(b"\0" * 128 + b"DICM" + b"\2\0")
+    (tmp_path / "notes.txt").write_text("not dicom")
+    assert is_dicom_file(tmp_path / "a.DCM") and is_dicom_file(tmp_path / "IM0001")
+    assert not is_dicom_file(tmp_path / "notes.txt") and not is_dicom_file(tmp_path / "missing")
+    (tmp_path / "a.DCM").unlink()
+    assert detect_input_kind(tmp_path) == "clinical"
+    (tmp_path / "IM0001").unlink()
+    assert detect_input_kind(tmp_path) == "images"
