@@ -1,4 +1,4 @@
-"""Classification metrics in plain numpy: confusion matrix, per-class report, sensitivity/specificity, ROC-AUC.
+"""Classification metrics (numpy; ROC-AUC by MONAI): confusion matrix, per-class report, sensitivity/specificity, ROC-AUC.
 
 All functions take integer labels ``y_true`` of shape (N,) and class probabilities ``y_prob`` of shape (N, C)
 (rows summing to 1; predictions are the row-wise argmax).
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch
 
 __all__ = ["confusion_matrix", "roc_auc_binary", "per_class_report", "classification_metrics", "binary_metrics"]
 
@@ -25,22 +26,15 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
 
 
 def roc_auc_binary(is_positive: np.ndarray, score: np.ndarray) -> float | None:
-    """Area under the ROC curve (Mann-Whitney U with mid-ranks for ties); ``None`` when a class is absent."""
-    is_positive = np.asarray(is_positive, dtype=bool)
-    score = np.asarray(score, dtype=np.float64)
-    n_pos = int(is_positive.sum())
-    n_neg = is_positive.size - n_pos
-    if n_pos == 0 or n_neg == 0:
+    """Area under the ROC curve by :func:`monai.metrics.compute_roc_auc` (ties count one half); ``None`` when a
+    class is absent (MONAI would warn and return NaN)."""
+    from monai.metrics import compute_roc_auc
+
+    is_positive = np.asarray(is_positive, dtype=bool).reshape(-1)
+    score = np.asarray(score, dtype=np.float64).reshape(-1)
+    if is_positive.all() or not is_positive.any():
         return None
-    order = np.argsort(score, kind="mergesort")
-    sorted_scores = score[order]
-    ranks = np.empty(score.size, dtype=np.float64)
-    # mid-ranks for tied scores
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    mid = first + (counts + 1) / 2.0
-    ranks[order] = np.repeat(mid, counts)
-    u = ranks[is_positive].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
+    return float(compute_roc_auc(torch.as_tensor(score), torch.as_tensor(is_positive, dtype=torch.float64)))
 
 
 def _safe_div(a: float, b: float) -> float:
