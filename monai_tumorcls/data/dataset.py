@@ -8,9 +8,22 @@ from typing import Callable, Sequence
 import torch
 from monai.data import Dataset, MetaTensor
 
+from .readers.errors import ImageReadError
+
 __all__ = ["FailSafeDataset"]
 
 logger = logging.getLogger(__name__)
+
+
+def _reported_cause(error: BaseException, path: str) -> BaseException:
+    """The exception of ``error``'s cause chain to report: MONAI wraps transform errors, and the reader's own
+    :class:`ImageReadError` (file and problem in one line) may itself wrap a library's vaguer error. The first
+    ``ImageReadError`` of the chain wins, then the first message naming the file, then the innermost cause."""
+    chain = [error]
+    while chain[-1].__cause__ is not None and len(chain) < 50:
+        chain.append(chain[-1].__cause__)
+    return (next((c for c in chain if isinstance(c, ImageReadError)), None)
+            or next((c for c in chain if str(path) in str(c)), None) or chain[-1])
 
 
 class FailSafeDataset(Dataset):
@@ -49,12 +62,9 @@ class FailSafeDataset(Dataset):
         try:
             out = super()._transform(index)
         except Exception as e:  # noqa: BLE001 - any failure of one file must not stop the batch
-            cause = e
-            # MONAI wraps transform errors: report the innermost message, which names the file and the problem
-            while cause.__cause__ is not None:
-                cause = cause.__cause__
-            msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
             path = item[self.path_key]
+            cause = _reported_cause(e, path)
+            msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
             error = msg if path in msg else f"{path}: {msg}"
             logger.warning("skipping %s", error)
             placeholder = MetaTensor(torch.zeros(self.fallback_shape), meta={"filename_or_obj": path})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
@@ -129,8 +130,12 @@ def load_checkpoint(path: str | Path, network: torch.nn.Module | None = None, ke
         raise FileNotFoundError(f"{path}: checkpoint not found (train the bundle first or pass a checkpoint path)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # torch's message advises weights_only=False: never for untrusted files
+        raise ValueError(f"{path}: refused, the checkpoint holds pickled objects other than tensors (loading them "
+                         "could run code); save the weights with torch.save(model.state_dict(), ...)") from e
     except Exception as e:  # noqa: BLE001
-        raise ValueError(f"{path}: not a loadable weights-only checkpoint ({type(e).__name__}: {e})") from e
+        first_line = (str(e).strip().splitlines() or [""])[0]
+        raise ValueError(f"{path}: not a loadable checkpoint ({type(e).__name__}: {first_line})") from e
     if not isinstance(ckpt, Mapping):
         raise ValueError(f"{path}: checkpoint holds {type(ckpt).__name__}, expected a state dict")
     if key is None:

@@ -24,3 +24,20 @@ def test_failsafe_dataset_keeps_going(tmp_path):
     batch = next(iter(DataLoader(ds, batch_size=3)))
     assert batch["image"].shape == (3, 1, 8, 8)
     assert [bool(e) for e in batch["error"]] == [False, True, True]
+
+
+def test_the_readers_clear_message_wins_over_the_library_cause(tmp_path):
+    from monai_tumorcls.data import FailSafeDataset, ImageReadError
+
+    def load(item):
+        try:
+            try:
+                raise OSError("broken data stream when reading image file")
+            except OSError as lib:
+                raise ImageReadError(item["image"], "truncated JPEG pixel data") from lib
+        except ImageReadError as e:
+            raise RuntimeError("applying transform <LoadImaged>") from e  # as MONAI wraps it
+
+    ds = FailSafeDataset([{"image": "/in/x.jpg"}], transform=load, fallback_shape=(3, 4, 4))
+    error = ds[0]["error"]
+    assert "truncated JPEG pixel data" in error and "/in/x.jpg" in error and "broken data stream" not in error

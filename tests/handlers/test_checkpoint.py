@@ -42,10 +42,12 @@ def test_load_checkpoint_refuses_pickles_and_missing(tmp_path):
             return (print, ("unpickled!",))
 
     torch.save({"model": Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(ValueError, match="weights-only"):
+    with pytest.raises(ValueError, match="refused, the checkpoint holds pickled objects") as info:
         load_checkpoint(tmp_path / "evil.pt")
+    assert "\n" not in str(info.value) and "weights_only" not in str(info.value)  # one line, no advice to unpickle
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "none.pt")
     net = torch.nn.Linear(2, 2)
     torch.save({"model": net.state_dict(), "optimizer": {}}, tmp_path / "multi.pt")
     assert set(load_checkpoint(tmp_path / "multi.pt")) == {"weight", "bias"}
+
