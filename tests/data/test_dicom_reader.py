@@ -205,3 +205,11 @@ def test_load_image_reports_the_dicom_problem(tmp_path):
     (tmp_path / "x.dcm").write_text("not dicom")
     with pytest.raises(ImageReadError, match="no DICOM image series found"):
         LoadImage(reader=DicomSeriesReader(), image_only=True)(str(tmp_path))
+
+
+def test_declared_series_size_is_capped_before_decoding(tmp_path):
+    syn.write_series(tmp_path / "ax", "axial")
+    series = scan_dicom_folder(tmp_path / "ax").series[0]
+    with pytest.raises(ImageReadError, match=r"declares 32x32x\d+ = [\d,]+ voxels, more than max_voxels=1,000"):
+        load_dicom_series(series, max_voxels=1000)
+    assert load_dicom_series(series).array.size > 1000

@@ -145,3 +145,22 @@ def test_load_image_reports_the_nifti_problem(tmp_path):
     bad.write_text("not a nifti file")
     with pytest.raises(ImageReadError, match="bad.nii.gz: not a readable NIfTI file"):
         LoadImage(reader=NiftiSliceReader(), image_only=True)(str(bad))
+
+
+def test_declared_size_is_capped_before_decoding(tmp_path):
+    from monai_tumorcls.data.readers.errors import DEFAULT_MAX_VOXELS
+    from monai_tumorcls.data.readers.nifti import load_nifti_volume
+
+    path = tmp_path / "big.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((16, 16, 8), np.uint8), np.eye(4)), str(path))
+    with pytest.raises(ImageReadError, match=r"big.nii.gz.*declares 16x16x8 = 2,048 voxels, more than max_voxels=1,000"):
+        load_nifti_volume(path, max_voxels=1000)
+    assert load_nifti_volume(path)[0].shape[2] == 8  # the default admits clinical volumes
+    assert 512 * 512 * 380 <= DEFAULT_MAX_VOXELS < 1024 * 1024 * 128  # ... and refuses the 4 GB header bomb
+    # a header declaring more than the file holds: refused from the header alone, whatever the file size
+    img = nib.Nifti1Image(np.zeros((4, 4, 4), np.uint8), np.eye(4))
+    img.header.set_data_shape((1024, 1024, 128))
+    bomb = tmp_path / "bomb.nii"
+    bomb.write_bytes(img.header.binaryblock + b"\0" * 4 + b"\0" * 64)
+    with pytest.raises(ImageReadError, match="more than max_voxels"):
+        load_nifti_volume(bomb)

@@ -40,7 +40,7 @@ from ..dicom_series import (
     scan_dicom_folder,
     select_series,
 )
-from .errors import DeferredReadError, ImageReadError, raise_if_deferred
+from .errors import DEFAULT_MAX_VOXELS, DeferredReadError, ImageReadError, check_declared_size, raise_if_deferred
 from .nifti import PLANES, reorient_to_plane
 
 __all__ = ["DicomSeriesReader", "DicomVolume", "load_dicom_series", "dicom_pixels_to_float"]
@@ -140,7 +140,10 @@ def _pixel_error(exc: Exception) -> str:
     return f"pixel data could not be read ({type(exc).__name__}: {msg[:160]})"
 
 
-def load_dicom_series(series: DicomSeries, plane: str | None = "axial", drop_bad_files: bool = False) -> DicomVolume:
+def load_dicom_series(
+    series: DicomSeries, plane: str | None = "axial", drop_bad_files: bool = False,
+    max_voxels: int | None = DEFAULT_MAX_VOXELS,
+) -> DicomVolume:
     """Decode and stack the frames of ``series`` into a float32 volume with a RAS affine.
 
     Args:
@@ -151,9 +154,11 @@ def load_dicom_series(series: DicomSeries, plane: str | None = "axial", drop_bad
             (``slice_plane="unknown"``).
         drop_bad_files: leave out files whose pixels cannot be decoded (reported in ``dropped``) instead of
             raising.
+        max_voxels: largest series (rows x columns x frames, from the headers) decoded; ``None``: no limit.
 
     Raises:
-        ImageReadError: no decodable frame, or inconsistent geometry (filename = the file or ``series.root``).
+        ImageReadError: no decodable frame, inconsistent geometry, or more than ``max_voxels`` voxels (filename =
+            the file or ``series.root``).
     """
     if plane is not None and plane not in PLANES:
         raise ValueError(f"plane must be one of {PLANES} or None, got {plane!r}")
@@ -161,6 +166,9 @@ def load_dicom_series(series: DicomSeries, plane: str | None = "axial", drop_bad
     if problem:
         raise ImageReadError(series.root, f"series {series.series_id}: {problem}")
     order = order_frames(series.frames)
+    first = order.frames[0] if order.frames else None
+    if first is not None:  # from the headers, before any pixel is decoded
+        check_declared_size(series.root, (first.rows, first.columns, len(order.frames)), max_voxels)
     decoded: dict[Path, tuple[object, np.ndarray, str] | None] = {}
     dropped: list[tuple[Path, str]] = []
     for path in dict.fromkeys(f.path for f in order.frames):

@@ -43,3 +43,18 @@ def raise_if_deferred(img) -> None:
     """Raise the :class:`ImageReadError` held by a :class:`DeferredReadError` returned by ``read()``."""
     if isinstance(img, DeferredReadError):
         raise img.error
+
+
+DEFAULT_MAX_VOXELS = 100_000_000
+"""Default upper bound on the voxels a volume may declare (400 MB as float32; a 512 x 512 x 380 MR volume fits).
+Checked from the header, before any voxel is decoded, so a small file declaring a huge volume is refused."""
+
+
+def check_declared_size(filename, shape, max_voxels: int | None) -> None:
+    """Raise :class:`ImageReadError` when ``shape`` holds more than ``max_voxels`` voxels (``None``: no limit)."""
+    n = 1
+    for s in shape:
+        n *= int(s)
+    if max_voxels is not None and n > max_voxels:
+        raise ImageReadError(filename, f"declares {'x'.join(str(int(s)) for s in shape)} = {n:,} voxels, more than "
+                                       f"max_voxels={max_voxels:,}")

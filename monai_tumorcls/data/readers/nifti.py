@@ -34,7 +34,7 @@ from monai.data.utils import correct_nifti_header_if_necessary
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
 from nibabel import orientations as nio
 
-from .errors import DeferredReadError, ImageReadError, raise_if_deferred
+from .errors import DEFAULT_MAX_VOXELS, DeferredReadError, ImageReadError, check_declared_size, raise_if_deferred
 
 __all__ = [
     "PLANE_AXCODES",
@@ -148,21 +148,25 @@ def reorient_to_plane(
     return out, out_affine, info
 
 
-def load_nifti_volume(filename: PathLike, plane: str | None = "axial") -> tuple[np.ndarray, dict]:
+def load_nifti_volume(
+    filename: PathLike, plane: str | None = "axial", max_voxels: int | None = DEFAULT_MAX_VOXELS
+) -> tuple[np.ndarray, dict]:
     """Read one NIfTI file as a float32 volume, optionally reoriented to ``plane``.
 
     Args:
         filename: ``.nii`` or ``.nii.gz`` file.
         plane: see :func:`reorient_to_plane`; ``None`` keeps the stored voxel order.
+        max_voxels: largest volume (voxels declared in the header) accepted; ``None``: no limit.
 
     Returns:
         ``(array, meta)``: array (X, Y, Z) float32 (scl_slope/inter applied, non-finite values set to 0; a 2D
         image becomes (X, Y, 1); trailing singleton dimensions are dropped) and a MONAI-style meta dict.
 
     Raises:
-        ImageReadError: unreadable file, zero-size volume, or more than one volume (4D with T > 1).
+        ImageReadError: unreadable file, zero-size volume, more than one volume (4D with T > 1), or more than
+            ``max_voxels`` voxels.
     """
-    reader = NiftiSliceReader(plane=plane)
+    reader = NiftiSliceReader(plane=plane, max_voxels=max_voxels)
     return reader.get_data(reader.read(filename))
 
 
@@ -179,12 +183,15 @@ class NiftiSliceReader(NibabelReader):
 
     Args:
         plane: ``axial`` (default), ``coronal``, ``sagittal``, ``acquired`` or ``None`` (keep the stored order).
+        max_voxels: largest volume (voxels declared in the header) accepted, checked before decoding; ``None``: no
+            limit.
         kwargs: passed to :class:`~monai.data.NibabelReader` (e.g. ``channel_dim``).
     """
 
-    def __init__(self, plane: str | None = "axial", **kwargs):
+    def __init__(self, plane: str | None = "axial", max_voxels: int | None = DEFAULT_MAX_VOXELS, **kwargs):
         if plane is not None and plane not in PLANES:
             raise ValueError(f"plane must be one of {PLANES} or None, got {plane!r}")
+        self.max_voxels = max_voxels
         kwargs.pop("as_closest_canonical", None)  # the plane layout replaces it
         super().__init__(as_closest_canonical=False, **kwargs)
         self.plane = plane
@@ -230,6 +237,7 @@ class NiftiSliceReader(NibabelReader):
         shape = tuple(int(s) for s in img.shape)
         if len(shape) == 0 or 0 in shape:
             raise ImageReadError(filename, f"zero-size volume (shape {shape})")
+        check_declared_size(filename, shape, self.max_voxels)
         while len(shape) > 3 and shape[-1] == 1:
             shape = shape[:-1]
         if len(shape) > 3:
