@@ -213,15 +213,20 @@ class ClinicalRunResult:
     inputs: list[dict]
 
     @property
+    def n_decided(self) -> int:
+        """Series with a decision (a series without any usable slice is recorded, undetermined, as an error)."""
+        return sum(s.decision.is_tumour is not None for s in self.series)
+
+    @property
     def ok(self) -> bool:
         """True when nothing failed and at least one series was classified."""
-        return not self.errors and bool(self.series)
+        return not self.errors and self.n_decided > 0
 
     @property
     def exit_code(self) -> int:
         """0: all inputs classified without errors; 1: some errors, at least one series classified;
         2: nothing classified."""
-        if not self.series:
+        if not self.n_decided:
             return 2
         return 1 if self.errors else 0
 
@@ -412,6 +417,7 @@ class _Run:
             notes.append("orientation unknown: slices used as stored")
         if not decision.contributing_slices:
             notes.append("no slice with signal: decision undetermined")
+            self._issue(True, idx, f"{source} {sid}", "no slice with signal (blank, constant or non-finite): no decision")
         spacing = [round(float(s), 4) for s in np.linalg.norm(np.asarray(meta["affine"])[:3, :3], axis=0)]
         result = SeriesResult(
             series_index=len(self.series),

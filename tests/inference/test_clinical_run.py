@@ -302,3 +302,15 @@ def test_saliency_lights_the_marker_of_each_contributing_slice(inputs, tmp_path)
     assert all("saliency_file" not in s for k, s in enumerate(report["slices"]) if k not in series.decision.contributing_slices)
     assert sorted(p.name for p in (tmp_path / "sal_saliency").iterdir()) == sorted(
         f"{series.series_id}_slice{k:04d}.png" for k in series.decision.contributing_slices)
+
+
+def test_all_nan_volume_is_an_error_not_a_silent_undetermined(tmp_path):
+    nan = tmp_path / "nan.nii.gz"
+    nib.save(nib.Nifti1Image(np.full((8, 8, 6), np.nan, np.float32), np.eye(4)), str(nan))
+    result = _run([nan], tmp_path / "out")
+    assert result.series[0].decision.label == "undetermined"
+    assert result.exit_code == 2 and not result.ok
+    assert [e.reason for e in result.errors] == ["no slice with signal (blank, constant or non-finite): no decision"]
+    healthy = syn.write_nifti(tmp_path / "ok.nii.gz", "LPS")
+    mixed = _run([nan, healthy], tmp_path / "out2")
+    assert mixed.n_decided == 1 and mixed.exit_code == 1
