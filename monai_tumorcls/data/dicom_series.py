@@ -241,6 +241,12 @@ def is_nifti_file(path: Path) -> bool:
     return any(name.endswith(s) for s in NIFTI_SUFFIXES)
 
 
+def _sop_class_name(uid: str) -> str:
+    """The registered name of a SOP Class UID; never the UID itself (a tag value stays out of reasons and logs)."""
+    name = UID(uid).name if uid else ""
+    return name if name and name != str(uid) else "unknown SOP class"
+
+
 def _looks_like_dicom_name(path: Path) -> bool:
     return path.suffix.lower() in DICOM_SUFFIXES
 
@@ -329,7 +335,7 @@ def _classify_file(path: Path, force: bool) -> tuple[object | None, ScanIssue | 
     if _int(ds.get("Rows")) is None or _int(ds.get("Columns")) is None:
         if not sop_class:
             return None, ScanIssue(path, "truncated or corrupt DICOM header (no SOP Class UID)", True)
-        name = UID(sop_class).name
+        name = _sop_class_name(sop_class)
         if "Image Storage" in name:  # an image class without the image module: the header was cut short
             return None, ScanIssue(path, f"truncated or corrupt DICOM header ({name} without Rows/Columns)", True)
         return None, ScanIssue(path, f"not an image: {name}", False)
@@ -381,7 +387,7 @@ def scan_dicom_files(
                 series_id=_series_id(study, series_uid, str(path.parent)),
                 root=Path(root),
                 modality=str(ds.get("Modality", "") or "").upper(),
-                sop_class_name=UID(sop).name if sop else "unknown SOP class",
+                sop_class_name=_sop_class_name(sop),
                 study_uid=study,
                 series_uid=series_uid,
                 series_description=str(ds.get("SeriesDescription", "") or ""),

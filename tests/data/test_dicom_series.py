@@ -170,3 +170,16 @@ def test_is_dicom_file_by_suffix_or_marker(tmp_path):
     assert detect_input_kind(tmp_path) == "clinical"
     (tmp_path / "IM0001").unlink()
     assert detect_input_kind(tmp_path) == "images"
+
+
+def test_unknown_sop_class_uid_is_not_echoed(tmp_path, caplog):
+    from tests.inference import synthetic_inputs as syn
+
+    uid = "1.2.826.0.1.3680043.9999.42.7"  # a private, unregistered class: a tag value that could identify a site
+    ds = syn.base_dataset(uid, "OT", None)
+    (tmp_path / "x").mkdir()
+    ds.save_as(tmp_path / "x" / "private.dcm", enforce_file_format=True)
+    scan = scan_dicom_folder(tmp_path / "x")
+    reasons = [issue.reason for issue in scan.issues]
+    assert reasons == ["not an image: unknown SOP class"]
+    assert uid not in repr(scan) + caplog.text
