@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 from collections import defaultdict
 from pathlib import Path
@@ -219,25 +220,40 @@ def class_counts(items: Iterable[Mapping], key: str = "class_name") -> dict[str,
 
 
 def image_folder_datalist(folder: str | Path, suffixes: Sequence[str] | None = None) -> list[dict]:
-    """Inference datalist ``[{"image": path}]`` of every regular, non-hidden file below ``folder`` (sorted).
+    """Inference datalist ``[{"image": path}]`` of every non-hidden entry below ``folder`` (sorted).
 
     With ``suffixes=None`` no file is filtered out by name, so a corrupt or mislabelled file gets its own
-    per-file error from the reader instead of being silently ignored.
+    per-file error from the reader instead of being silently ignored. Entries that are found but cannot be read
+    as files are listed too, with the reason in ``problem`` (:class:`~monai_tumorcls.data.FailSafeDataset` turns it
+    into the item's error row): dangling symbolic links, links to folders (not followed: no loops) and folders that
+    cannot be listed.
 
     Raises:
         FileNotFoundError: ``folder`` does not exist.
-        ValueError: ``folder`` holds no file.
+        ValueError: ``folder`` holds nothing.
     """
     folder = Path(folder)
     if folder.is_file():
         return [{"image": str(folder.resolve())}]
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: input folder not found")
-    files = sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        and (suffixes is None or p.suffix.lower() in {s.lower() for s in suffixes})
-    )
-    if not files:
+    sfx = None if suffixes is None else {s.lower() for s in suffixes}
+    items = []
+    unlistable = lambda e: items.append({"image": str(Path(e.filename).absolute()), "problem": "folder cannot be listed (permission denied or unreadable)"})  # noqa: E731
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unlistable):  # links to folders are not entered
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for d in dirnames:
+            if (here / d).is_symlink():
+                items.append({"image": str((here / d).absolute()), "problem": "symbolic link to a folder, not followed"})
+        for name in sorted(f for f in filenames if not f.startswith(".")):
+            p = here / name
+            if sfx is not None and p.suffix.lower() not in sfx:
+                continue
+            if p.is_symlink() and not p.exists():
+                items.append({"image": str(p.absolute()), "problem": "dangling or looping symbolic link"})
+            else:
+                items.append({"image": str(p.resolve())})
+    if not items:
         raise ValueError(f"{folder}: input folder holds no file to classify")
-    return [{"image": str(p.resolve())} for p in files]
+    return sorted(items, key=lambda it: it["image"])

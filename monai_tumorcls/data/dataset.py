@@ -59,17 +59,23 @@ class FailSafeDataset(Dataset):
 
     def _transform(self, index: int):
         item = self.data[index]
+        if item.get("problem"):  # found by the datalist but not a readable file (e.g. a dangling link)
+            return self._failed(item, f"{item[self.image_key]}: {item['problem']}")
         try:
             out = super()._transform(index)
         except Exception as e:  # noqa: BLE001 - any failure of one file must not stop the batch
             path = item[self.path_key]
             cause = _reported_cause(e, path)
             msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-            error = msg if path in msg else f"{path}: {msg}"
-            logger.warning("skipping %s", error)
-            placeholder = MetaTensor(torch.zeros(self.fallback_shape), meta={"filename_or_obj": path})
-            plain = {k: v for k, v in item.items() if isinstance(v, (str, int, float, bool))}
-            return {**plain, self.image_key: placeholder, self.error_key: error}
+            return self._failed(item, msg if path in msg else f"{path}: {msg}")
         if isinstance(out, dict):
             out.setdefault(self.error_key, "")
         return out
+
+    def _failed(self, item: dict, error: str) -> dict:
+        """The placeholder item of a file that could not be read or transformed."""
+        logger.warning("skipping %s", error)
+        path = item[self.path_key]
+        placeholder = MetaTensor(torch.zeros(self.fallback_shape), meta={"filename_or_obj": path})
+        plain = {k: v for k, v in item.items() if isinstance(v, (str, int, float, bool))}
+        return {**plain, self.image_key: placeholder, self.error_key: error}

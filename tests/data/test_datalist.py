@@ -92,3 +92,38 @@ def test_real_kaggle_datalists(kaggle_root):
     assert len(d["testing"]) == 1311
     assert sum(it["duplicate_in_training"] for it in d["testing"]) == 103
     assert class_counts(d["testing"], "label") == {0: 405, 1: 906}
+
+
+def test_folder_datalist_accounts_for_links_loops_and_unreadable_folders(tmp_path, monkeypatch):
+    import os
+
+    import torch
+
+    from monai_tumorcls.data import FailSafeDataset, image_folder_datalist
+
+    (tmp_path / "a.png").write_bytes(b"x")
+    (tmp_path / ".hidden.png").write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.jpg").write_bytes(b"x")
+    os.symlink(tmp_path / "gone.png", tmp_path / "dangling.png")
+    os.symlink(tmp_path, tmp_path / "sub" / "loop")  # a link to a folder above: would loop if followed
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "c.png").write_bytes(b"x")
+    scandir = os.scandir
+
+    def deny_locked(path="."):  # as an unprivileged user would meet it (CI runs as root, which reads any folder)
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", deny_locked)
+    items = {os.path.relpath(it["image"], tmp_path): it.get("problem", "") for it in image_folder_datalist(tmp_path)}
+    monkeypatch.undo()
+    assert items["a.png"] == "" and items["sub/b.jpg"] == ""
+    assert items["dangling.png"] == "dangling or looping symbolic link"
+    assert items["sub/loop"] == "symbolic link to a folder, not followed"
+    assert items["locked"].startswith("folder cannot be listed") and "locked/c.png" not in items
+    assert ".hidden.png" not in items
+    rows = FailSafeDataset([{"image": str(tmp_path / "dangling.png"), "problem": "dangling or looping symbolic link"}],
+                           transform=lambda d: {**d, "image": torch.zeros(1)}, fallback_shape=(3, 4, 4))
+    assert rows[0]["error"] == f"{tmp_path / 'dangling.png'}: dangling or looping symbolic link"
