@@ -1,6 +1,6 @@
 """Helpers for this project's MONAI bundles."""
 
-from .config import bundle_component, exit_on_failures, exit_with_status, find_bundle_root, load_bundle_config, optional_value
+from .config import bundle_component, exit_on_failures, exit_with_status, find_bundle_root, load_bundle_config, optional_value, run_inference
 from .inputs import as_input_list, detect_input_kind
 
 __all__ = [
@@ -12,4 +12,5 @@ __all__ = [
     "find_bundle_root",
     "load_bundle_config",
     "optional_value",
+    "run_inference",
 ]

@@ -15,6 +15,7 @@ __all__ = [
     "bundle_component",
     "exit_on_failures",
     "exit_with_status",
+    "run_inference",
     "optional_value",
 ]
 
@@ -76,3 +77,15 @@ def exit_with_status(code: int) -> None:
         import sys
 
         sys.exit(int(code))
+
+
+def run_inference(input_kind: str, evaluator, writer, clinical_run) -> None:
+    """The one run statement of a bundle's ``inference.json``: a folder of images goes through the Ignite
+    ``evaluator`` (one row per file by ``writer``; exit status 1 when any file failed), clinical input (DICOM
+    folders, NIfTI files) through ``clinical_run`` (exit status from its result: 1 some inputs failed, 2 nothing
+    classified)."""
+    if input_kind == "images":
+        evaluator.run()
+        exit_on_failures(writer.num_failed, "image")
+    else:
+        exit_with_status(clinical_run().exit_code)

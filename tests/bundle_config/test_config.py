@@ -26,3 +26,24 @@ def test_exit_helpers():
     with pytest.raises(SystemExit) as e:
         exit_on_failures(3, "image")
     assert e.value.code == 1
+
+
+def test_run_inference_routes_by_input_kind_and_exits_with_the_status():
+    import types
+
+    import pytest
+
+    from monai_tumorcls.bundle import run_inference
+
+    ran = []
+    evaluator = types.SimpleNamespace(run=lambda: ran.append("evaluator"))
+    clean, failing = types.SimpleNamespace(num_failed=0), types.SimpleNamespace(num_failed=2)
+    clinical = lambda code: (lambda: ran.append("clinical") or types.SimpleNamespace(exit_code=code))  # noqa: E731
+    run_inference("images", evaluator, clean, clinical(0))
+    with pytest.raises(SystemExit) as e:
+        run_inference("images", evaluator, failing, clinical(0))
+    assert e.value.code == 1
+    run_inference("clinical", evaluator, clean, clinical(0))
+    with pytest.raises(SystemExit) as e:
+        run_inference("clinical", evaluator, clean, clinical(2))
+    assert e.value.code == 2 and ran == ["evaluator", "evaluator", "clinical", "clinical"]
