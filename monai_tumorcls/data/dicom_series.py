@@ -342,11 +342,34 @@ def _classify_file(path: Path, force: bool) -> tuple[object | None, ScanIssue | 
     return ds, None
 
 
-def _iter_files(root: Path, follow_symlinks: bool) -> Iterable[Path]:
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
-        dirnames.sort()
+def _walk_files(root: Path, follow_symlinks: bool) -> tuple[list[Path], list[ScanIssue]]:
+    """Every file below ``root`` and the entries that cannot be read as files (never silently left out):
+    unlistable folders, dangling links, links to folders not followed, and link loops (when following)."""
+    files: list[Path] = []
+    issues: list[ScanIssue] = []
+    seen = {os.path.realpath(root)}
+    on_error = lambda e: issues.append(ScanIssue(Path(e.filename), "folder cannot be listed (permission denied or unreadable)", True))  # noqa: E731
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks, onerror=on_error):
+        here = Path(dirpath)
+        keep = []
+        for d in sorted(dirnames):
+            if not (here / d).is_symlink():
+                keep.append(d)
+            elif not follow_symlinks:
+                issues.append(ScanIssue(here / d, "symbolic link to a folder, not followed", False))
+            elif os.path.realpath(here / d) in seen:
+                issues.append(ScanIssue(here / d, "symbolic link loop, not followed", True))
+            else:
+                seen.add(os.path.realpath(here / d))
+                keep.append(d)
+        dirnames[:] = keep
         for name in sorted(filenames):
-            yield Path(dirpath) / name
+            path = here / name
+            if path.is_symlink() and not path.exists():
+                issues.append(ScanIssue(path, "dangling symbolic link", True))
+            else:
+                files.append(path)
+    return files, issues
 
 
 def scan_dicom_files(
@@ -421,8 +444,10 @@ def scan_dicom_folder(root: str | os.PathLike, follow_symlinks: bool = False, fo
         return scan_dicom_files([root], root=root.parent, force=force)
     if not root.is_dir():
         return DicomScanResult(root, [], [ScanIssue(root, "input does not exist", True)], [], 0)
-    result = scan_dicom_files(list(_iter_files(root, follow_symlinks)), root=root, force=force)
-    if result.n_files == 0:
+    files, walk_issues = _walk_files(root, follow_symlinks)
+    result = scan_dicom_files(files, root=root, force=force)
+    result.issues.extend(walk_issues)
+    if result.n_files == 0 and not walk_issues:
         result.issues.append(ScanIssue(root, "empty folder (no files)", True))
     return result
 

@@ -183,3 +183,23 @@ def test_unknown_sop_class_uid_is_not_echoed(tmp_path, caplog):
     reasons = [issue.reason for issue in scan.issues]
     assert reasons == ["not an image: unknown SOP class"]
     assert uid not in repr(scan) + caplog.text
+
+
+def test_scan_accounts_for_links_loops_and_unlistable_folders(tmp_path, monkeypatch):
+    import os
+
+    syn.write_series(tmp_path / "study" / "ax", "axial", n_slices=6)
+    os.symlink(tmp_path / "gone.dcm", tmp_path / "study" / "dangling.dcm")
+    os.symlink(tmp_path / "study", tmp_path / "study" / "ax" / "up")  # a loop when links are followed
+    (tmp_path / "study" / "locked").mkdir()
+    scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda p=".": (_ for _ in ()).throw(PermissionError(13, "denied", os.fspath(p)))
+                        if os.fspath(p).endswith("locked") else scandir(p))
+    for follow, link_reason, link_error in ((False, "symbolic link to a folder, not followed", False),
+                                            (True, "symbolic link loop, not followed", True)):
+        scan = scan_dicom_folder(tmp_path / "study", follow_symlinks=follow)
+        issues = {os.path.relpath(i.path, tmp_path / "study"): (i.reason, i.is_error) for i in scan.issues}
+        assert len(scan.series) == 1 and len(scan.series[0].frames) == 6
+        assert issues["dangling.dcm"] == ("dangling symbolic link", True)
+        assert issues["ax/up"] == (link_reason, link_error)
+        assert issues["locked"][0].startswith("folder cannot be listed") and issues["locked"][1]
