@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 __all__ = ["PredictionWriter"]
 
 
+def printable_name(text: str) -> str:
+    """``text`` as valid UTF-8: bytes of a file name that are not UTF-8 (kept by Python as surrogates) become
+    ``\\xNN`` escapes instead of failing the write."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class PredictionWriter(ItemCollector):
     """Writes ``<stem>.csv`` and ``<stem>.json`` with, per input file, the predicted class and class
     probabilities, or the error that stopped the file from being read (``error`` column; see
@@ -51,7 +57,8 @@ class PredictionWriter(ItemCollector):
 
     def row(self, item: dict) -> dict:
         error = item.get(self.error_key) or ""
-        row = {"file": item_filename(item), "status": "error" if error else "ok", "error": error}
+        row = {"file": printable_name(item_filename(item)), "status": "error" if error else "ok",
+               "error": printable_name(error)}
         if error:
             row.update({"predicted": None, "probabilities": None})
             return row
@@ -69,13 +76,15 @@ class PredictionWriter(ItemCollector):
         rows = sorted(rows, key=lambda r: r["file"])
         self.num_failed = sum(r["status"] == "error" for r in rows)
         summary = {"num_files": len(rows), "num_failed": self.num_failed, "class_names": self.class_names, "rows": rows}
-        atomic_write_text(self.output_dir / f"{self.stem}.json", json.dumps(summary, indent=2) + "\n")
+        json_text = json.dumps(summary, indent=2) + "\n"
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["file", "status", "predicted"] + [f"prob_{c}" for c in self.class_names] + ["error"])
         for r in rows:
             probs = [r["probabilities"][c] for c in self.class_names] if r["probabilities"] else [""] * len(self.class_names)
             writer.writerow([r["file"], r["status"], r["predicted"] or ""] + probs + [r["error"]])
+        # both texts are complete before either file is written: the two outputs always come from the same run
+        atomic_write_text(self.output_dir / f"{self.stem}.json", json_text)
         atomic_write_text(self.output_dir / f"{self.stem}.csv", buf.getvalue())
         self.logger.info(
             "predictions for %d files written to %s (%d failed)", len(rows), self.output_dir, self.num_failed

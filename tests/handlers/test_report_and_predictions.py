@@ -89,3 +89,19 @@ def test_prediction_writer_records_errors(tmp_path):
 def test_stack_pred_label():
     pred, label = stack_pred_label(_items())
     assert pred.shape == (4, 2) and label.tolist() == [0, 1, 0, 1] and label.dtype == torch.long
+
+
+def test_non_utf8_file_name_is_escaped_and_both_outputs_written(tmp_path):
+    import json as _json
+
+    from monai_tumorcls.handlers import PredictionWriter
+
+    bad = "/in/scan_\udcff\udcfe.png"  # the bytes b"scan_\\xff\\xfe.png" as Python decodes a non-UTF-8 name
+    writer = PredictionWriter(tmp_path, ["notumor", "tumor"])
+    rows = [writer.row({"image_path": bad, "pred": torch.tensor([0.2, 0.8]), "error": ""}),
+            writer.row({"image_path": "/in/ok.png", "pred": torch.tensor([0.9, 0.1]), "error": ""})]
+    writer.finalize(rows)
+    data = _json.loads((tmp_path / "predictions.json").read_text(encoding="utf-8"))
+    csv_text = (tmp_path / "predictions.csv").read_text(encoding="utf-8")
+    assert {r["file"] for r in data["rows"]} == {"/in/scan_\\xff\\xfe.png", "/in/ok.png"}
+    assert "/in/scan_\\xff\\xfe.png" in csv_text and "/in/ok.png" in csv_text
