@@ -16,6 +16,7 @@ __all__ = [
     "exit_on_failures",
     "exit_with_status",
     "run_inference",
+    "check_output_dir",
     "optional_value",
 ]
 
@@ -79,11 +80,29 @@ def exit_with_status(code: int) -> None:
         sys.exit(int(code))
 
 
-def run_inference(input_kind: str, evaluator, writer, clinical_run) -> None:
+def check_output_dir(output_dir: str | os.PathLike) -> None:
+    """End the run with exit status 3 and a one-line error when ``output_dir`` cannot be created or written,
+    before any work is done (a read-only or full disk is otherwise found only when the results are written)."""
+    import logging
+    import sys
+    import tempfile
+
+    try:
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write_test_"):
+            pass
+    except OSError as e:
+        logging.getLogger("monai_tumorcls").error("%s: output folder not writable (%s)", output_dir, e.strerror or e)
+        sys.exit(3)
+
+
+def run_inference(input_kind: str, evaluator, writer, clinical_run, output_dir: str | os.PathLike | None = None) -> None:
     """The one run statement of a bundle's ``inference.json``: a folder of images goes through the Ignite
     ``evaluator`` (one row per file by ``writer``; exit status 1 when any file failed), clinical input (DICOM
     folders, NIfTI files) through ``clinical_run`` (exit status from its result: 1 some inputs failed, 2 nothing
-    classified)."""
+    classified). ``output_dir`` is checked first (:func:`check_output_dir`, exit status 3)."""
+    if output_dir is not None:
+        check_output_dir(output_dir)
     if input_kind == "images":
         evaluator.run()
         exit_on_failures(writer.num_failed, "image")

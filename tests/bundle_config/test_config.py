@@ -47,3 +47,21 @@ def test_run_inference_routes_by_input_kind_and_exits_with_the_status():
     with pytest.raises(SystemExit) as e:
         run_inference("clinical", evaluator, clean, clinical(2))
     assert e.value.code == 2 and ran == ["evaluator", "evaluator", "clinical", "clinical"]
+
+
+def test_unwritable_output_folder_stops_the_run_first_with_status_3(tmp_path, caplog):
+    import types
+
+    import pytest
+
+    from monai_tumorcls.bundle import run_inference
+
+    (tmp_path / "a_file").write_text("x")
+    ran = []
+    evaluator = types.SimpleNamespace(run=lambda: ran.append("evaluator"))
+    with pytest.raises(SystemExit) as e:
+        run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path / "a_file" / "out")
+    assert e.value.code == 3 and ran == []  # nothing was done
+    assert "output folder not writable" in caplog.text and "a_file" in caplog.text
+    run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path / "out")
+    assert ran == ["evaluator"] and list((tmp_path / "out").iterdir()) == []  # the write test leaves nothing
