@@ -7,7 +7,8 @@ On the held-out LGG patients (tumour and tumour-free slices of the same scans) a
 - the within-scan AUC of each patient (tumour vs tumour-free slices of the same scan: scanner and protocol are
   constant there, so only the image content can rank them) and their median;
 - the position-only baseline beside both: a score that never looks at the image (closeness of the slice to the
-  middle of the patient's stack); a model beats anatomy only where it beats this;
+  middle of the patient's stack); a model beats anatomy only where it beats this; and the position-matched AUC,
+  over pairs of slices at the same distance from the middle only (the slice level held fixed);
 - a patient-level decision with the series rule of bundle inference (mean of the top-k slice probabilities >=
   threshold), the threshold chosen on the validation people only (:func:`choose_threshold`);
 - the share of held-out healthy volumes called "tumour" by the same rule;
@@ -40,6 +41,7 @@ __all__ = [
     "predict_probabilities",
     "position_prior",
     "slice_report",
+    "position_matched_auc",
     "choose_threshold",
     "series_scores",
     "external_validation",
@@ -76,6 +78,21 @@ def _within_scan(groups: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> 
     return out
 
 
+def position_matched_auc(scores: np.ndarray, labels: np.ndarray, position: np.ndarray, n_bins: int = 5) -> float:
+    """AUC over the (tumour, tumour-free) pairs whose slices lie at the same distance from the middle of their
+    stacks (the same bin of :func:`position_prior`): what is left of the ranking once the slice level is held fixed.
+    NaN when no bin holds both kinds of slice."""
+    bins = np.minimum((np.asarray(position) * n_bins).astype(int), n_bins - 1)
+    total, weight = 0.0, 0
+    for b in np.unique(bins):
+        sel = bins == b
+        pairs = int(labels[sel].sum()) * int((1 - labels[sel]).sum())
+        if pairs:
+            total += roc_auc(scores[sel], labels[sel]) * pairs
+            weight += pairs
+    return total / weight if weight else float("nan")
+
+
 def slice_report(rows: Sequence[Mapping], threshold: float = 0.5) -> dict:
     """Slice-level and within-scan metrics of one sequence.
 
@@ -96,6 +113,8 @@ def slice_report(rows: Sequence[Mapping], threshold: float = 0.5) -> dict:
         "n_patients": len(set(groups.tolist())),
         "slice_auc": roc_auc(scores, labels),
         "position_auc": roc_auc(position, labels),
+        "position_matched_auc": position_matched_auc(scores, labels, position),
+        "position_matched_position_auc": position_matched_auc(position, labels, position),
         "sensitivity": float(called[labels == 1].mean()) if labels.any() else None,
         "specificity": float((~called[labels == 0]).mean()) if (labels == 0).any() else None,
         "within_scan_auc_median": float(np.median(list(within.values()))) if within else None,
@@ -326,16 +345,18 @@ def external_markdown(result: Mapping) -> str:
         f"Series rule: mean of the top {rule['top_k']} slice tumour probabilities >= {rule['threshold']:.3f} "
         f"(threshold chosen on {rule['chosen_on']}).",
         "",
-        "| sequence | slices (tumour) | patients | slice AUC | position-only AUC | sensitivity | specificity "
+        "| sequence | slices (tumour) | patients | slice AUC | position-only AUC | position-matched AUC | sensitivity "
+        "| specificity "
         "| within-scan AUC (median) | position-only within-scan (median) | patients called tumour | pointing game "
         "| brightest-region pointer |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for seq, r in result["sequences"].items():
         pc = r["patients_called_tumour"]
         lines.append(
             f"| {seq} | {r['n_slices']} ({r['n_tumour_slices']}) | {r['n_patients']} | {_f(r['slice_auc'])} "
-            f"| {_f(r['position_auc'])} | {_f(r['sensitivity'])} | {_f(r['specificity'])} "
+            f"| {_f(r['position_auc'])} | {_f(r.get('position_matched_auc'))} | {_f(r['sensitivity'])} "
+            f"| {_f(r['specificity'])} "
             f"| {_f(r['within_scan_auc_median'])} | {_f(r['within_scan_position_auc_median'])} "
             f"| {pc['with_tumour']} with tumour, {pc['without_tumour']} without | {_f(r.get('pointing_game'))} "
             f"| {_f(r.get('pointing_game_brightest_region'))} |"

@@ -100,3 +100,21 @@ def test_external_validation_end_to_end_on_synthetic_patients(tmp_path):
     assert result["healthy_volumes"]["n_subjects"] == 0 and result["lgg_test_patients"] == [
         "TCGA_CS_4942_20000101", "TCGA_CS_4943_20000101"]
     assert "| flair | 12 (4) | 2 | 1.000 |" in (tmp_path / "out" / "external.md").read_text()
+
+
+def test_position_matched_auc_removes_the_level_confound():
+    from monai_tumorcls.inference import position_matched_auc
+
+    # tumours mid-stack; a "level detector" scores by position: perfect pooled AUC, nothing within a level
+    position = np.array([1.0, 0.9, 0.95, 0.1, 0.05, 0.92, 0.08, 0.97])
+    labels = np.array([1, 1, 0, 0, 0, 1, 0, 0])
+    assert position_matched_auc(position, labels, position) < 0.7 < roc_auc_of(position, labels)
+    lesion = labels * 0.9 + 0.05  # a lesion detector ranks within every level
+    assert position_matched_auc(lesion, labels, position) == 1.0
+    assert np.isnan(position_matched_auc(lesion, np.ones(8, int), position))
+
+
+def roc_auc_of(scores, labels):
+    from monai_tumorcls.inference import roc_auc
+
+    return roc_auc(scores, labels)
