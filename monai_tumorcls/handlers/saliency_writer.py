@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
-from ..visualize.saliency import DEFAULT_TARGET_LAYER, grad_cam, saliency_peaks, write_overlay
+from ..visualize.saliency import DEFAULT_TARGET_LAYER, grad_cam, peak_fractions, write_overlay
 from .collector import item_filename, merged_items
 
 __all__ = ["SaliencyWriter"]
@@ -50,9 +50,9 @@ class SaliencyWriter:
         device = next(self.network.parameters()).device
         images = torch.stack([torch.as_tensor(items[i][self.image_key]) for i in keep]).to(device)
         maps = grad_cam(self.network, images, None, self.target_layer)
-        for i, image, m, (r, c) in zip(keep, images.cpu().numpy(), maps, saliency_peaks(maps)):
+        for i, image, m, peak in zip(keep, images.cpu().numpy(), maps, peak_fractions(maps)):
             source = item_filename(items[i]) or f"item{engine.state.iteration}_{i}"
             name = f"{Path(source).stem}_{hashlib.sha1(source.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}.png"
             write_overlay(self.output_dir / self.folder / name, image[0], m)
-            outputs[i]["saliency_peak"] = {"row": round(float(r) / m.shape[0], 4), "col": round(float(c) / m.shape[1], 4)}
+            outputs[i]["saliency_peak"] = peak
             outputs[i]["saliency_file"] = f"{self.folder}/{name}"

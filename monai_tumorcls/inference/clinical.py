@@ -38,7 +38,7 @@ from ..data.readers.errors import ImageReadError
 from ..data.readers.nifti import PLANES, load_nifti_volume
 from ..data.slicing import volume_to_slices
 from ..utils.atomic import atomic_write_text
-from ..visualize.saliency import DEFAULT_TARGET_LAYER, grad_cam, saliency_peaks, write_overlay
+from ..visualize.saliency import DEFAULT_TARGET_LAYER, grad_cam, peak_fractions, write_overlay
 from .aggregation import SeriesDecision, aggregate_slices, default_tumour_classes, tumour_probability
 
 __all__ = ["RunIssue", "SliceRecord", "SeriesResult", "ClinicalRunResult", "run_clinical_inference", "SCHEMA_VERSION"]
@@ -329,11 +329,10 @@ class _Run:
         x = self._batch(images, np.asarray(slices), spacing, sid)
         maps = grad_cam(self.network, x, self.o.class_names.index(self.o.tumour_classes[0]), self.o.saliency_layer)
         out = {}
-        for k, image, m, (r, c) in zip(slices, x.cpu().numpy(), maps, saliency_peaks(maps)):
+        for k, image, m, peak in zip(slices, x.cpu().numpy(), maps, peak_fractions(maps)):
             name = f"{sid}_slice{k:04d}.png"
             write_overlay(self.o.saliency_dir / name, image[0], m)
-            out[k] = ({"row": round(float(r) / m.shape[0], 4), "col": round(float(c) / m.shape[1], 4)},
-                      f"{self.o.saliency_dir.name}/{name}")
+            out[k] = (peak, f"{self.o.saliency_dir.name}/{name}")
         return out
 
     def classify(

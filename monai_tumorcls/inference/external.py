@@ -301,7 +301,6 @@ def external_validation(
     Returns:
         the report written to ``external.json``.
     """
-    t = list(class_names).index(tumour_class)
     scorer = _Scorer(network, class_names, tumour_class, top_k, batch_size, device)
     threshold, n_pos, n_neg = _series_threshold(scorer, lgg["validation"], lgg_transform,
                                                 _volume_items(ixi["validation"], class_names, tumour_class),
@@ -312,7 +311,7 @@ def external_validation(
     if saliency or overlay_dir is not None:  # pointing game on the held-out tumour slices (all slices for overlays)
         for seq, report in sequences.items():
             chosen = [it for it in test_items if it["sequence"] == seq and (overlay_dir is not None or it["label"] == 1)]
-            hits, baseline = _saliency(network, chosen, lgg_transform, t, target_layer, batch_size, device, overlay_dir)
+            hits, baseline = _saliency(network, chosen, lgg_transform, scorer.t, target_layer, batch_size, device, overlay_dir)
             report["pointing_game"] = float(np.mean(hits)) if hits else None
             report["pointing_game_brightest_region"] = float(np.mean(baseline)) if baseline else None
             report["pointing_game_n"] = len(hits)

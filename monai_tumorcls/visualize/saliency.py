@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from ..utils.atomic import atomic_write_bytes
 
-__all__ = ["DEFAULT_TARGET_LAYER", "grad_cam", "saliency_peaks", "pointing_hits", "overlay_png", "write_overlay"]
+__all__ = ["DEFAULT_TARGET_LAYER", "grad_cam", "saliency_peaks", "peak_fractions", "pointing_hits", "overlay_png", "write_overlay"]
 
 #: the trunk's last stage of :class:`~monai_tumorcls.networks.ResNetClassifier` (whatever the head)
 DEFAULT_TARGET_LAYER = "features.layer4"
@@ -54,6 +54,14 @@ def saliency_peaks(maps: np.ndarray) -> np.ndarray:
     maps = np.asarray(maps)
     flat = maps.reshape(maps.shape[0], -1).argmax(axis=1)
     return np.stack(np.unravel_index(flat, maps.shape[1:]), axis=1)
+
+
+def peak_fractions(maps: np.ndarray) -> list[dict[str, float]]:
+    """Each map's peak as ``{"row", "col"}`` fractions of its height and width (resolution-independent, so they map
+    onto the original image whatever the resize), as written into prediction JSON."""
+    maps = np.asarray(maps)
+    return [{"row": round(float(r) / maps.shape[1], 4), "col": round(float(c) / maps.shape[2], 4)}
+            for r, c in saliency_peaks(maps)]
 
 
 def pointing_hits(peaks: np.ndarray, masks: np.ndarray, tolerance: int = 4) -> np.ndarray:
