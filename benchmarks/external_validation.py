@@ -51,8 +51,9 @@ GOALS = (
 
 
 def train_cmd(root: Path, overrides: list[str]) -> list[str]:
+    # a step is rerun only when it did not finish: continue its training state (a new run would refuse the folder)
     return ["python", "-m", "monai.bundle", "run", "training", "--config_file", f"{CFG}/train.json",
-            "--logging_file", f"{CFG}/logging.conf", "--bundle_root", rel_path(root), *overrides]
+            "--logging_file", f"{CFG}/logging.conf", "--bundle_root", rel_path(root), "--resume", "true", *overrides]
 
 
 def eval_cmd(root: Path, out: Path, overrides: list[str]) -> list[str]:

@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from monai_tumorcls.handlers.checkpoint_meta import read_checkpoint_metadata  # noqa: E402
 from monai_tumorcls.utils.atomic import atomic_write_text  # noqa: E402
 from monai_tumorcls.utils.run_info import cpu_model, environment_info, shell_join  # noqa: E402
 
@@ -118,6 +119,7 @@ def run_bundle(
         "initialisation": metrics.get("initialisation"),
         "best_checkpoint": ckpt_info,
         "reports": {k: _summary(v) for k, v in metrics["reports"].items()},
+        "temperature_fit": read_checkpoint_metadata(root / "models" / "model.pt").get("calibration"),
         "stage_checkpoints": stages,
     }
 
@@ -129,7 +131,25 @@ def _summary(report: dict) -> dict:
         b = report["binary"]
         out["tumour_vs_notumor"] = {k: b[k] for k in ("accuracy", "precision", "recall", "f1", "sensitivity", "specificity", "roc_auc")}
     out["per_class_recall"] = {c: m["recall"] for c, m in report["per_class"].items()}
+    if "calibration" in report:
+        out["calibration"] = {k: report["calibration"][k] for k in ("temperature", "ece", "brier", "ece_scaled", "brier_scaled")}
     return out
+
+
+def _calibration_lines(r: dict) -> list[str]:
+    """Expected calibration error and Brier score on each test split, before and after the temperature fitted on
+    the validation split (stored in the checkpoint)."""
+    fit = r.get("temperature_fit")
+    rows = [(n, s["calibration"]) for n, s in r["reports"].items() if "calibration" in s]
+    if not fit or not rows:
+        return []
+    lines = [f"Calibration: temperature T = {rows[0][1]['temperature']:.4f} fitted on the validation split "
+             f"({fit['num_samples']} images; there cross-entropy, which T minimises, {fit['nll_before']:.4f} -> "
+             f"{fit['nll_after']:.4f}, ECE {fit['ece_before']:.4f} -> {fit['ece_after']:.4f}, Brier "
+             f"{fit['brier_before']:.4f} -> {fit['brier_after']:.4f}), applied as softmax(logits / T):", "",
+             "| split | ECE (15 bins), T = 1 | ECE, fitted T | Brier, T = 1 | Brier, fitted T |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {n} | {c['ece']:.4f} | {c['ece_scaled']:.4f} | {c['brier']:.4f} | {c['brier_scaled']:.4f} |" for n, c in rows]
+    return lines + [""]
 
 
 def _pct(v) -> str:
@@ -207,6 +227,7 @@ def render(records: list[dict]) -> str:
         if recalls:
             lines += ["", "Per-class recall (testing): " + ", ".join(f"{c} {_pct(v)}" for c, v in recalls.items())]
         lines.append("")
+        lines += _calibration_lines(r)
     return "\n".join(lines) + "\n"
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["get_data_root", "get_kaggle_root", "DATA_ENV_VAR", "KAGGLE_DIRNAME"]
+__all__ = ["get_data_root", "get_kaggle_root", "get_brats2015_root", "DATA_ENV_VAR", "KAGGLE_DIRNAME", "BRATS2015_DIRNAME"]
 
 DATA_ENV_VAR = "MONAI_DATA_DIRECTORY"
 KAGGLE_DIRNAME = "brain-tumor-mri-dataset"
+BRATS2015_DIRNAME = "brain-tumor-brats2015"
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,4 +40,13 @@ def get_kaggle_root(must_exist: bool = True) -> Path:
             f"Kaggle Brain Tumor MRI Dataset not found at {str(root)!r} (expected Training/ and Testing/ "
             f"class folders); set {DATA_ENV_VAR} (see docs/data.md)"
         )
+    return root
+
+
+def get_brats2015_root(must_exist: bool = True) -> Path:
+    """Return ``<data root>/brain-tumor-brats2015`` (the BraTS-2015-derived slices of pipeline 3)."""
+    root = get_data_root() / BRATS2015_DIRNAME
+    if must_exist and not (root / "Brain Tumor.csv").is_file():
+        raise FileNotFoundError(f"BraTS-2015-derived 'Brain Tumor' set not found at {str(root)!r} (expected "
+                                f"'Brain Tumor.csv' and 'Brain Tumor/Brain Tumor/'); set {DATA_ENV_VAR} (see docs/data.md)")
     return root

@@ -1,17 +1,38 @@
 """Helpers for this project's MONAI bundles."""
 
-from .config import bundle_component, check_output_dir, exit_on_failures, exit_with_status, find_bundle_root, load_bundle_config, optional_value, run_inference
+from .config import (
+    LOCK_FILE,
+    bundle_component,
+    check_output_dir,
+    could_not_start,
+    exit_on_failures,
+    exit_with_status,
+    find_bundle_root,
+    load_bundle_config,
+    optional_value,
+    output_lock,
+    run_inference,
+    start_or_exit,
+)
 from .inputs import as_input_list, detect_input_kind
+from .packaged import copy_bundle, packaged_bundle_names, packaged_bundles_dir
 
 __all__ = [
     "as_input_list",
     "bundle_component",
     "check_output_dir",
+    "could_not_start",
+    "LOCK_FILE",
+    "output_lock",
+    "start_or_exit",
+    "copy_bundle",
     "detect_input_kind",
     "exit_on_failures",
     "exit_with_status",
     "find_bundle_root",
     "load_bundle_config",
     "optional_value",
+    "packaged_bundle_names",
+    "packaged_bundles_dir",
     "run_inference",
 ]

@@ -3,11 +3,20 @@ network definition (referenced, never copied)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NoReturn
 
 from monai.bundle import ConfigParser
+
+from .packaged import packaged_bundles_dir
 
 __all__ = [
     "find_bundle_root",
@@ -17,20 +26,32 @@ __all__ = [
     "exit_with_status",
     "run_inference",
     "check_output_dir",
+    "output_lock",
+    "could_not_start",
+    "start_or_exit",
     "optional_value",
+    "LOCK_FILE",
 ]
+
+logger = logging.getLogger("monai_tumorcls")
+
+LOCK_FILE = ".monai_tumorcls.lock"
 
 
 def find_bundle_root(bundle_name: str) -> str:
-    """Absolute bundle folder: ``./bundles/<bundle_name>`` when run from the project root, else the current folder
-    when it is the bundle itself (holds ``configs/``)."""
+    """Absolute bundle folder: ``./bundles/<bundle_name>`` when run from the project root (or a folder the bundle
+    was copied into), else the current folder when it is the bundle itself (holds ``configs/``), else the copy
+    installed with the package (read-only use: pass ``--bundle_root`` for the checkpoint and outputs)."""
     candidate = Path("bundles") / bundle_name
     if (candidate / "configs").is_dir():
         return str(candidate.resolve())
     if (Path("configs") / "train.json").is_file():
         return str(Path.cwd())
+    if (packaged_bundles_dir() / bundle_name / "configs").is_dir():
+        return str(packaged_bundles_dir() / bundle_name)
     raise FileNotFoundError(
-        f"bundle {bundle_name!r} not found from {os.getcwd()}: run from the project root or from the bundle folder"
+        f"bundle {bundle_name!r} not found from {os.getcwd()}: run from the project root or from the bundle folder "
+        f"(`python -m monai_tumorcls.bundle copy {bundle_name} DEST` copies it)"
     )
 
 
@@ -64,10 +85,7 @@ def exit_on_failures(num_failed: int, what: str = "item") -> None:
     """End a bundle run with exit status 1 when ``num_failed`` inputs could not be processed (each is recorded in
     the run's outputs); do nothing otherwise."""
     if num_failed:
-        import logging
-        import sys
-
-        logging.getLogger("monai_tumorcls").error("%d %s(s) failed; see the run's outputs for the reasons", num_failed, what)
+        logger.error("%d %s(s) failed; see the run's outputs for the reasons", num_failed, what)
         sys.exit(1)
 
 
@@ -75,36 +93,84 @@ def exit_with_status(code: int) -> None:
     """End a bundle run with ``code`` when it is non-zero (e.g. a clinical run's ``exit_code``: 1 = some inputs
     failed, 2 = nothing classified)."""
     if code:
-        import sys
-
         sys.exit(int(code))
+
+
+def could_not_start(problem: str, debug: Any = False) -> NoReturn:
+    """End the run with exit status 3 ("the run could not start") and ``problem`` as a one-line error.
+
+    The traceback of the exception being handled is logged at DEBUG level (it reaches a log file configured at that
+    level with ``--logging_file``) and printed to the console only with ``debug`` (``--debug true``). A
+    ``SystemExit`` passes through MONAI's config expressions, which wrap any other exception in a long
+    "Failed to evaluate" traceback."""
+    logger.debug("the run could not start", exc_info=True)
+    if str(debug).strip().lower() in ("true", "1", "yes"):
+        traceback.print_exc()
+    logger.error("%s", " ".join(problem.split()))
+    sys.exit(3)
+
+
+def start_or_exit(what: str | os.PathLike, func: Callable, *args: Any, debug: Any = False, **kwargs: Any) -> Any:
+    """``func(*args, **kwargs)`` for a step without which the run cannot start (e.g. loading the checkpoint);
+    when it raises, :func:`could_not_start` with ``"<what>: <the error's message>"`` (``what`` is left out when
+    the message already names it)."""
+    try:
+        return func(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - any failure here means the run cannot start
+        message = str(e).strip() or type(e).__name__
+        could_not_start(message if str(what) in message else f"{what}: {message}", debug)
 
 
 def check_output_dir(output_dir: str | os.PathLike) -> None:
     """End the run with exit status 3 and a one-line error when ``output_dir`` cannot be created or written,
     before any work is done (a read-only or full disk is otherwise found only when the results are written)."""
-    import logging
-    import sys
-    import tempfile
-
     try:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write_test_"):
             pass
     except OSError as e:
-        logging.getLogger("monai_tumorcls").error("%s: output folder not writable (%s)", output_dir, e.strerror or e)
+        logger.error("%s: output folder not writable (%s)", output_dir, e.strerror or e)
         sys.exit(3)
 
 
-def run_inference(input_kind: str, evaluator, writer, clinical_run, output_dir: str | os.PathLike | None = None) -> None:
+@contextlib.contextmanager
+def output_lock(output_dir: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``output_dir`` while a run writes into it, so that the outputs of one run form one
+    set: a second run into the same folder ends at once with exit status 3 and a one-line error. The lock is an
+    ``flock`` on ``<output_dir>/.monai_tumorcls.lock``; the operating system releases it when the process ends, so
+    a crashed run leaves no stale lock. (A later run into the same folder replaces the earlier run's files.)"""
+    path = Path(output_dir) / LOCK_FILE
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            logger.error("%s: another run is writing to this output folder (it holds %s); wait for it to end or "
+                         "choose another output folder", output_dir, LOCK_FILE)
+            sys.exit(3)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def run_inference(
+    input_kind: str, evaluator, writer, clinical_run, output_dir: str | os.PathLike | None = None, debug: Any = False
+) -> None:
     """The one run statement of a bundle's ``inference.json``: a folder of images goes through the Ignite
     ``evaluator`` (one row per file by ``writer``; exit status 1 when any file failed), clinical input (DICOM
     folders, NIfTI files) through ``clinical_run`` (exit status from its result: 1 some inputs failed, 2 nothing
-    classified). ``output_dir`` is checked first (:func:`check_output_dir`, exit status 3)."""
+    classified; 3 when it refuses its options, before reading any input). ``output_dir`` is checked first
+    (:func:`check_output_dir`, exit status 3) and locked for the run (:func:`output_lock`, exit status 3 when
+    another run holds it)."""
     if output_dir is not None:
         check_output_dir(output_dir)
-    if input_kind == "images":
-        evaluator.run()
-        exit_on_failures(writer.num_failed, "image")
-    else:
-        exit_with_status(clinical_run().exit_code)
+    with output_lock(output_dir) if output_dir is not None else contextlib.nullcontext():
+        if input_kind == "images":
+            evaluator.run()
+            exit_on_failures(writer.num_failed, "image")
+            return
+        try:
+            result = clinical_run()
+        except (ValueError, TypeError) as e:  # options refused by ClinicalInferer (or unknown) before any input is read
+            could_not_start(f"clinical inference options: {e}", debug)
+        exit_with_status(result.exit_code)

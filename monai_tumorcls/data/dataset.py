@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 import torch
 from monai.data import Dataset, MetaTensor
 
+from .image_checks import image_warnings
 from .readers.errors import ImageReadError
 
 __all__ = ["FailSafeDataset"]
@@ -29,7 +30,8 @@ def _reported_cause(error: BaseException, path: str) -> BaseException:
 class FailSafeDataset(Dataset):
     """A :class:`monai.data.Dataset` that turns a failing item into a placeholder instead of stopping the run.
 
-    A successful item gets ``error_key = ""``. When loading or transforming item ``i`` raises, the item
+    A successful item gets ``error_key = ""`` and ``warnings_key``: the :func:`~monai_tumorcls.data.image_checks.image_warnings`
+    of the image (blank, or tiny as read, from ``meta["spatial_shape"]``), joined by ``"; "`` (``""`` when none). When loading or transforming item ``i`` raises, the item
     becomes ``{image_key: zeros(fallback_shape), error_key: "<file>: <problem>", path_key: <file>, ...}`` (the
     other plain fields of the datalist item are kept), a warning is logged, and the run goes on; handlers such as
     :class:`monai_tumorcls.handlers.PredictionWriter` record the error for that file.
@@ -41,6 +43,7 @@ class FailSafeDataset(Dataset):
         image_key: key of the image path / tensor.
         error_key: key receiving the error message.
         path_key: key receiving the original file path (kept for reports).
+        warnings_key: key receiving the image's warnings.
     """
 
     def __init__(
@@ -51,11 +54,13 @@ class FailSafeDataset(Dataset):
         image_key: str = "image",
         error_key: str = "error",
         path_key: str = "image_path",
+        warnings_key: str = "warnings",
     ) -> None:
         data = [{**d, path_key: str(d[image_key])} for d in data]
         super().__init__(data=data, transform=transform)
         self.fallback_shape = tuple(int(s) for s in fallback_shape)
         self.image_key, self.error_key, self.path_key = image_key, error_key, path_key
+        self.warnings_key = warnings_key
 
     def _transform(self, index: int):
         item = self.data[index]
@@ -70,7 +75,17 @@ class FailSafeDataset(Dataset):
             return self._failed(item, msg if path in msg else f"{path}: {msg}")
         if isinstance(out, dict):
             out.setdefault(self.error_key, "")
+            out.setdefault(self.warnings_key, "; ".join(self._warnings(out.get(self.image_key))))
         return out
+
+    @staticmethod
+    def _warnings(image) -> list[str]:
+        """Blank (one value after preprocessing: resizing and intensity scaling keep a constant image constant) or
+        tiny as read (the reader's ``spatial_shape``)."""
+        if not isinstance(image, torch.Tensor) or image.numel() == 0:
+            return []
+        shape = getattr(image, "meta", {}).get("spatial_shape", image.shape[1:])
+        return image_warnings(shape, constant=bool(image.amin() == image.amax()))
 
     def _failed(self, item: dict, error: str) -> dict:
         """The placeholder item of a file that could not be read or transformed."""
@@ -78,4 +93,4 @@ class FailSafeDataset(Dataset):
         path = item[self.path_key]
         placeholder = MetaTensor(torch.zeros(self.fallback_shape), meta={"filename_or_obj": path})
         plain = {k: v for k, v in item.items() if isinstance(v, (str, int, float, bool))}
-        return {**plain, self.image_key: placeholder, self.error_key: error}
+        return {**plain, self.image_key: placeholder, self.error_key: error, self.warnings_key: ""}

@@ -313,6 +313,9 @@ def _frames_from_dataset(ds, path: Path) -> list[DicomFrameRef]:
     return frames
 
 
+_HEADER_DEFER_BYTES = 1 << 20  # header values longer than this are read only if used
+
+
 def _classify_file(path: Path, force: bool) -> tuple[object | None, ScanIssue | None]:
     """Read the header of ``path``: ``(dataset, None)`` for an image file, ``(None, issue)`` otherwise."""
     dicom_name = _looks_like_dicom_name(path)
@@ -320,7 +323,8 @@ def _classify_file(path: Path, force: bool) -> tuple[object | None, ScanIssue | 
         if path.stat().st_size == 0:
             return None, ScanIssue(path, "empty file (0 bytes)", is_error=dicom_name)
         with quiet_pydicom():
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=force)
+            # defer_size: a corrupt element length is skipped (seek), not allocated (a 22 KB file can declare 2 GB)
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=force, defer_size=_HEADER_DEFER_BYTES)
     except InvalidDicomError:
         if dicom_name:
             return None, ScanIssue(path, f"named {path.suffix} but not a DICOM file (no 'DICM' marker)", True)

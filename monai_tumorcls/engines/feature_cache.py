@@ -18,6 +18,8 @@ from monai.data import DataLoader, Dataset
 from monai.transforms import Compose, Randomizable
 from torch import nn
 
+from monai_tumorcls.utils.progress import progress_bar
+
 __all__ = [
     "CachedFeatures",
     "CachedFeatureDataset",
@@ -134,6 +136,7 @@ def cache_features(
     amp: bool = False,
     num_workers: int = 0,
     check: bool = True,
+    progress: bool = True,
 ) -> CachedFeatures:
     """Compute the frozen ``trunk``'s feature maps for every item of ``data``, once.
 
@@ -148,6 +151,7 @@ def cache_features(
         amp: run the trunk under autocast (CUDA only).
         num_workers: DataLoader workers for loading/preprocessing.
         check: refuse (``ValueError``) when the trunk has trainable parameters or ``transform`` is random.
+        progress: show a progress bar (on a terminal only, see :func:`~monai_tumorcls.utils.progress_bar`).
 
     Returns:
         :class:`CachedFeatures` with ``(N, C, h, w)`` maps in datalist order.
@@ -166,7 +170,7 @@ def cache_features(
     loader = DataLoader(Dataset(list(data), transform), batch_size=batch_size, shuffle=False, num_workers=num_workers)
     chunks = []
     dev = torch.device(device)
-    for batch in loader:
+    for batch in progress_bar(loader, "caching features", progress):
         x = torch.as_tensor(batch[image_key]).to(dev, non_blocking=True)
         with torch.autocast(dev.type, enabled=amp and dev.type == "cuda"):
             chunks.append(trunk(x).to("cpu", storage_dtype))

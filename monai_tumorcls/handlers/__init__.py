@@ -1,6 +1,14 @@
 """Ignite handlers for MONAI engines: atomic checkpoints, classification reports, prediction tables."""
 
-from .checkpoint import AtomicCheckpointSaver, load_checkpoint, state_dict_of
+from .checkpoint import AtomicCheckpointSaver, load_checkpoint, read_checkpoint, state_dict_of
+from .checkpoint_meta import (
+    CheckpointMismatchError,
+    calibrate_checkpoint,
+    check_checkpoint_values,
+    checkpoint_metadata,
+    checkpoint_train_overrides,
+    read_checkpoint_metadata,
+)
 from .classification_report import ClassificationReportHandler
 from .collector import ItemCollector, item_filename
 from .distributed import (
@@ -15,10 +23,17 @@ from .distributed import (
 )
 from .prediction_writer import PredictionWriter
 from .saliency_writer import SaliencyWriter
+from .training_state import RandomStates, TrainingStateHandler
 from .utils import stack_pred_label
 
 __all__ = [
     "AtomicCheckpointSaver",
+    "CheckpointMismatchError",
+    "calibrate_checkpoint",
+    "check_checkpoint_values",
+    "checkpoint_metadata",
+    "checkpoint_train_overrides",
+    "read_checkpoint_metadata",
     "BroadcastBuffers",
     "RANK_ZERO_ONLY_HANDLERS",
     "ReplicaSyncCheck",
@@ -31,8 +46,11 @@ __all__ = [
     "ItemCollector",
     "PredictionWriter",
     "SaliencyWriter",
+    "RandomStates",
+    "TrainingStateHandler",
     "item_filename",
     "load_checkpoint",
+    "read_checkpoint",
     "stack_pred_label",
     "state_dict_of",
 ]

@@ -22,9 +22,12 @@ if TYPE_CHECKING:
 else:
     Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
 
-__all__ = ["AtomicCheckpointSaver", "load_checkpoint", "state_dict_of"]
+__all__ = ["AtomicCheckpointSaver", "METADATA_KEY", "load_checkpoint", "read_checkpoint", "state_dict_of"]
 
 logger = logging.getLogger(__name__)
+
+#: key of a checkpoint's metadata (:mod:`~monai_tumorcls.handlers.checkpoint_meta`), next to the weights' keys.
+METADATA_KEY = "metadata"
 
 
 def state_dict_of(obj) -> dict:
@@ -36,9 +39,9 @@ def state_dict_of(obj) -> dict:
 class AtomicCheckpointSaver:
     """Saves the best checkpoint (by a key metric of the attached engine) and/or a final one, atomically.
 
-    With one entry in ``save_dict`` the file holds that object's plain ``state_dict`` (as MONAI's
-    ``CheckpointSaver`` does), else ``{name: state_dict}``. A JSON sidecar ``<file>.json`` records the epoch and
-    metric. Files load with ``torch.load(..., weights_only=True)``.
+    With one entry in ``save_dict`` and no ``metadata`` the file holds that object's plain ``state_dict`` (as
+    MONAI's ``CheckpointSaver`` does), else ``{name: state_dict}`` plus ``"metadata"`` when given. A JSON sidecar
+    ``<file>.json`` records the epoch and metric. Files load with ``torch.load(..., weights_only=True)``.
 
     Args:
         save_dir: destination folder.
@@ -49,6 +52,8 @@ class AtomicCheckpointSaver:
         final_filename: if set, the file written when the attached engine completes.
         trainer: the trainer, to record its epoch in the sidecar (the validation engine's own epoch is always 1).
         save_rank: rank that writes in distributed runs.
+        metadata: plain-typed description stored under ``"metadata"`` (what inference needs to rebuild the model,
+            :func:`~monai_tumorcls.handlers.checkpoint_meta.checkpoint_metadata`).
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class AtomicCheckpointSaver:
         final_filename: str | None = None,
         trainer: Engine | None = None,
         save_rank: int = 0,
+        metadata: Mapping | None = None,
     ) -> None:
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
@@ -69,6 +75,7 @@ class AtomicCheckpointSaver:
         self.metric_name, self.mode = metric_name, mode
         self.key_metric_filename, self.final_filename = key_metric_filename, final_filename
         self.trainer, self.save_rank = trainer, save_rank
+        self.metadata = dict(metadata) if metadata else None
         self.best: float | None = None
         self.best_epoch: int | None = None
 
@@ -78,10 +85,18 @@ class AtomicCheckpointSaver:
         if self.final_filename:
             engine.add_event_handler(Events.COMPLETED, self._on_complete)
 
+    def state_dict(self) -> dict:
+        """The best score so far and its epoch, kept in the training state so that a resumed run keeps them."""
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+
     def _payload(self) -> dict:
-        if len(self.save_dict) == 1:
+        if len(self.save_dict) == 1 and not self.metadata:
             return state_dict_of(next(iter(self.save_dict.values())))
-        return {k: state_dict_of(v) for k, v in self.save_dict.items()}
+        payload = {k: state_dict_of(v) for k, v in self.save_dict.items()}
+        return {**payload, METADATA_KEY: self.metadata} if self.metadata else payload
 
     def save(self, filename: str, info: dict) -> Path:
         """Write the checkpoint ``filename`` and its JSON sidecar now (on ``save_rank`` only)."""
@@ -111,6 +126,25 @@ class AtomicCheckpointSaver:
         self.save(self.final_filename, info)
 
 
+def read_checkpoint(path: str | Path) -> Mapping:
+    """The whole content of checkpoint ``path`` (weights and, if stored, ``"metadata"``), read with
+    ``torch.load(..., weights_only=True)``: files that hold arbitrary pickled objects are refused."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found (train the bundle first or pass a checkpoint path)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # torch's message advises weights_only=False: never for untrusted files
+        raise ValueError(f"{path}: refused, the checkpoint holds pickled objects other than tensors (loading them "
+                         "could run code); save the weights with torch.save(model.state_dict(), ...)") from e
+    except Exception as e:  # noqa: BLE001
+        first_line = (str(e).strip().splitlines() or [""])[0]
+        raise ValueError(f"{path}: not a loadable checkpoint ({type(e).__name__}: {first_line})") from e
+    if not isinstance(ckpt, Mapping):
+        raise ValueError(f"{path}: checkpoint holds {type(ckpt).__name__}, expected a state dict")
+    return ckpt
+
+
 def load_checkpoint(path: str | Path, network: torch.nn.Module | None = None, key: str | None = None, strict: bool = True):
     """Load a checkpoint written by :class:`AtomicCheckpointSaver` or MONAI's ``CheckpointSaver``.
 
@@ -125,19 +159,7 @@ def load_checkpoint(path: str | Path, network: torch.nn.Module | None = None, ke
     Returns:
         The state dict (of ``key`` when it applies).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found (train the bundle first or pass a checkpoint path)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:  # torch's message advises weights_only=False: never for untrusted files
-        raise ValueError(f"{path}: refused, the checkpoint holds pickled objects other than tensors (loading them "
-                         "could run code); save the weights with torch.save(model.state_dict(), ...)") from e
-    except Exception as e:  # noqa: BLE001
-        first_line = (str(e).strip().splitlines() or [""])[0]
-        raise ValueError(f"{path}: not a loadable checkpoint ({type(e).__name__}: {first_line})") from e
-    if not isinstance(ckpt, Mapping):
-        raise ValueError(f"{path}: checkpoint holds {type(ckpt).__name__}, expected a state dict")
+    ckpt = read_checkpoint(path)
     if key is None:
         key = next((k for k in ("model", "network") if isinstance(ckpt.get(k), Mapping)), None)
     state = ckpt[key] if key is not None else ckpt

@@ -1,4 +1,5 @@
-"""Evaluator handler writing the full classification report of a run (JSON, Markdown, confusion CSV/PNG)."""
+"""Evaluator handler writing the full classification report of a run (JSON, Markdown, confusion CSV/PNG, ROC
+curves and reliability diagram PNG)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from monai_tumorcls.handlers.collector import ItemCollector, item_filename, to_scalar
+from monai_tumorcls.metrics.calibration import calibration_summary
 from monai_tumorcls.metrics.classification import classification_metrics
 from monai_tumorcls.metrics.report import write_classification_report
 from monai_tumorcls.utils.atomic import atomic_write_text
@@ -23,7 +25,9 @@ __all__ = ["ClassificationReportHandler"]
 
 class ClassificationReportHandler(ItemCollector):
     """Collects probabilities and labels of every evaluated item and, when the run completes, writes
-    ``metrics.json``, ``metrics.md``, ``confusion_matrix.{csv,png}`` and ``predictions.csv`` to ``output_dir``.
+    ``metrics.json``, ``metrics.md``, ``confusion_matrix.{csv,png}``, ``roc_curves.png``, ``reliability.png`` and
+    ``predictions.csv`` to ``output_dir``. Calibration (ECE, Brier score) is reported for the probabilities as
+    evaluated and after dividing the logits by ``temperature`` (the checkpoint's, fitted on the validation split).
 
     Besides the report on all items, ``subsets`` adds reports on parts of the data: ``{"dedup":
     "duplicate_in_training"}`` reports on the items whose ``duplicate_in_training`` flag is false.
@@ -39,6 +43,7 @@ class ClassificationReportHandler(ItemCollector):
         main_name: name of the report on all items.
         extra: JSON-serialisable fields stored with the report (e.g. the checkpoint used).
         save_rank: rank that writes the files in distributed runs.
+        temperature: softmax temperature to report calibration after (1.0: none fitted).
     """
 
     def __init__(
@@ -52,6 +57,7 @@ class ClassificationReportHandler(ItemCollector):
         main_name: str = "all",
         extra: Mapping | None = None,
         save_rank: int = 0,
+        temperature: float = 1.0,
     ) -> None:
         super().__init__(save_rank=save_rank)
         self.output_dir = Path(output_dir)
@@ -61,6 +67,7 @@ class ClassificationReportHandler(ItemCollector):
         self.pred_key, self.label_key = pred_key, label_key
         self.main_name = main_name
         self.extra = dict(extra or {})
+        self.temperature = float(temperature)
         self.last_reports: dict = {}
 
     def row(self, item: dict) -> dict:
@@ -75,25 +82,27 @@ class ClassificationReportHandler(ItemCollector):
             row[key] = bool(to_scalar(item.get(key, False)))
         return row
 
-    def compute(self, rows: list[dict]) -> dict:
-        """Reports (name -> metrics dict) for ``rows``."""
+    def scores(self, rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Report name -> (labels, probabilities) of its items: all rows, and each subset's."""
         if not rows:
             raise ValueError("no item was evaluated: the evaluation datalist is empty")
-        reports = {}
         parts = {self.main_name: rows}
         parts.update({name: [r for r in rows if not r[key]] for name, key in self.subsets.items()})
-        for name, part in parts.items():
-            if not part:
-                continue
-            y = np.array([r["label"] for r in part])
-            p = np.array([r["prob"] for r in part])
+        return {name: (np.array([r["label"] for r in part]), np.array([r["prob"] for r in part]))
+                for name, part in parts.items() if part}
+
+    def compute(self, rows: list[dict]) -> dict:
+        """Reports (name -> metrics dict, with ``"calibration"``) for ``rows``."""
+        reports = {}
+        for name, (y, p) in self.scores(rows).items():
             reports[name] = classification_metrics(y, p, self.class_names, self.positive_classes)
+            reports[name]["calibration"] = calibration_summary(p, y, self.temperature)
         return reports
 
     def finalize(self, rows: list[dict], engine: Engine | None = None) -> None:
         reports = self.compute(rows)
         self.last_reports = reports
-        write_classification_report(reports, self.output_dir, extra=self.extra)
+        write_classification_report(reports, self.output_dir, extra=self.extra, scores=self.scores(rows))
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["file", "label", "predicted"] + [f"prob_{c}" for c in self.class_names] + list(self.subsets.values()))

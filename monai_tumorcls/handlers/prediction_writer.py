@@ -29,7 +29,8 @@ def printable_name(text: str) -> str:
 class PredictionWriter(ItemCollector):
     """Writes ``<stem>.csv`` and ``<stem>.json`` with, per input file, the predicted class and class
     probabilities, or the error that stopped the file from being read (``error`` column; see
-    :class:`monai_tumorcls.data.FailSafeDataset`). Files are written atomically when the run completes.
+    :class:`monai_tumorcls.data.FailSafeDataset`), and what makes a prediction untrustworthy (``warnings``: a blank
+    or tiny image). Files are written atomically when the run completes.
 
     Args:
         output_dir: destination folder.
@@ -37,6 +38,7 @@ class PredictionWriter(ItemCollector):
         stem: file name stem.
         pred_key: item key of the (C,) class probabilities.
         error_key: item key holding an error message ("" when the item was read).
+        warnings_key: item key holding the image's warnings, joined by "; " ("" or absent when none).
         save_rank: rank that writes in distributed runs.
     """
 
@@ -47,18 +49,20 @@ class PredictionWriter(ItemCollector):
         stem: str = "predictions",
         pred_key: str = "pred",
         error_key: str = "error",
+        warnings_key: str = "warnings",
         save_rank: int = 0,
     ) -> None:
         super().__init__(save_rank=save_rank)
         self.output_dir = Path(output_dir)
         self.class_names = list(class_names)
-        self.stem, self.pred_key, self.error_key = stem, pred_key, error_key
+        self.stem, self.pred_key, self.error_key, self.warnings_key = stem, pred_key, error_key, warnings_key
         self.num_failed = 0
 
     def row(self, item: dict) -> dict:
         error = item.get(self.error_key) or ""
+        warnings = [w for w in str(item.get(self.warnings_key) or "").split("; ") if w]
         row = {"file": printable_name(item_filename(item)), "status": "error" if error else "ok",
-               "error": printable_name(error)}
+               "error": printable_name(error), "warnings": warnings}
         if error:
             row.update({"predicted": None, "probabilities": None})
             return row
@@ -79,10 +83,10 @@ class PredictionWriter(ItemCollector):
         json_text = json.dumps(summary, indent=2) + "\n"
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["file", "status", "predicted"] + [f"prob_{c}" for c in self.class_names] + ["error"])
+        writer.writerow(["file", "status", "predicted"] + [f"prob_{c}" for c in self.class_names] + ["error", "warnings"])
         for r in rows:
             probs = [r["probabilities"][c] for c in self.class_names] if r["probabilities"] else [""] * len(self.class_names)
-            writer.writerow([r["file"], r["status"], r["predicted"] or ""] + probs + [r["error"]])
+            writer.writerow([r["file"], r["status"], r["predicted"] or ""] + probs + [r["error"], "; ".join(r["warnings"])])
         # both texts are complete before either file is written: the two outputs always come from the same run
         atomic_write_text(self.output_dir / f"{self.stem}.json", json_text)
         atomic_write_text(self.output_dir / f"{self.stem}.csv", buf.getvalue())

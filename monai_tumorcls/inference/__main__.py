@@ -12,26 +12,31 @@ The config must define the id given by ``--target`` (default ``clinical_result``
 modules).
 ``--inputs`` and ``--output_dir`` override the ids ``clinical_inputs`` and ``output_dir`` (renamable with
 ``--inputs_id``/``--output_dir_id``); ``--set ID=JSON`` overrides any other id.
-Exit codes: 0 all classified, 1 some per-item errors, 2 nothing classified or a configuration error.
+Exit codes: 0 all classified, 1 some per-item errors, 2 nothing classified, 3 the run could not start (a
+configuration error, an unwritable output folder, or another run writing to it), with a one-line error
+(the traceback with ``--debug``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from monai.bundle import ConfigParser
 
-from .clinical import ClinicalRunResult
+from ..bundle.config import check_output_dir, output_lock
+from .records import ClinicalRunResult
 
 __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, run the configured target and return its exit code (2 on configuration errors)."""
+    """Parse ``argv``, run the configured target and return its exit code (3 when the run could not start)."""
     ap = argparse.ArgumentParser(prog="python -m monai_tumorcls.inference", description=__doc__.splitlines()[0])
     ap.add_argument("--config_file", action="append", required=True, help="bundle config file(s), merged in order")
     ap.add_argument("--meta_file", default=None)
@@ -42,39 +47,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--output_dir_id", default="output_dir")
     ap.add_argument("--set", action="append", default=[], metavar="ID=JSON", help="override a config id")
     ap.add_argument("--log_level", default="INFO")
+    ap.add_argument("--debug", action="store_true", help="print the traceback of a configuration error")
     args = ap.parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        parser = ConfigParser()
-        parser.read_config(args.config_file if len(args.config_file) > 1 else args.config_file[0])
-        if args.meta_file:
-            parser.read_meta(args.meta_file)
-        if args.inputs is not None:
-            parser[args.inputs_id] = list(args.inputs)
-        if args.output_dir is not None:
-            parser[args.output_dir_id] = args.output_dir
-        for item in args.set:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ValueError(f"--set expects ID=JSON, got {item!r}")
-            try:
-                parser[key] = json.loads(value)
-            except json.JSONDecodeError:
-                parser[key] = value
-        result = parser.get_parsed_content(args.target)
-    except Exception as e:  # noqa: BLE001 - report configuration problems as exit code 2
+        if args.output_dir is not None:  # checked and locked before any work (exit status 3)
+            check_output_dir(args.output_dir)
+        with output_lock(args.output_dir) if args.output_dir is not None else contextlib.nullcontext():
+            result = _parsed_target(args)
+    except SystemExit as e:  # check_output_dir / output_lock: the one-line error is logged
+        return int(e.code or 0)
+    except Exception as e:  # noqa: BLE001 - a configuration problem: the run could not start (exit status 3)
         cause = e
         while cause.__cause__ is not None:  # MONAI wraps expression errors: show the innermost one
             cause = cause.__cause__
-        lines = str(cause).strip().splitlines()
-        print(f"configuration error: {type(cause).__name__}: {lines[0] if lines else ''}", file=sys.stderr)
-        return 2
+        if args.debug:
+            traceback.print_exc()
+        print(f"configuration error: {type(cause).__name__}: {' '.join(str(cause).split())}", file=sys.stderr)
+        return 3
     if not isinstance(result, ClinicalRunResult):
-        print(f"target {args.target!r} did not return a ClinicalRunResult", file=sys.stderr)
-        return 2
+        print(f"configuration error: target {args.target!r} did not return a ClinicalRunResult", file=sys.stderr)
+        return 3
     print(
         json.dumps(
             {
@@ -88,6 +84,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     return result.exit_code
+
+
+def _parsed_target(args: argparse.Namespace):
+    """The config target after the command-line overrides."""
+    parser = ConfigParser()
+    parser.read_config(args.config_file if len(args.config_file) > 1 else args.config_file[0])
+    if args.meta_file:
+        parser.read_meta(args.meta_file)
+    if args.inputs is not None:
+        parser[args.inputs_id] = list(args.inputs)
+    if args.output_dir is not None:
+        parser[args.output_dir_id] = args.output_dir
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects ID=JSON, got {item!r}")
+        try:
+            parser[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parser[key] = value
+    return parser.get_parsed_content(args.target)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ __all__ = ["confusion_matrix", "roc_auc_binary", "per_class_report", "classifica
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """(C, C) counts; row = true class, column = predicted class."""
+    """(C, C) counts; row = true class, column = predicted class. (MONAI's ``ConfusionMatrixMetric`` gives per-class
+    one-vs-rest ``[tp, fp, tn, fn]``, not this class-by-class table, which the reports write as CSV and PNG.)"""
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     if y_true.shape != y_pred.shape:
@@ -42,7 +43,11 @@ def _safe_div(a: float, b: float) -> float:
 
 
 def per_class_report(cm: np.ndarray, class_names: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Per-class precision, recall (= sensitivity), specificity, F1 and support from a confusion matrix."""
+    """Per-class precision, recall (= sensitivity), specificity, F1 and support from a confusion matrix.
+
+    The quantities of :func:`monai.metrics.compute_confusion_matrix_metric` (``ConfusionMatrixMetric``), except that
+    a zero denominator (a class never predicted, or absent) gives 0, not NaN, as scikit-learn's
+    ``zero_division=0``: the published pipelines' numbers are computed that way and the JSON reports hold no NaN."""
     total = cm.sum()
     report = {}
     for i, name in enumerate(class_names):

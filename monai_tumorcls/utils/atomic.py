@@ -6,20 +6,54 @@ A reader never sees a half-written report, CSV or checkpoint: either the old fil
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
 import torch
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_torch_save"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_torch_save", "remove_orphan_temps"]
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _temp_prefix(path: Path) -> str:
+    # the host name keeps one machine from judging another's writers on a shared file system
+    return f".{path.name}.{socket.gethostname()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_orphan_temps(path: str | os.PathLike) -> list[Path]:
+    """Delete temporary files of ``path`` left by writers of this host that died mid-write (e.g. SIGKILL).
+
+    A writer's temp file is ``.<name>.<host>.<pid>.<random>.tmp``; files of live processes are left alone.
+    """
+    path = Path(path)
+    prefix = _temp_prefix(path)
+    removed = []
+    for tmp in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid = tmp.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
 
 
 @contextlib.contextmanager
@@ -33,7 +67,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_orphan_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from monai_tumorcls.bundle import exit_on_failures, exit_with_status, optional_value
+import types
+
+from monai_tumorcls.bundle import (
+    LOCK_FILE,
+    exit_on_failures,
+    exit_with_status,
+    optional_value,
+    output_lock,
+    run_inference,
+    start_or_exit,
+)
+from monai_tumorcls.handlers import load_checkpoint
 
 
 @pytest.mark.parametrize("value", [None, "", "null", "None", " NONE "])
@@ -64,4 +75,44 @@ def test_unwritable_output_folder_stops_the_run_first_with_status_3(tmp_path, ca
     assert e.value.code == 3 and ran == []  # nothing was done
     assert "output folder not writable" in caplog.text and "a_file" in caplog.text
     run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path / "out")
-    assert ran == ["evaluator"] and list((tmp_path / "out").iterdir()) == []  # the write test leaves nothing
+    # the write test leaves nothing; the lock file stays (removing it could let two runs lock two different files)
+    assert ran == ["evaluator"] and [p.name for p in (tmp_path / "out").iterdir()] == [LOCK_FILE]
+
+
+def test_second_run_into_a_locked_output_folder_stops_with_status_3(tmp_path, caplog):
+    ran = []
+    evaluator = types.SimpleNamespace(run=lambda: ran.append("evaluator"))
+    with output_lock(tmp_path):  # a first run is writing there
+        with pytest.raises(SystemExit) as e:
+            run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path)
+    assert e.value.code == 3 and ran == []
+    assert "another run is writing to this output folder" in caplog.text
+    run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path)  # released
+    assert ran == ["evaluator"]
+
+
+def test_clinical_options_refused_means_the_run_could_not_start(tmp_path, caplog):
+    def refuse():
+        raise ValueError("aggregation must be one of ('max', 'top_k_mean', 'mean'), got 'median'")
+
+    with pytest.raises(SystemExit) as e:
+        run_inference("clinical", None, None, refuse, tmp_path)
+    assert e.value.code == 3
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == ["clinical inference options: aggregation must be one of ('max', 'top_k_mean', 'mean'), got 'median'"]
+
+
+def test_start_or_exit_one_line_naming_what_failed(tmp_path, caplog, capsys):
+    assert start_or_exit("x", lambda a, b=0: a + b, 1, b=2) == 3
+    missing = tmp_path / "model.pt"
+    for debug in (False, "true"):
+        caplog.clear()
+        with pytest.raises(SystemExit) as e:
+            start_or_exit(missing, load_checkpoint, missing, debug=debug)
+        assert e.value.code == 3
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1 and errors[0].startswith(f"{missing}: checkpoint not found") and "\n" not in errors[0]
+        assert ("Traceback" in capsys.readouterr().err) == bool(debug)
+    with pytest.raises(SystemExit):
+        start_or_exit("train_overrides", lambda: {}["backbone"])
+    assert caplog.records[-1].getMessage() == "train_overrides: 'backbone'"

@@ -15,6 +15,12 @@ def run_bundle(config_files: list[str] | str, run_id: str | None = None, timeout
 
     Returns the completed process (stdout+stderr in ``.stdout``); does not raise on a non-zero exit.
     """
+    cmd, env = bundle_command(config_files, run_id, **overrides)
+    return subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def bundle_command(config_files: list[str] | str, run_id: str | None = None, **overrides) -> tuple[list[str], dict]:
+    """The ``python -m monai.bundle run`` command line and environment :func:`run_bundle` uses."""
     if isinstance(config_files, str):
         config_files = [config_files]
     cfg = config_files[0] if len(config_files) == 1 else "[" + ",".join(f"'{c}'" for c in config_files) + "]"
@@ -25,7 +31,7 @@ def run_bundle(config_files: list[str] | str, run_id: str | None = None, timeout
     for key, value in overrides.items():
         cmd += [f"--{key}", value if isinstance(value, str) else repr(value)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
-    return subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return cmd, env
 
 
 def check(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

@@ -23,6 +23,7 @@ import torch
 
 from monai_tumorcls.bundle import load_bundle_config
 from monai_tumorcls.engines import random_transforms
+from monai_tumorcls.handlers import load_checkpoint
 from monai_tumorcls.networks import (
     DenseHead,
     LinearHead,
@@ -111,7 +112,7 @@ def test_bundle_train_evaluate_infer(bundle, tmp_path, kaggle_root, inference_in
     assert json.loads((root / "models" / "model.pt.json").read_text())["kind"] == "best"
     if bundle in TWO_STAGE:
         assert (root / "models" / "model_stage1.pt").is_file()
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    state = load_checkpoint(ckpt)
     parser = _parse(bundle, tmp_path, **budget)
     network = parser.get_parsed_content("network_def")
     network.load_state_dict(state, strict=True)
@@ -215,17 +216,19 @@ RECIPE_DIFFS = {
     "resnet50_4class": (
         TEMPLATE,
         {"bundle_name", "task", "positive_classes", "image_size", "early_stop_patience", "backbone", "head",
-         "dropout", "hidden_features", "network_def", "train#augmentation"},
+         "dropout", "hidden_features", "network_def", "train#augmentation", "checkpoint_meta#options"},
     ),
     "resnet50_spp_binary": (
         TEMPLATE,
         {"bundle_name", "epochs", "momentum", "weight_decay", "early_stop_patience", "backbone", "head", "dropout",
-         "spp_levels", "spp_pool", "network_def", "optimizer", "prepare", "train#augmentation"},
+         "spp_levels", "spp_pool", "network_def", "optimizer", "prepare", "train#augmentation", "checkpoint_meta#options",
+         # pipeline 3's own data set: --dataset brats2015
+         "dataset", "data_dir", "datalists"},
     ),
     "resnet50_finetune_4class": (
         "resnet18_4class",
         {"bundle_name", "backbone", "head", "dropout", "imagenet_mean", "imagenet_std", "network_def", "normalise",
-         "trainable", "train#augmentation",
+         "trainable", "train#augmentation", "checkpoint_meta#options",
          # no random augmentation in this recipe: stage 2 trains layer4 + head on cached layer3 maps
          "stage2#split", "stage2#features", "train#dataloader#dataset", "train#trainer#network"},
     ),

@@ -16,9 +16,8 @@ import sys
 import time
 
 import pytest
-import torch
 
-from monai_tumorcls.handlers import state_checksum
+from monai_tumorcls.handlers import load_checkpoint, state_checksum
 from monai_tumorcls.networks import ResNetClassifier
 
 from .helpers import PROJECT_ROOT
@@ -72,7 +71,7 @@ def test_both_ranks_trained_and_stayed_in_sync(ddp_run):
 def test_checkpoint_is_plain_and_equals_the_replicas(ddp_run):
     root, out, _ = ddp_run
     ckpt = root / "models" / "model.pt"
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    state = load_checkpoint(ckpt)
     assert state and not [k for k in state if k.startswith("module.")]
     net = ResNetClassifier("resnet18", num_classes=2)
     net.load_state_dict(state)  # strict
@@ -91,5 +90,5 @@ def test_only_rank_zero_wrote_files(ddp_run):
     assert events, "no TensorBoard event file"
     writers = {p.name.split(".")[-2] for p in events}  # events.out.tfevents.<time>.<host>.<pid>.<n>
     assert len(writers) == 1, f"event files from several processes: {sorted(p.name for p in events)}"
-    assert sorted(p.name for p in (root / "models").iterdir()) == ["model.pt", "model.pt.json"]
-    assert out.count("saved checkpoint") == 1
+    assert sorted(p.name for p in (root / "models").iterdir()) == ["model.pt", "model.pt.json", "training_state.pt"]
+    assert out.count("saved checkpoint") == 1 and out.count("saved training state") == 1  # 1 epoch, rank 0 only

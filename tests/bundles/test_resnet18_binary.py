@@ -11,6 +11,7 @@ import shutil
 import pytest
 import torch
 
+from monai_tumorcls.handlers import load_checkpoint, read_checkpoint_metadata
 from monai_tumorcls.networks import ResNetClassifier
 
 from .helpers import check, run_bundle
@@ -29,9 +30,14 @@ def trained(tmp_path_factory, kaggle_root):
 def test_training_writes_best_checkpoint_and_logs(trained):
     root, proc = trained
     ckpt = root / "models" / "model.pt"
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    assert set(torch.load(ckpt, map_location="cpu", weights_only=True)) == {"model", "metadata"}
     net = ResNetClassifier("resnet18", num_classes=2)
-    net.load_state_dict(state)
+    load_checkpoint(ckpt, net)
+    meta = read_checkpoint_metadata(ckpt)  # what inference rebuilds the model from
+    assert meta["options"]["image_size"] == BUDGET["image_size"] and meta["class_names"] == ["notumor", "tumor"]
+    assert meta["training_data"]["training"]["total"] + meta["training_data"]["validation"]["total"] == 240
+    assert meta["calibration"]["num_samples"] == meta["training_data"]["validation"]["total"]
+    assert 0.05 <= meta["temperature"] <= 20.0
     info = json.loads((root / "models" / "model.pt.json").read_text())
     assert info["kind"] == "best" and 1 <= info["epoch"] <= BUDGET["epochs"]
     assert list((root / "runs").glob("events.out.tfevents.*")), "no TensorBoard event file"
@@ -52,8 +58,12 @@ def test_evaluation_report_beats_chance(trained):
     # chance: ROC-AUC 0.5 and balanced accuracy (macro recall) 0.5
     assert testing["binary"]["roc_auc"] >= 0.75, testing
     assert testing["macro"]["recall"] >= 0.6, testing
-    for name in ("metrics.md", "confusion_matrix.csv", "confusion_matrix.png", "predictions.csv"):
+    for name in ("metrics.md", "confusion_matrix.csv", "confusion_matrix.png", "predictions.csv", "roc_curves.png",
+                 "reliability.png"):
         assert (root / "eval" / name).stat().st_size > 0
+    calibration = testing["calibration"]
+    assert calibration["temperature"] == read_checkpoint_metadata(root / "models" / "model.pt")["temperature"]
+    assert 0.0 <= calibration["ece"] <= 1.0 and 0.0 <= calibration["brier_scaled"] <= 2.0
     assert report["initialisation"].startswith("random initialisation")
 
 
@@ -198,3 +208,11 @@ def test_inference_with_saliency_writes_overlays_and_peaks(trained, kaggle_root,
         r = rows[p.name]
         assert 0 <= r["saliency_peak"]["row"] < 1 and 0 <= r["saliency_peak"]["col"] < 1
         assert (out / r["saliency_file"]).stat().st_size > 0
+    # typed as a user types it: the command line passes the string "false", which must not switch Grad-CAM on
+    off = tmp_path / "off"
+    proc = run_bundle(f"{CFG}/inference.json", bundle_root=str(root), input_dir=str(tmp_path), output_dir=str(off),
+                      saliency="false")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = json.loads((off / "predictions.json").read_text())["rows"]  # (the first run's outputs are inputs too)
+    assert {p.name for p in src} <= {r["file"].rsplit("/", 1)[-1] for r in rows}
+    assert not any("saliency_file" in r for r in rows) and not (off / "saliency").exists()

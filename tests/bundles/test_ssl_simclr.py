@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from monai_tumorcls.bundle import load_bundle_config
-from monai_tumorcls.networks import ResNetClassifier
+from monai_tumorcls.handlers import read_checkpoint_metadata
+from monai_tumorcls.networks import ResNetClassifier, read_state_dict
 
 from .helpers import PROJECT_ROOT, check, run_bundle
 
@@ -28,11 +29,13 @@ def pretrained(tmp_path_factory, kaggle_root):
 def test_pretraining_writes_a_backbone(pretrained):
     root, proc = pretrained
     path = root / "models" / "backbone.pt"
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_state_dict(path)
     assert "conv1.weight" in state and "layer4.1.bn2.running_var" in state  # torchvision key layout
     assert not [k for k in state if k.startswith(("fc.", "projector.", "module."))]
     info = json.loads((root / "models" / "backbone.pt.json").read_text())
     assert info["kind"] == "final" and info["epoch"] == 1
+    meta = read_checkpoint_metadata(path)  # how the backbone was pretrained, stored with it
+    assert meta["options"]["image_size"] == BUDGET["image_size"] and meta["training_data"]["training"]["total"] == 16
     out = proc.stdout + proc.stderr
     assert "unlabelled datalist: 16 Training images" in out and "train_loss" in out
     assert not list((root / "models").glob(".*.tmp"))
@@ -46,7 +49,7 @@ def test_backbone_loads_with_every_trunk_key_matched(pretrained):
     assert result.missing == [] and result.unexpected == [] and result.adapted == []
     trunk_keys = [k for k in net.features.state_dict() if not k.endswith("num_batches_tracked")]
     assert set(trunk_keys) <= set(result.loaded)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_state_dict(path)
     assert torch.equal(net.features.layer4[1].conv2.weight, state["layer4.1.conv2.weight"])
 
 

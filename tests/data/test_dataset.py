@@ -41,3 +41,31 @@ def test_the_readers_clear_message_wins_over_the_library_cause(tmp_path):
     ds = FailSafeDataset([{"image": "/in/x.jpg"}], transform=load, fallback_shape=(3, 4, 4))
     error = ds[0]["error"]
     assert "truncated JPEG pixel data" in error and "/in/x.jpg" in error and "broken data stream" not in error
+
+
+def test_blank_and_tiny_images_are_flagged_not_silently_classified(tmp_path):
+    from monai.transforms import ScaleIntensityd
+
+    from monai_tumorcls.data import RasterImageReader
+
+    rng = np.random.default_rng(0)
+    images = {
+        "brain.png": rng.integers(0, 255, (64, 48), dtype=np.uint8),
+        "blank.png": np.full((64, 64), 200, np.uint8),
+        "one_pixel.png": np.array([[90]], np.uint8),
+        "strip.png": rng.integers(0, 255, (8, 300), dtype=np.uint8),
+    }
+    for name, pixels in images.items():
+        Image.fromarray(pixels).save(tmp_path / name)
+    transform = Compose([LoadImaged("image", reader=RasterImageReader(), image_only=True), EnsureChannelFirstd("image"),
+                         ScaleIntensityd("image"), Resized("image", (32, 32))])
+    ds = FailSafeDataset([{"image": str(tmp_path / n)} for n in images], transform, fallback_shape=(1, 32, 32))
+    warnings = {n: ds[i]["warnings"] for i, n in enumerate(images)}
+    assert warnings == {
+        "brain.png": "",
+        "blank.png": "blank image (one value)",
+        "one_pixel.png": "blank image (one value); tiny image (1x1 px, a side below 16)",
+        "strip.png": "tiny image (300x8 px, a side below 16)",  # the reader's (W, H) order
+    }
+    batch = next(iter(DataLoader(ds, batch_size=4)))
+    assert list(batch["warnings"]) == list(warnings.values())

@@ -39,7 +39,7 @@ def test_report_handler_writes_all_artefacts(tmp_path):
     items = _items()
     handler = ClassificationReportHandler(
         tmp_path, ["notumor", "tumor"], positive_classes=["tumor"], subsets={"dedup": "duplicate_in_training"},
-        main_name="testing", extra={"checkpoint": "models/model.pt"},
+        main_name="testing", extra={"checkpoint": "models/model.pt"}, temperature=2.0,
     )
     engine, batches = _engine([items[:2], items[2:]])
     handler.attach(engine)
@@ -53,7 +53,10 @@ def test_report_handler_writes_all_artefacts(tmp_path):
     assert testing["binary"]["specificity"] == pytest.approx(0.5)
     assert testing["binary"]["roc_auc"] == pytest.approx(1.0)
     assert engine.state.metrics["report_accuracy"] == pytest.approx(0.75)
-    for name in ("metrics.md", "confusion_matrix.csv", "confusion_matrix.png", "confusion_matrix_dedup.csv", "predictions.csv"):
+    assert testing["calibration"]["temperature"] == 2.0
+    assert testing["calibration"]["brier"] == pytest.approx((0.01 * 2 + 0.04 * 2 + 0.36 * 2 + 0.09 * 2) / 4)
+    for name in ("metrics.md", "confusion_matrix.csv", "confusion_matrix.png", "confusion_matrix_dedup.csv", "predictions.csv",
+                 "roc_curves.png", "reliability.png", "roc_curves_dedup.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = list(csv.reader(open(tmp_path / "confusion_matrix.csv")))
@@ -105,3 +108,19 @@ def test_non_utf8_file_name_is_escaped_and_both_outputs_written(tmp_path):
     csv_text = (tmp_path / "predictions.csv").read_text(encoding="utf-8")
     assert {r["file"] for r in data["rows"]} == {"/in/scan_\\xff\\xfe.png", "/in/ok.png"}
     assert "/in/scan_\\xff\\xfe.png" in csv_text and "/in/ok.png" in csv_text
+
+
+def test_prediction_writer_carries_the_image_warnings(tmp_path):
+    tiny = {"pred": torch.tensor([0.01, 0.99]), "image_path": "/x/tiny.png", "error": "",
+            "warnings": "blank image (one value); tiny image (1x1 px, a side below 16)"}
+    fine = {"pred": torch.tensor([0.9, 0.1]), "image_path": "/x/fine.png", "error": "", "warnings": ""}
+    writer = PredictionWriter(tmp_path, ["notumor", "tumor"])
+    engine, batches = _engine([[tiny, fine]])
+    writer.attach(engine)
+    engine.run(batches, max_epochs=1)
+    rows = {r["file"]: r for r in json.loads((tmp_path / "predictions.json").read_text())["rows"]}
+    assert rows["/x/tiny.png"]["warnings"] == ["blank image (one value)", "tiny image (1x1 px, a side below 16)"]
+    assert rows["/x/fine.png"]["warnings"] == []
+    table = {r["file"]: r for r in csv.DictReader(open(tmp_path / "predictions.csv"))}
+    assert table["/x/tiny.png"]["warnings"] == "blank image (one value); tiny image (1x1 px, a side below 16)"
+    assert table["/x/fine.png"]["warnings"] == "" and table["/x/tiny.png"]["predicted"] == "tumor"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from monai_tumorcls.bundle import output_lock
 from monai_tumorcls.inference.__main__ import main
 from tests.inference import synthetic_inputs as syn
 
@@ -37,5 +38,26 @@ def test_cli_exit_codes(tmp_path, capsys):
         main(["--config_file", str(cfg), "--inputs", str(nii), str(tmp_path / "nope"), "--output_dir", str(out)]) == 1
     )
     assert main(["--config_file", str(cfg), "--inputs", str(tmp_path / "nope"), "--output_dir", str(out)]) == 2
-    assert main(["--config_file", str(cfg), "--target", "class_names", "--output_dir", str(out)]) == 2
-    assert main(["--config_file", str(tmp_path / "missing.json")]) == 2
+    capsys.readouterr()
+    # the run could not start: a configuration error, one line on the console
+    assert main(["--config_file", str(cfg), "--target", "class_names", "--output_dir", str(out)]) == 3
+    assert main(["--config_file", str(tmp_path / "missing.json")]) == 3
+    assert main(["--config_file", str(cfg), "--inputs", str(nii), "--set", 'aggregation="median"']) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "aggregation must be one of" in err[-1], err
+    assert main(["--debug", "--config_file", str(cfg), "--inputs", str(nii), "--set", 'aggregation="median"']) == 3
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_locked_or_unwritable_output_folder(tmp_path, capsys):
+    cfg = tmp_path / "inference.json"
+    cfg.write_text(json.dumps(CONFIG))
+    nii = syn.write_nifti(tmp_path / "in" / "a.nii.gz", "RAS")
+    out = tmp_path / "out"
+    out.mkdir()
+    with output_lock(out):
+        assert main(["--config_file", str(cfg), "--inputs", str(nii), "--output_dir", str(out)]) == 3
+    assert not (out / "cli.json").exists()
+    (tmp_path / "file").write_text("x")
+    assert main(["--config_file", str(cfg), "--inputs", str(nii), "--output_dir", str(tmp_path / "file" / "o")]) == 3
+    assert main(["--config_file", str(cfg), "--inputs", str(nii), "--output_dir", str(out)]) == 0

@@ -13,7 +13,7 @@ import pydicom
 import pytest
 import torch
 
-from monai_tumorcls.inference import run_clinical_inference
+from monai_tumorcls.inference import ClinicalInferer, run_clinical_inference
 from tests.inference import synthetic_inputs as syn
 
 NAME_DIR = "Doe^Jane^Secretname"  # exporters often name folders after the patient
@@ -314,3 +314,52 @@ def test_all_nan_volume_is_an_error_not_a_silent_undetermined(tmp_path):
     healthy = syn.write_nifti(tmp_path / "ok.nii.gz", "LPS")
     mixed = _run([nan, healthy], tmp_path / "out2")
     assert mixed.n_decided == 1 and mixed.exit_code == 1
+
+
+def test_inferer_classifies_one_input_in_memory(inputs, tmp_path):
+    """ClinicalInferer.classify_input: one upload, the result in memory, nothing written but the overlays."""
+    net = torch.nn.Sequential(torch.nn.Identity(), *syn.marker_network())
+    inferer = ClinicalInferer(net, syn.marker_preprocess(), syn.CLASS_NAMES, aggregation="top_k_mean",
+                              saliency_layer="0")
+    found = inferer.classify_input(inputs["nifti"], saliency_dir=tmp_path / "overlays")
+    assert found.status == "ok" and not found.errors and len(found.series) == 1
+    series = found.series[0]
+    assert series.decision.is_tumour and len(series.tumour_probabilities) == series.n_slices
+    assert all(0 <= s.probabilities["glioma"] <= 1 for s in series.slices if not s.excluded)
+    for k in series.decision.contributing_slices:
+        assert (tmp_path / series.slices[k].saliency_file).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["overlays"]
+    missing = inferer.classify_input(tmp_path / "nope", input_index=4)
+    assert missing.status == "failed" and missing.errors[0].input_index == 4 and missing.errors[0].reason == "does not exist"
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("aggregation", "median"), ("top_k", 0), ("threshold", 1.5), ("batch_size", 0), ("slice_axis", "oblique"),
+     ("activation", "relu"), ("slice_layout", "CHW"), ("min_foreground_fraction", -0.1), ("tumour_classes", ["x"]),
+     ("selection", "MR")],
+)
+def test_inferer_refuses_bad_options_at_construction(option, value):
+    with pytest.raises(ValueError, match=option):
+        ClinicalInferer(syn.marker_network(), syn.marker_preprocess(), syn.CLASS_NAMES, **{option: value})
+
+
+def test_tiny_and_blank_slices_are_flagged(tmp_path):
+    rng = np.random.default_rng(0)
+    tiny = rng.normal(100, 20, (8, 8, 6)).astype(np.float32)
+    tiny[:, :, 0] = 5.0  # one blank slice
+    path = tmp_path / "tiny.nii.gz"
+    nib.save(nib.Nifti1Image(tiny, np.eye(4)), str(path))
+    result = _run([path, syn.write_nifti(tmp_path / "ok.nii.gz", "LPS")], tmp_path / "out")
+    small, fine = result.series
+    assert "tiny image (8x8 px, a side below 16)" in small.notes
+    flagged = {r.slice_index: r.warnings for r in small.slices}
+    assert all("tiny image (8x8 px, a side below 16)" in w for w in flagged.values())
+    assert ["blank image (one value)" in w for w in flagged.values()] == [True] + [False] * 5
+    assert not any("tiny" in n for n in fine.notes)
+    assert all(r.warnings == (["blank image (one value)"] if r.exclusion_reason.startswith("no signal") else [])
+               for r in fine.slices)
+    rows = [r for r in csv.DictReader(result.csv_path.open()) if r["series_id"] == small.series_id]
+    assert rows[0]["warnings"] == "blank image (one value); tiny image (8x8 px, a side below 16)"
+    assert json.loads(result.json_path.read_text())["series"][0]["slices"][1]["warnings"] == [
+        "tiny image (8x8 px, a side below 16)"]

@@ -133,6 +133,7 @@ def _decode_file(path: Path) -> tuple[object, np.ndarray, str]:
 
 def _pixel_error(exc: Exception) -> str:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    msg = "".join(c if c.isprintable() else "?" for c in msg)  # corrupt values quoted by pydicom: no control bytes
     if isinstance(exc, (OSError, EOFError)) or "truncat" in msg.lower() or "less than" in msg.lower():
         return f"pixel data truncated or unreadable ({type(exc).__name__}: {msg[:160]})"
     if "decod" in msg.lower() or "plugin" in msg.lower() or isinstance(exc, (NotImplementedError, RuntimeError)):

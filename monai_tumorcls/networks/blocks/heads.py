@@ -20,7 +20,7 @@ __all__ = ["LinearHead", "DenseHead", "SPPHead", "HEADS", "build_head"]
 
 def _check_feature_map(x: torch.Tensor) -> None:
     if x.ndim != 4:
-        raise ValueError(f"heads take a (B, C, h, w) feature map, got shape {tuple(x.shape)}.")
+        raise ValueError(f"heads take a (B, C, h, w) feature map, got shape {list(x.shape)}.")
 
 
 class LinearHead(nn.Module):

@@ -22,6 +22,11 @@ class SpatialPyramidPooling(nn.Module):
     smaller than ``l``, whose bins then overlap). The bins of each level are flattened channel-major
     (``C * l * l``) and the levels are concatenated in the order given.
 
+    The bins are cut explicitly (the bounds of ``nn.AdaptiveMaxPool2d``/``nn.AdaptiveAvgPool2d``, same values)
+    rather than with adaptive pooling, because ONNX has no adaptive max pooling and the legacy exporter refuses
+    adaptive pooling whose bins do not divide the map (a 7x7 map at level 4); this way the module scripts, traces
+    and exports to ONNX.
+
     Args:
         levels: grid sizes of the pyramid, e.g. ``(1, 2, 4)`` gives ``1 + 4 + 16 = 21`` bins per channel.
         pool: ``"max"`` (default, as in the paper) or ``"avg"``.
@@ -40,8 +45,6 @@ class SpatialPyramidPooling(nn.Module):
             raise ValueError(f"levels must be a non-empty sequence of positive ints, got {levels}.")
         self.levels = levels
         self.pool_type = look_up_option(pool, SPP_POOL_TYPES)
-        pool_cls = nn.AdaptiveMaxPool2d if self.pool_type == "max" else nn.AdaptiveAvgPool2d
-        self.pools = nn.ModuleList([pool_cls(level) for level in levels])
 
     @property
     def num_bins(self) -> int:
@@ -61,5 +64,17 @@ class SpatialPyramidPooling(nn.Module):
             pooled features, shape ``(B, C * num_bins)``.
         """
         if x.ndim != 4:
-            raise ValueError(f"expected a (B, C, H, W) feature map, got shape {tuple(x.shape)}.")
-        return torch.cat([torch.flatten(pool(x), 1) for pool in self.pools], dim=1)
+            raise ValueError(f"expected a (B, C, H, W) feature map, got shape {list(x.shape)}.")
+        return torch.cat([self._pool_level(x, level) for level in self.levels], dim=1)
+
+    def _pool_level(self, x: torch.Tensor, level: int) -> torch.Tensor:
+        """``(B, C, H, W) -> (B, C * level * level)``, bin ``(i, j)`` spanning rows
+        ``floor(i * H / level) .. ceil((i + 1) * H / level)`` and the same for columns (adaptive pooling's bins)."""
+        height, width = x.shape[2], x.shape[3]
+        bins: list[torch.Tensor] = []
+        for i in range(level):
+            rows = x[:, :, (i * height) // level : -((-(i + 1) * height) // level)]
+            for j in range(level):
+                cell = rows[:, :, :, (j * width) // level : -((-(j + 1) * width) // level)]
+                bins.append(cell.amax(dim=(2, 3)) if self.pool_type == "max" else cell.mean(dim=(2, 3)))
+        return torch.stack(bins, dim=2).flatten(1)

@@ -1,0 +1,95 @@
+"""The FastAPI application: the page, ``POST /predict``, ``GET /health`` and ``GET /model``.
+
+Every asset is served from ``static/`` (no CDN: the machines are offline), and FastAPI's interactive API pages
+are off because they load their scripts from a CDN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from .service import BundleService
+from .uploads import UploadError, UploadLimits, request_folder, safe_name, store_upload
+
+__all__ = ["create_app", "STATIC_DIR"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+_FORM_OVERHEAD = 64 << 10  # multipart boundaries and headers around the file
+
+
+def _error(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status)
+
+
+def _capped_request(request: Request, cap: int) -> Request:
+    """``request`` whose body stops with a 413 :class:`UploadError` once more than ``cap`` bytes came (a request
+    without ``Content-Length`` is not read to the end first)."""
+    received = 0
+
+    async def receive():
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > cap:
+            raise UploadError(f"upload too large (limit {cap >> 20} MiB)", status=413)
+        return message
+
+    return Request(request.scope, receive)
+
+
+def create_app(service: BundleService, limits: UploadLimits | None = None,
+               work_root: str | Path | None = None) -> FastAPI:
+    """The app serving ``service``.
+
+    Args:
+        service: the loaded bundle.
+        limits: upload caps (default :class:`UploadLimits`).
+        work_root: parent of the per-request temporary folders (default: the system's temporary folder).
+    """
+    limits = limits or UploadLimits()
+    app = FastAPI(title="monai-tumorcls", docs_url=None, redoc_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    body_cap = limits.max_upload_bytes + _FORM_OVERHEAD
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok", "bundle": service.bundle_name}
+
+    @app.get("/model")
+    def model() -> dict:
+        return service.model_card()
+
+    @app.post("/predict")
+    async def predict(request: Request):
+        if int(request.headers.get("content-length") or 0) > body_cap:
+            return _error(f"upload too large (limit {limits.max_upload_bytes >> 20} MiB)", 413)
+        try:
+            form = await _capped_request(request, body_cap).form(max_files=1, max_fields=10)
+        except UploadError as e:
+            return _error(str(e), e.status)
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                return _error("no file uploaded: send one file in the form field 'file'")
+            return await run_in_threadpool(classify, upload)
+        except UploadError as e:
+            return _error(str(e), e.status)
+        finally:
+            await form.close()
+
+    def classify(upload: UploadFile) -> dict:
+        with request_folder(work_root) as work:
+            path, kind = store_upload(upload.file, upload.filename, work, limits)
+            return service.predict(path, work, safe_name(upload.filename), kind)
+
+    return app

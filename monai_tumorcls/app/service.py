@@ -1,0 +1,183 @@
+"""The model behind the web app: the bundle's own ``configs/inference.json``, parsed with MONAI's
+:class:`~monai.bundle.ConfigParser` as the command line does, so that the app's decision is the CLI's for the same
+checkpoint (same preprocessing, network, post-processing and slice aggregation; nothing is copied here).
+
+The network is built and its checkpoint loaded once; every request parses the config again with the request's
+input and output folders as overrides and the loaded network put in, then runs the config's own evaluator
+(images, reading back the file it writes) or the :class:`~monai_tumorcls.inference.ClinicalInferer` of its
+clinical run (DICOM, NIfTI; one input, results in memory).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import inspect
+import io
+import json
+import threading
+from os import PathLike
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from monai_tumorcls.bundle import load_bundle_config
+from monai_tumorcls.inference import ClinicalInferer
+
+from .uploads import UploadError
+
+__all__ = ["BundleService", "png_data_url"]
+
+CONFIG = "inference.json"
+META = "checkpoint_meta"  # the config's metadata stored in the checkpoint (absent from older configs)
+
+
+def png_data_url(data: bytes) -> str:
+    """``data:`` URL of PNG bytes (the page shows it without another request)."""
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _grey_png(image: np.ndarray) -> bytes:
+    """An (H, W) array of any range as an 8-bit greyscale PNG (min-max scaled)."""
+    from PIL import Image
+
+    img = np.asarray(image, dtype=np.float64)
+    lo, hi = float(img.min()), float(img.max())
+    grey = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    buf = io.BytesIO()
+    Image.fromarray((grey * 255).round().astype(np.uint8), "L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class SliceRecorder:
+    """Wraps the bundle's slice preprocessing and keeps, per slice, the network input it produced as a PNG, so the
+    page's slice viewer shows what the model saw. It changes nothing in what it wraps."""
+
+    def __init__(self, transform=None) -> None:
+        self.transform = transform
+        self.images: dict[tuple[str, int], bytes] = {}
+
+    def __call__(self, data: dict) -> dict:
+        meta = getattr(data["image"], "meta", {})
+        out = self.transform(data)
+        key = (str(meta.get("series_id")), int(meta.get("slice_index", -1)))
+        self.images[key] = _grey_png(torch.as_tensor(out["image"])[0].cpu().numpy())
+        return out
+
+
+def clinical_inferer(parser, recorder: SliceRecorder) -> ClinicalInferer:
+    """The :class:`ClinicalInferer` of the bundle's clinical run (``clinical#run``, a ``run_clinical_inference``
+    call with the bundle's options), its slice preprocessing wrapped by ``recorder``. The run's own arguments
+    (inputs, output folder, run name) are left out: the app classifies one input and writes no report."""
+    run = parser.get_parsed_content("clinical#run")  # functools.partial: the config says "_mode_": "callable"
+    options = inspect.signature(ClinicalInferer).parameters
+    unknown = set(run.keywords) - set(options) - set(inspect.signature(ClinicalInferer.run).parameters)
+    if unknown:  # an option the inferer does not take would be silently lost: the app would differ from the CLI
+        raise ValueError(f"clinical#run options {sorted(unknown)} are not ClinicalInferer options")
+    kwargs = {k: v for k, v in run.keywords.items() if k in options}
+    recorder.transform = kwargs["preprocess"]
+    return ClinicalInferer(**{**kwargs, "preprocess": recorder})
+
+
+class BundleService:
+    """A bundle ready to classify one uploaded input per call.
+
+    Args:
+        bundle: the bundle folder (holds ``configs/``).
+        checkpoint: weights to load (default: the config's ``checkpoint``, ``<bundle>/models/model.pt``).
+        overrides: further config overrides, as ``--key value`` of ``monai.bundle run``
+            (e.g. ``{"train_overrides": {"image_size": 64}}``).
+    """
+
+    def __init__(self, bundle: str | PathLike, checkpoint: str | PathLike | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> None:
+        self.bundle_dir = Path(bundle).resolve()
+        self.overrides = {**(overrides or {}), "bundle_dir": str(self.bundle_dir)}
+        if checkpoint is not None:
+            self.overrides["checkpoint"] = str(Path(checkpoint).resolve())
+        parser = load_bundle_config(self.bundle_dir, CONFIG, self.overrides)
+        self.network = parser.get_parsed_content("network")
+        parser.get_parsed_content("initialize")  # loads the checkpoint into the network, as the CLI does
+        self.network.eval()
+        self.bundle_name = str(parser.get_parsed_content("bundle_name"))
+        self.class_names = [str(c) for c in parser.get_parsed_content("class_names")]
+        self.checkpoint = Path(parser.get_parsed_content("checkpoint"))
+        self.checkpoint_sha256 = hashlib.sha256(self.checkpoint.read_bytes()).hexdigest()
+        # what was read from the checkpoint at start goes into every request's config (not read again)
+        self.checkpoint_metadata = parser.get_parsed_content(META) if META in parser else {}
+        self._loaded = {"network": self.network}
+        if META in parser:  # read-only mapping: the config parser must not read its contents as config (``$``, ``@``)
+            self._loaded[META] = MappingProxyType(self.checkpoint_metadata)
+        self._lock = threading.Lock()  # one request at a time uses the network (Grad-CAM hooks are not shared)
+
+    def model_card(self) -> dict:
+        """The bundle's ``metadata.json`` with the class names and the checkpoint's file name and SHA-256."""
+        meta_path = self.bundle_dir / "configs" / "metadata.json"
+        metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        return {"bundle": self.bundle_name, "class_names": self.class_names,
+                "checkpoint": {"file": self.checkpoint.name, "sha256": self.checkpoint_sha256,
+                               "metadata": self.checkpoint_metadata}, "metadata": metadata}
+
+    def predict(self, path: Path, work: Path, display_name: str, kind: str = "") -> dict:
+        """Classify the image file, NIfTI file or DICOM folder ``path`` (``kind`` ``"dicom"``: an extracted zip,
+        which must hold DICOM or NIfTI files); outputs go below ``work``.
+
+        Raises:
+            UploadError: nothing could be classified (the message names ``display_name`` and the reasons).
+        """
+        out = work / "outputs"
+        overrides = {**self.overrides, **self._loaded, "input_dir": str(path), "output_dir": str(out), "saliency": True}
+        with self._lock:
+            parser = load_bundle_config(self.bundle_dir, CONFIG, overrides)
+            try:
+                if parser.get_parsed_content("input_kind") == "images":
+                    if kind == "dicom":
+                        raise UploadError(f"{display_name}: no DICOM or NIfTI file in the zip")
+                    return self._image(parser, path, display_name)
+                return self._volume(parser, out, path, display_name)
+            except SystemExit as e:  # a config step that ends a CLI run (its one-line error is in the log)
+                message = f"{display_name}: the bundle could not run (exit status {e.code}; see the app's log)"
+                raise UploadError(message, 500) from e
+
+    def _image(self, parser, path: Path, display_name: str) -> dict:
+        parser.get_parsed_content("evaluator").run()
+        writer = parser.get_parsed_content("writer")
+        row = json.loads((writer.output_dir / f"{writer.stem}.json").read_text())["rows"][0]
+        if row["status"] != "ok":
+            error = row["error"].replace(str(path.resolve()), display_name).replace(str(path), display_name)
+            raise UploadError(error)
+        overlay = png_data_url((writer.output_dir / row["saliency_file"]).read_bytes())
+        return {"kind": "image", "class_names": self.class_names,
+                "decision": {"predicted_class": row["predicted"], "probabilities": row["probabilities"]},
+                "saliency_peak": row["saliency_peak"], "overlay": overlay}
+
+    def _volume(self, parser, out: Path, path: Path, display_name: str) -> dict:
+        recorder = SliceRecorder()
+        inferer = clinical_inferer(parser, recorder)
+        found = inferer.classify_input(path, saliency_dir=out / "saliency")
+        errors = [f"{e.item}: {e.reason}" for e in found.errors]
+        if not found.series:
+            raise UploadError(f"{display_name}: nothing classified ({'; '.join(errors) or 'no series found'})")
+        series = [self._series(s.to_dict(with_path=False), out, recorder) for s in found.series]
+        return {"kind": "volume", "class_names": self.class_names, "series": series, "errors": errors,
+                "skipped": [f"{e.item}: {e.reason}" for e in found.skipped]}
+
+    @staticmethod
+    def _series(series: dict, out: Path, recorder: SliceRecorder) -> dict:
+        slices = []
+        for s in series["slices"]:
+            image = recorder.images.get((series["series_id"], s["slice_index"]))
+            overlay = s.get("saliency_file")
+            slices.append({
+                "index": s["slice_index"], "position_mm": s["position_mm"], "excluded": s["excluded"],
+                "exclusion_reason": s["exclusion_reason"], "tumour_probability": s["tumour_probability"],
+                "probabilities": s["probabilities"], "contributing": s["contributing"],
+                "image": png_data_url(image) if image else None,
+                "overlay": png_data_url((out / overlay).read_bytes()) if overlay else None,
+            })
+        keep = ("series_id", "source", "modality", "slice_plane", "resliced", "n_slices", "n_excluded_slices",
+                "decision", "notes")
+        return {**{k: series[k] for k in keep}, "slices": slices}

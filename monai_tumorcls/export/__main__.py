@@ -1,0 +1,9 @@
+"""Command line: ``python -m monai_tumorcls.export onnx --bundle_root bundles/resnet18_binary [--image_size 64 ...]``."""
+
+from monai.utils import optional_import
+
+from .onnx import export_onnx
+
+if __name__ == "__main__":
+    fire, _ = optional_import("fire")
+    fire.Fire({"onnx": export_onnx})

@@ -1,0 +1,206 @@
+"""Resumable training: the whole training state written atomically every epoch, and loaded back on ``--resume true``.
+
+Follows MONAI's ``CheckpointSaver`` / ``CheckpointLoader`` pattern (a ``save_dict`` of objects with
+``state_dict``/``load_state_dict``, loaded at ``Events.STARTED`` through ignite's ``Checkpoint.load_objects``), with
+the pieces a bit-identical resume needs on top: the trainer's epoch/iteration, the AMP scaler, the early-stopping
+counter, the best-checkpoint saver's best score, and every random state (python, numpy, torch, CUDA, and each
+random generator reachable from the training data loader: random transforms, sampler and loader generators).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Mapping
+
+import numpy as np
+import torch
+from monai.handlers import CheckpointLoader, EarlyStopHandler
+from monai.utils import IgniteInfo, min_version, optional_import
+
+from monai_tumorcls.utils.atomic import atomic_torch_save
+from monai_tumorcls.utils.flags import as_flag
+
+from .checkpoint import AtomicCheckpointSaver, state_dict_of
+from .distributed import dist_rank
+
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
+if TYPE_CHECKING:
+    from ignite.engine import Engine
+else:
+    Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
+
+__all__ = ["RandomStates", "TrainingStateHandler"]
+
+logger = logging.getLogger(__name__)
+
+_LEAVES = (torch.Tensor, np.ndarray, str, bytes, int, float, bool, type(None), torch.nn.Module)
+
+
+def _generators(obj, seen: set[int], depth: int = 0) -> Iterator:
+    """Random generators reachable from ``obj`` (attributes, lists, dicts), in a deterministic order."""
+    if isinstance(obj, _LEAVES) or id(obj) in seen or depth > 12:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (np.random.RandomState, torch.Generator, random.Random)):
+        yield obj
+        return
+    if isinstance(obj, Mapping):
+        children = list(obj.values())
+    elif isinstance(obj, (list, tuple)):
+        children = list(obj)
+    else:
+        children = list(getattr(obj, "__dict__", {}).values())
+    for child in children:
+        yield from _generators(child, seen, depth + 1)
+
+
+def _get(gen):
+    if isinstance(gen, np.random.RandomState):
+        name, key, pos, has_gauss, gauss = gen.get_state()
+        return [name, torch.from_numpy(key.astype(np.int64)), pos, has_gauss, gauss]  # tensors load weights_only
+    return gen.get_state() if isinstance(gen, torch.Generator) else gen.getstate()
+
+
+def _set(gen, state) -> None:
+    if isinstance(gen, np.random.RandomState):
+        name, key, pos, has_gauss, gauss = state
+        gen.set_state((name, key.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    elif isinstance(gen, torch.Generator):
+        gen.set_state(state)
+    else:
+        gen.setstate(state)
+
+
+class RandomStates:
+    """The global random states (python, numpy, torch, CUDA) and those of the generators reachable from ``loaders``
+    (a data loader or a list of them: random transforms, samplers, loader generators)."""
+
+    def __init__(self, loaders=None) -> None:
+        self.loaders = loaders
+
+    def _local(self) -> list:
+        return list(_generators(self.loaders, set()))
+
+    def state_dict(self) -> dict:
+        return {
+            "python": random.getstate(),
+            "numpy": _get(np.random.mtrand._rand),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "loader": [_get(g) for g in self._local()],
+        }
+
+    def load_state_dict(self, state: Mapping) -> None:
+        random.setstate(state["python"])
+        _set(np.random.mtrand._rand, state["numpy"])
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        local = self._local()
+        if len(local) != len(state["loader"]):
+            raise ValueError(f"training state holds {len(state['loader'])} data-loader random generators, "
+                             f"this configuration has {len(local)}: resume with the configuration that wrote it")
+        for gen, gen_state in zip(local, state["loader"]):
+            _set(gen, gen_state)
+
+
+class _EarlyStopState:
+    """``state_dict`` of a MONAI ``EarlyStopHandler`` (its ignite ``EarlyStopping``: counter and best score)."""
+
+    def __init__(self, handler: EarlyStopHandler) -> None:
+        self.handler = handler
+
+    def state_dict(self) -> dict:
+        return dict(self.handler._handler.state_dict())
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.handler._handler.load_state_dict(state)
+
+    def stopped(self) -> bool:
+        return self.handler._handler.counter >= self.handler._handler.patience
+
+
+class _BestMetric:
+    """``state_dict`` of the key-metric record a MONAI workflow keeps (``state.best_metric`` and its epoch)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def state_dict(self) -> dict:
+        return {k: getattr(self.engine.state, k, -1) for k in ("best_metric", "best_metric_epoch")}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        for k, v in state.items():
+            setattr(self.engine.state, k, v)
+
+
+class TrainingStateHandler:
+    """Saves the training state at the end of every trainer epoch; with ``resume`` loads it when the trainer starts.
+
+    Attach it to the trainer after the validation handler, so that the state of an epoch includes its validation
+    (best score, early-stopping counter). A new run (``resume=False``) into a folder holding this state file or a
+    checkpoint of an ``AtomicCheckpointSaver`` in ``save_dict`` refuses to start rather than overwrite it; with
+    ``resume=True`` and no state file it starts a new run, so one command both starts and resumes.
+
+    Args:
+        save_dir: folder of the state file.
+        save_dict: name -> network, optimizer, LR scheduler, ``AtomicCheckpointSaver``, ``EarlyStopHandler`` or
+            evaluator (its best key metric).
+        resume: continue from ``save_dir/filename`` when it exists.
+        filename: state file name (one per trainer: two-stage bundles use one per stage).
+        save_rank: rank that writes in distributed runs.
+    """
+
+    def __init__(self, save_dir: str | Path, save_dict: Mapping[str, object], resume: bool = False,
+                 filename: str = "training_state.pt", save_rank: int = 0) -> None:
+        self.path = Path(save_dir) / filename
+        self.save_dict = dict(save_dict)
+        self.resume, self.save_rank = as_flag(resume, "resume"), save_rank
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, self.start)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self.save)
+
+    def _objects(self, engine: Engine) -> dict:
+        engines = [engine] + [e for e in self.save_dict.values() if isinstance(e, Engine)]
+        objs = {"trainer": engine, "trainer_best_metric": _BestMetric(engine),
+                "random": RandomStates([getattr(e, "data_loader", None) for e in engines])}
+        for name, obj in self.save_dict.items():  # an evaluator contributes its best metric, not its epoch counters
+            wrap = {EarlyStopHandler: _EarlyStopState, Engine: _BestMetric}
+            objs[name] = next((w(obj) for cls, w in wrap.items() if isinstance(obj, cls)), obj)
+        if getattr(engine, "scaler", None) is not None:
+            objs["scaler"] = engine.scaler
+        return objs
+
+    def _protected(self) -> list[Path]:
+        files = [self.path] + [s.save_dir / name for s in self.save_dict.values() if isinstance(s, AtomicCheckpointSaver)
+                               for name in (s.key_metric_filename, s.final_filename) if name]
+        return [f for f in files if f.is_file()]
+
+    def start(self, engine: Engine) -> None:
+        if self.resume and self.path.is_file():
+            objs = self._objects(engine)
+            CheckpointLoader(str(self.path), objs, map_location="cpu")(engine)
+            logger.info("resumed from %s at epoch %d of %d", self.path, engine.state.epoch, engine.state.max_epochs)
+            if any(isinstance(o, _EarlyStopState) and o.stopped() for o in objs.values()):
+                logger.info("the resumed run had stopped early: nothing left to train")
+                engine.terminate()
+            return
+        existing = self._protected()
+        if existing:
+            raise RuntimeError(
+                f"{self.path.parent} holds {', '.join(p.name for p in existing)} from an earlier run; refusing to "
+                "overwrite it. Pass --resume true to continue that run, or move those files away (or pass another "
+                "--bundle_root) to start a new one.")
+        if self.resume:
+            logger.info("no training state at %s: starting a new run", self.path)
+
+    def save(self, engine: Engine) -> None:
+        if dist_rank() != self.save_rank:
+            return
+        state = {k: state_dict_of(v) if isinstance(v, torch.nn.Module) else v.state_dict()
+                 for k, v in self._objects(engine).items()}
+        atomic_torch_save(state, self.path)
+        logger.info("saved training state %s (epoch %d)", self.path, engine.state.epoch)

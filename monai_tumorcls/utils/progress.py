@@ -1,0 +1,21 @@
+"""Progress bars for long loops (feature caching, clinical inference), shown on a terminal only."""
+
+from __future__ import annotations
+
+from typing import Iterable, TypeVar
+
+from monai.utils import optional_import
+
+tqdm, has_tqdm = optional_import("tqdm", name="tqdm")
+
+__all__ = ["progress_bar"]
+
+T = TypeVar("T")
+
+
+def progress_bar(iterable: Iterable[T], desc: str, enabled: bool = True, total: int | None = None) -> Iterable[T]:
+    """``iterable`` wrapped in a tqdm bar labelled ``desc`` when ``enabled``; tqdm leaves it out when stderr is not
+    a terminal (``disable=None``), so logs and CI output get no bar lines."""
+    if not (enabled and has_tqdm):
+        return iterable
+    return tqdm(iterable, desc=desc, total=total, disable=None, leave=False)

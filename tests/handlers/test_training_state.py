@@ -1,0 +1,101 @@
+"""TrainingStateHandler: every random state, the best score and the early-stopping counter survive a resume; a new
+run never overwrites an earlier run's checkpoints. Tiny synthetic MONAI trainer on CPU."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from ignite.metrics import Accuracy
+from monai.data import DataLoader, Dataset
+from monai.engines import SupervisedEvaluator, SupervisedTrainer
+from monai.handlers import EarlyStopHandler, ValidationHandler, stopping_fn_from_metric
+from monai.transforms import Compose, RandGaussianNoised, RandFlipd
+from monai.utils import set_determinism
+
+from monai_tumorcls.handlers import AtomicCheckpointSaver, RandomStates, TrainingStateHandler, stack_pred_label
+from monai_tumorcls.utils import atomic_torch_save
+
+
+def _loader(seed: int = 0) -> DataLoader:
+    g = torch.Generator().manual_seed(seed)
+    items = [{"image": torch.randn(1, 4, 4, generator=g), "label": i % 2} for i in range(12)]
+    aug = Compose([RandFlipd("image", prob=0.5, spatial_axis=0), RandGaussianNoised("image", prob=0.5)])
+    return DataLoader(Dataset(items, aug), batch_size=4, shuffle=True)
+
+
+def _draws(loader) -> list:
+    batch = next(iter(loader))["image"]
+    return [random.random(), float(np.random.rand()), float(torch.rand(1)), batch]
+
+
+def test_random_states_round_trip_through_a_weights_only_file(tmp_path):
+    set_determinism(seed=3)
+    loader = _loader()
+    states = RandomStates(loader)
+    atomic_torch_save(states.state_dict(), tmp_path / "rng.pt")
+    first = _draws(loader)
+    _draws(loader)  # move every generator on
+    states.load_state_dict(torch.load(tmp_path / "rng.pt", weights_only=True))
+    again = _draws(loader)
+    assert first[:3] == again[:3] and torch.equal(first[3], again[3])
+
+
+def _workflow(save_dir, epochs: int, resume: bool, patience: int = 10, scores=None):
+    """A trainer with validation, best-checkpoint saver, early stopping and the training-state handler."""
+    set_determinism(seed=0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    saver = AtomicCheckpointSaver(save_dir, {"model": net}, metric_name="val_acc")
+    early_stop = EarlyStopHandler(patience, stopping_fn_from_metric("val_acc") if scores is None else scores)
+    evaluator = SupervisedEvaluator("cpu", _loader(1), net, key_val_metric={"val_acc": Accuracy(stack_pred_label)},
+                                    val_handlers=[saver, early_stop], decollate=False)
+    trainer = SupervisedTrainer("cpu", epochs, _loader(), net, opt, torch.nn.CrossEntropyLoss(),
+                                train_handlers=[ValidationHandler(1, evaluator)], decollate=False)
+    early_stop.set_trainer(trainer)
+    state = TrainingStateHandler(save_dir, {"network": net, "optimizer": opt, "early_stop": early_stop,
+                                            "checkpoint_saver": saver, "evaluator": evaluator}, resume=resume)
+    state.attach(trainer)
+    return trainer, net, saver
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    trainer, straight, saver_a = _workflow(tmp_path / "a", epochs=4, resume=False)
+    trainer.run()
+    _workflow(tmp_path / "b", epochs=2, resume=False)[0].run()
+    trainer, resumed, saver_b = _workflow(tmp_path / "b", epochs=4, resume=True)
+    trainer.run()
+    assert trainer.state.epoch == 4
+    assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
+    assert (saver_a.best, saver_a.best_epoch) == (saver_b.best, saver_b.best_epoch)  # restored, not reset
+    assert not list((tmp_path / "b").glob(".*.tmp"))
+
+
+def test_new_run_refuses_to_overwrite_earlier_checkpoints(tmp_path):
+    _workflow(tmp_path, epochs=1, resume=False)[0].run()
+    before = (tmp_path / "model.pt").read_bytes()
+    with pytest.raises(RuntimeError, match="refusing to overwrite.*--resume true"):
+        _workflow(tmp_path, epochs=2, resume=False)[0].run()
+    (tmp_path / "training_state.pt").unlink()  # a model.pt alone (e.g. from an older version) is protected too
+    with pytest.raises(RuntimeError, match="model.pt from an earlier run"):
+        _workflow(tmp_path, epochs=2, resume=True)[0].run()
+    assert (tmp_path / "model.pt").read_bytes() == before
+
+
+def test_resume_without_state_starts_and_early_stopped_run_stays_stopped(tmp_path):
+    never_better = lambda engine: 0.0  # noqa: E731  the early-stopping counter rises every epoch
+    trainer, _, _ = _workflow(tmp_path, epochs=6, resume=True, patience=2, scores=never_better)
+    trainer.run()
+    assert trainer.state.epoch == 3  # epoch 1 sets the best score, 2 and 3 do not improve on it
+    trainer, net, _ = _workflow(tmp_path, epochs=6, resume=True, patience=2, scores=never_better)
+    trainer.run()
+    assert trainer.state.epoch == 3 and trainer.state.iteration == 9  # nothing trained after the resume
+
+
+@pytest.mark.parametrize("value, expected", [("true", True), ("false", False), ("False", False), (True, True), (0, False)])
+def test_resume_flag_as_the_command_line_gives_it(tmp_path, value, expected):
+    assert TrainingStateHandler(tmp_path, {}, resume=value).resume is expected
+    with pytest.raises(ValueError, match="resume must be true or false"):
+        TrainingStateHandler(tmp_path, {}, resume="maybe")

@@ -1,0 +1,142 @@
+"""Packaging: the wheel carries the bundles, a command copies one anywhere, the README's commands work from a
+folder outside the checkout with the installed wheel (including ``--tracking mlflow``), and every metadata.json
+has MONAI's schema keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monai_tumorcls.bundle import find_bundle_root, packaged
+from monai_tumorcls.bundle.packaged import copy_bundle
+
+from ..bundles.helpers import PROJECT_ROOT, check
+
+SCHEMA = json.loads((Path(__file__).parent / "meta_schema_20220324.json").read_text())
+BUNDLE_NAMES = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "bundles").glob("*/configs/metadata.json"))
+JSON_TYPES = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool}
+
+
+def schema_errors(value, schema: dict, where: str = "metadata") -> list[str]:
+    """What ``value`` breaks of the ``type``/``required``/``properties``/``items``/``additionalProperties``/``$ref``
+    rules of ``SCHEMA`` (the subset MONAI's metadata schema uses)."""
+    if "$ref" in schema:
+        schema = SCHEMA["definitions"][schema["$ref"].rsplit("/", 1)[-1]]
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if types and not any(isinstance(value, JSON_TYPES[t]) and not (t != "boolean" and isinstance(value, bool)) for t in types):
+        return [f"{where}: {type(value).__name__}, expected {types}"]
+    errors = [f"{where}: missing {key!r}" for key in schema.get("required", []) if key not in value]
+    for key, item in (value.items() if isinstance(value, dict) else []):
+        sub = schema.get("properties", {}).get(key, schema.get("additionalProperties"))
+        errors += schema_errors(item, sub, f"{where}.{key}") if isinstance(sub, dict) else []
+    for i, item in enumerate(value if isinstance(value, list) and "items" in schema else []):
+        errors += schema_errors(item, schema["items"], f"{where}[{i}]")
+    return errors
+
+
+@pytest.mark.parametrize("bundle", BUNDLE_NAMES)
+def test_metadata_has_monai_schema_keys(bundle):
+    meta = json.loads((PROJECT_ROOT / "bundles" / bundle / "configs" / "metadata.json").read_text())
+    assert schema_errors(meta, SCHEMA) == []
+    assert meta["optional_packages_version"] == meta["required_packages_version"]  # old and new name, one list
+    broken = {k: v for k, v in meta.items() if k != "optional_packages_version"}
+    broken["network_data_format"]["inputs"]["image"]["num_channels"] = "3"
+    assert schema_errors(broken, SCHEMA) == [
+        "metadata: missing 'optional_packages_version'",
+        "metadata.network_data_format.inputs.image.num_channels: str, expected ['integer']",
+    ]
+
+
+def test_a_checkout_ships_its_bundles_folder():
+    assert packaged.packaged_bundles_dir() == PROJECT_ROOT / "bundles"
+    assert packaged.packaged_bundle_names() == BUNDLE_NAMES
+
+
+@pytest.fixture
+def fake_bundles(tmp_path, monkeypatch) -> Path:
+    """An installed package's bundles folder with one bundle that has run outputs in it."""
+    root = tmp_path / "site" / "monai_tumorcls" / "_bundles"
+    for rel in ("b1/configs/metadata.json", "b1/docs/README.md", "b1/LICENSE", "b1/models/.gitkeep",
+                "b1/models/model.pt", "b1/eval/metrics.json", "b1/runs/events", "b1/outputs/predictions.csv"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    monkeypatch.setattr(packaged, "_PACKAGE_DIR", root.parent)
+    return root
+
+
+def test_copy_bundle_copies_the_bundle_not_its_run_outputs(fake_bundles, tmp_path):
+    assert packaged.packaged_bundle_names() == ["b1"]
+    dest = copy_bundle("b1", tmp_path / "mine" / "b1")
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == [
+        "LICENSE", "configs/metadata.json", "docs/README.md", "models/.gitkeep"]
+    with pytest.raises(FileExistsError):
+        copy_bundle("b1", dest)
+    with pytest.raises(ValueError, match="unknown bundle 'b2'; shipped: b1"):
+        copy_bundle("b2", tmp_path / "other")
+
+
+def test_find_bundle_root_falls_back_to_the_shipped_bundle(fake_bundles, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert find_bundle_root("b1") == str(fake_bundles / "b1")
+    (tmp_path / "bundles" / "b1" / "configs").mkdir(parents=True)  # a copy in the current folder comes first
+    assert find_bundle_root("b1") == str((tmp_path / "bundles" / "b1").resolve())
+    with pytest.raises(FileNotFoundError, match="monai_tumorcls.bundle copy b2"):
+        find_bundle_root("b2")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The wheel built from this checkout (no network, no build isolation), installed alone into a folder."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    check(subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(PROJECT_ROOT)],
+                         capture_output=True, text=True, timeout=300))
+    (wheel,) = (tmp / "dist").glob("monai_tumorcls-*.whl")
+    check(subprocess.run(pip + ["install", "--no-deps", "--no-index", "--target", str(tmp / "site"), str(wheel)],
+                         capture_output=True, text=True, timeout=300))
+    return tmp / "site"
+
+
+def _run(installed: Path, cwd: Path, data_root: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python *args`` in ``cwd`` importing monai_tumorcls from the installed wheel only."""
+    env = {**os.environ, "PYTHONPATH": str(installed), "MONAI_DATA_DIRECTORY": str(data_root), "OMP_NUM_THREADS": "2"}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.integration
+def test_readme_commands_from_any_folder_with_the_installed_wheel(installed, tmp_path, data_root, kaggle_root):
+    assert sorted(p.name for p in (installed / "monai_tumorcls" / "_bundles").iterdir()) == BUNDLE_NAMES
+    run = lambda *args: check(_run(installed, tmp_path, data_root, *args))  # noqa: E731
+    assert run("-c", "import monai_tumorcls; print(monai_tumorcls.__file__)").stdout.startswith(str(installed))
+    run("-m", "monai_tumorcls.bundle", "copy", "resnet18_binary", "bundles/resnet18_binary")
+    cfg = "bundles/resnet18_binary/configs"
+    budget = ["--max_per_class", "7", "--max_per_class_test", "1", "--epochs", "1", "--image_size", "32",
+              "--batch_size", "8", "--cache_rate", "0", "--num_workers", "0"]
+    run("-m", "monai.bundle", "run", "training", "--config_file", f"{cfg}/train.json", *budget, "--tracking", "mlflow")
+    assert (tmp_path / "bundles/resnet18_binary/models/model.pt").is_file()
+    _check_mlflow_run(tmp_path / "bundles/resnet18_binary/eval/mlruns.db")
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for cls in ("glioma", "notumor"):
+        src = sorted((kaggle_root / "Testing" / cls).iterdir())[0]
+        (images / src.name).write_bytes(src.read_bytes())
+    run("-m", "monai.bundle", "run", "--config_file", f"{cfg}/inference.json", "--input_dir", "images")
+    rows = json.loads((tmp_path / "bundles/resnet18_binary/outputs/predictions.json").read_text())["rows"]
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+
+
+def _check_mlflow_run(db: Path) -> None:
+    """The local MLflow store holds one finished run with the training loss and validation accuracy."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert {"train_loss", "val_acc"} <= set(runs[0].data.metrics)

@@ -1,0 +1,76 @@
+"""Optuna sweeps of a bundle: search-space parsing and pruning (units), and a tiny grid on real images run by two
+worker processes sharing one SQLite study (integration)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from ignite.engine import Engine, Events
+
+from monai_tumorcls.sweep import PruningHandler, load_sweep_config, suggest_overrides
+from monai_tumorcls.sweep.study import parse_override
+
+from ..bundles.helpers import PROJECT_ROOT
+
+BUNDLE = PROJECT_ROOT / "bundles" / "resnet50_spp_binary"
+
+
+def test_bundle_sweep_definition_and_suggestions():
+    config = load_sweep_config(BUNDLE)
+    assert set(config["grid"]) == {"learning_rate", "epochs", "batch_size"}
+    assert 0.0001 in config["grid"]["learning_rate"] and 25 in config["grid"]["epochs"]  # the published choice
+    params = suggest_overrides(optuna.trial.FixedTrial({"learning_rate": 3e-4, "epochs": 25, "batch_size": 32}),
+                               config["tpe"])
+    assert params == {"learning_rate": 3e-4, "epochs": 25, "batch_size": 32}
+    assert parse_override("max_per_class=4") == ("max_per_class", 4)
+    assert parse_override("dataset=brats2015") == ("dataset", "brats2015")
+
+
+def test_pruning_handler_reports_each_validation_and_stops_the_trainer():
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.5))
+    trial = study.ask()
+    scores = iter([0.9, 0.8, 0.3, 0.9, 0.9])  # the threshold pruner stops trials below 0.5
+    trainer, evaluator = Engine(lambda e, b: None), Engine(lambda e, b: None)
+    evaluator.add_event_handler(Events.EPOCH_COMPLETED, lambda e: e.state.metrics.update(val_acc=next(scores)))
+    handler = PruningHandler(trial, trainer, "val_acc")
+    handler.attach(evaluator)
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda e: evaluator.run([0]))
+    trainer.run([0], max_epochs=5)
+    assert handler.pruned and trainer.state.epoch == 3 and handler.history == [0.9, 0.8, 0.3]
+    assert study.trials[0].intermediate_values == {1: 0.9, 2: 0.8, 3: 0.3}
+
+
+@pytest.mark.integration
+def test_two_workers_share_one_sqlite_study_and_complete_the_grid_once(tmp_path, kaggle_root):
+    """Tiny budget: resnet18 trunk with the SPP head, 4 Kaggle images per class at 32 px, 1 epoch per trial."""
+    sweep = tmp_path / "tiny_sweep.json"
+    grid = {"learning_rate": [0.01, 0.001], "batch_size": [4, 8], "epochs": [1]}
+    sweep.write_text(json.dumps({"metric": "val_acc", "grid": grid}))
+    storage = f"sqlite:///{tmp_path / 'sweep.db'}"
+    cmd = [sys.executable, "-m", "monai_tumorcls.sweep", "--bundle", str(BUNDLE), "--sampler", "grid", "--storage",
+           storage, "--study", "tiny", "--sweep_config", str(sweep), "--workdir", str(tmp_path / "runs"), "--set",
+           "backbone=resnet18", "max_per_class=4", "max_per_class_test=1", "image_size=32", "num_workers=0"]
+    workers = [subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for _ in range(2)]
+    logs = [w.communicate(timeout=600)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], "\n".join(log[-3000:] for log in logs)
+
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted((t.params["learning_rate"], t.params["batch_size"]) for t in done) == [
+        (0.001, 4), (0.001, 8), (0.01, 4), (0.01, 8)]  # every grid point exactly once
+    for t in done:
+        assert 0.0 <= t.value <= 1.0 and t.value == t.user_attrs["metrics"]["best_val_acc"]
+        assert t.intermediate_values == {1: t.user_attrs["metrics"]["val_acc_history"][0]}
+        assert t.user_attrs["overrides"]["batch_size"] == t.params["batch_size"]
+        assert t.user_attrs["command"].startswith("python -m monai.bundle run training --config_file")
+        assert Path(t.user_attrs["overrides"]["bundle_root"], "models", "training_state.pt").is_file()
+    # the same command again (e.g. after a kill) continues the study: here nothing is left to run
+    again = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert len(optuna.load_study(study_name="tiny", storage=storage).trials) == len(study.trials)
