@@ -29,6 +29,7 @@ __all__ = [
     "output_lock",
     "could_not_start",
     "start_or_exit",
+    "one_line_errors",
     "optional_value",
     "LOCK_FILE",
 ]
@@ -121,6 +122,47 @@ def start_or_exit(what: str | os.PathLike, func: Callable, *args: Any, debug: An
         could_not_start(message if str(what) in message else f"{what}: {message}", debug)
 
 
+_RUN_STARTED = False  # set by run_inference once the inputs are being read: later failures are not "could not start"
+
+
+def _innermost(error: BaseException) -> tuple[BaseException, str]:
+    """The exception at the bottom of ``error``'s chain, and the first line of the last MONAI config message above
+    it (e.g. "Failed to instantiate component 'monai.data.dataloader.DataLoader' ..."), which says which config
+    item it came from."""
+    where = ""
+    while (error.__cause__ or error.__context__) is not None:
+        if str(error).startswith("Failed to "):
+            where = str(error).splitlines()[0]
+        error = error.__cause__ or error.__context__
+    return error, where
+
+
+def one_line_errors(debug: Any = False) -> None:
+    """Called first in a bundle run's ``initialize``: an exception that ends the run before it reads any input (a
+    bad option value that makes MONAI fail to build a component, ~70 lines of config-parser traceback otherwise)
+    ends it with exit status 3 and one error line: the innermost message, and the config item it came from. The
+    traceback is logged at DEBUG level (a log file); with ``--debug true`` nothing changes (full traceback)."""
+    from ..utils.flags import as_flag
+
+    if as_flag(debug, "debug"):
+        return
+    previous = sys.excepthook
+
+    def on_uncaught_exception(kind, error, tb):
+        if _RUN_STARTED or not issubclass(kind, Exception):  # a crash mid-run, Ctrl-C: Python's own report
+            return previous(kind, error, tb)
+        logger.debug("the run could not start", exc_info=(kind, error, tb))
+        cause, where = _innermost(error)
+        logger.error("the run could not start: %s: %s%s", type(cause).__name__, " ".join(str(cause).split()),
+                     f" ({where[:160]})" if where else "")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(3)  # an excepthook cannot set the exit status otherwise
+
+    sys.excepthook = on_uncaught_exception
+
+
 def check_output_dir(output_dir: str | os.PathLike) -> None:
     """End the run with exit status 3 and a one-line error when ``output_dir`` cannot be created or written,
     before any work is done (a read-only or full disk is otherwise found only when the results are written)."""
@@ -164,7 +206,9 @@ def run_inference(
     another run holds it)."""
     if output_dir is not None:
         check_output_dir(output_dir)
+    global _RUN_STARTED
     with output_lock(output_dir) if output_dir is not None else contextlib.nullcontext():
+        _RUN_STARTED = True
         if input_kind == "images":
             evaluator.run()
             exit_on_failures(writer.num_failed, "image")

@@ -61,3 +61,23 @@ def test_bad_option_value_or_missing_input(tmp_path, nifti):
     missing = tmp_path / "no_such_folder"
     proc = _run(tmp_path, missing, checkpoint)
     assert proc.returncode == 3 and [e.split(" - ERROR - ")[1] for e in _errors(proc)] == [f"{missing}: input not found"]
+
+
+@pytest.mark.integration
+def test_bad_value_that_makes_monai_fail_to_build_a_component(tmp_path, kaggle_root):
+    images = tmp_path / "images"
+    images.mkdir()
+    src = sorted((kaggle_root / "Testing" / "glioma").iterdir())[0]
+    (images / src.name).write_bytes(src.read_bytes())
+    checkpoint = tmp_path / "model.pt"
+    torch.save(ResNetClassifier("resnet18", num_classes=2).state_dict(), checkpoint)
+    proc = run_bundle(CFG, bundle_root=str(tmp_path), checkpoint=str(checkpoint), input_dir=str(images),
+                      output_dir=str(tmp_path / "out"), batch_size=0, timeout=300)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    (error,) = _errors(proc)
+    assert "the run could not start: ValueError: batch_size should be a positive integer value" in error
+    assert "DataLoader" in error  # the config item it came from
+    assert "Traceback" not in proc.stdout + proc.stderr and not (tmp_path / "out" / "predictions.json").exists()
+    proc = run_bundle(CFG, bundle_root=str(tmp_path), checkpoint=str(checkpoint), input_dir=str(images),
+                      output_dir=str(tmp_path / "out"), batch_size=0, debug="true", timeout=300)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr  # --debug true: Python's own report
