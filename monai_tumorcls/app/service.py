@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import inspect
-import io
 import json
 import threading
 from os import PathLike
@@ -21,11 +20,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import numpy as np
 import torch
 
 from monai_tumorcls.bundle import load_bundle_config
 from monai_tumorcls.inference import ClinicalInferer
+from monai_tumorcls.visualize import grey_png
 
 from .uploads import UploadError
 
@@ -40,18 +39,6 @@ def png_data_url(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def _grey_png(image: np.ndarray) -> bytes:
-    """An (H, W) array of any range as an 8-bit greyscale PNG (min-max scaled)."""
-    from PIL import Image
-
-    img = np.asarray(image, dtype=np.float64)
-    lo, hi = float(img.min()), float(img.max())
-    grey = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
-    buf = io.BytesIO()
-    Image.fromarray((grey * 255).round().astype(np.uint8), "L").save(buf, format="PNG")
-    return buf.getvalue()
-
-
 class SliceRecorder:
     """Wraps the bundle's slice preprocessing and keeps, per slice, the network input it produced as a PNG, so the
     page's slice viewer shows what the model saw. It changes nothing in what it wraps."""
@@ -64,7 +51,7 @@ class SliceRecorder:
         meta = getattr(data["image"], "meta", {})
         out = self.transform(data)
         key = (str(meta.get("series_id")), int(meta.get("slice_index", -1)))
-        self.images[key] = _grey_png(torch.as_tensor(out["image"])[0].cpu().numpy())
+        self.images[key] = grey_png(torch.as_tensor(out["image"])[0].cpu().numpy())
         return out
 
 

@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from ..utils.atomic import atomic_write_bytes
 
-__all__ = ["DEFAULT_TARGET_LAYER", "grad_cam", "saliency_peaks", "peak_fractions", "pointing_hits", "overlay_png", "write_overlay"]
+__all__ = ["DEFAULT_TARGET_LAYER", "grad_cam", "saliency_peaks", "peak_fractions", "pointing_hits", "grey_png", "overlay_png", "write_overlay"]
 
 #: the trunk's last stage of :class:`~monai_tumorcls.networks.ResNetClassifier` (whatever the head)
 DEFAULT_TARGET_LAYER = "features.layer4"
@@ -79,14 +79,31 @@ def pointing_hits(peaks: np.ndarray, masks: np.ndarray, tolerance: int = 4) -> n
     return np.asarray(hits, dtype=bool)
 
 
+def _unit_grey(image: np.ndarray) -> np.ndarray:
+    """An (H, W) array of any range min-max scaled to [0, 1] (all zeros when constant)."""
+    img = np.asarray(image, dtype=np.float64)
+    lo, hi = np.nanmin(img), np.nanmax(img)
+    return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+
+
+def _png(pixels: np.ndarray, mode: str) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray((pixels * 255).round().astype(np.uint8), mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def grey_png(image: np.ndarray) -> bytes:
+    """PNG bytes: an (H, W) array of any range as 8-bit greyscale (min-max scaled), as :func:`overlay_png` shows
+    it under the saliency."""
+    return _png(_unit_grey(image), "L")
+
+
 def overlay_png(image: np.ndarray, saliency: np.ndarray, alpha: float = 0.45) -> bytes:
     """PNG bytes: the greyscale ``image`` (H, W, any range) with ``saliency`` ((H, W) in [0, 1]) in red-yellow on
     top and the peak marked by a cross."""
-    from PIL import Image
-
-    img = np.asarray(image, dtype=np.float64)
-    lo, hi = np.nanmin(img), np.nanmax(img)
-    grey = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    grey = _unit_grey(image)
     s = np.clip(np.asarray(saliency, dtype=np.float64), 0, 1)
     heat = np.stack([np.ones_like(s), s, np.zeros_like(s)], axis=-1)  # red (low) -> yellow (high)
     weight = alpha * s[..., None]
@@ -94,9 +111,7 @@ def overlay_png(image: np.ndarray, saliency: np.ndarray, alpha: float = 0.45) ->
     r, c = saliency_peaks(s[None])[0]
     rgb[max(r - 3, 0) : r + 4, c] = (0.0, 1.0, 1.0)
     rgb[r, max(c - 3, 0) : c + 4] = (0.0, 1.0, 1.0)
-    buf = io.BytesIO()
-    Image.fromarray((rgb * 255).round().astype(np.uint8), "RGB").save(buf, format="PNG")
-    return buf.getvalue()
+    return _png(rgb, "RGB")
 
 
 def write_overlay(path: str | PathLike, image: np.ndarray, saliency: np.ndarray) -> None:

@@ -86,3 +86,16 @@ def test_grad_cam_on_every_head_of_the_classifier(head):
     maps = grad_cam(net, images, None)  # each image's predicted class, on features.layer4
     assert maps.shape == (2, 64, 64) and np.isfinite(maps).all()
     assert maps.min() >= 0 and maps.max() <= 1 + 1e-6 and maps.max() > 0
+
+
+def test_grey_png_is_the_min_max_scaled_image():
+    import io
+
+    from PIL import Image
+
+    from monai_tumorcls.visualize import grey_png
+
+    image = np.array([[-2.0, 0.0], [1.0, 2.0]])
+    shown = np.asarray(Image.open(io.BytesIO(grey_png(image))))
+    assert shown.dtype == np.uint8 and shown.tolist() == [[0, 128], [191, 255]]
+    assert np.asarray(Image.open(io.BytesIO(grey_png(np.full((3, 3), 7.0))))).max() == 0  # constant: black
