@@ -76,6 +76,29 @@ def test_dicom_results_of_a_real_series(dicom_root, tmp_path):
     assert not [i for i in identifiers if i in written]
 
 
+@pytest.mark.integration
+def test_dicom_results_of_a_series_resliced_to_axial(dicom_root, tmp_path):
+    """The Siemens series is sagittal: every axial slice is cut from all its files, so the SR's evidence and each
+    secondary capture's source references name all instances of the source series."""
+    torch.manual_seed(0)
+    torch.save(ResNetClassifier("resnet18", num_classes=2).state_dict(), tmp_path / "tiny.pt")
+    source = dicom_root / "siemens-trio-b17-t1-mprage-brain"
+    out = tmp_path / "out"
+    check(run_bundle(CFG, bundle_root=str(tmp_path), checkpoint=str(tmp_path / "tiny.pt"), input_dir=str(source),
+                     output_dir=str(out), train_overrides="{'image_size': 64}", dicom_results="true"))
+    series = json.loads((out / "clinical.json").read_text())["series"][0]
+    assert "resliced" in " ".join(series.get("notes", [])) or series.get("resliced")
+    instances = {pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID for p in source.rglob("*") if p.is_file()
+                 and not p.name.endswith((".md", ".txt"))}
+    sr = pydicom.dcmread(out / "dicom_results" / f"{series['series_id']}_sr.dcm")
+    evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+    assert {i.ReferencedSOPInstanceUID for i in evidence.ReferencedSOPSequence} == instances
+    captures = sorted((out / "dicom_results").glob(f"{series['series_id']}_sc_*.dcm"))
+    assert len(captures) == len(series["decision"]["contributing_slices"]) > 0
+    for path in captures:
+        assert {r.ReferencedSOPInstanceUID for r in pydicom.dcmread(path).SourceImageSequence} == instances
+
+
 def test_dicom_results_option_as_the_command_line_gives_it(tmp_path):
     calls = []
 
