@@ -209,6 +209,9 @@ def run_inference(
     global _RUN_STARTED
     with output_lock(output_dir) if output_dir is not None else contextlib.nullcontext():
         _RUN_STARTED = True
+        earlier = sorted(p.name for p in Path(output_dir).glob("*.json")) if output_dir is not None else []
+        if earlier:  # one run after another into one folder: said, not silent
+            logger.warning("%s: this run replaces the outputs of an earlier run (%s)", output_dir, ", ".join(earlier))
         if input_kind == "images":
             evaluator.run()
             exit_on_failures(writer.num_failed, "image")

@@ -88,7 +88,10 @@ def test_second_run_into_a_locked_output_folder_stops_with_status_3(tmp_path, ca
     assert e.value.code == 3 and ran == []
     assert "another run is writing to this output folder" in caplog.text
     run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path)  # released
-    assert ran == ["evaluator"]
+    assert ran == ["evaluator"] and "replaces the outputs" not in caplog.text
+    (tmp_path / "predictions.json").write_text("{}")  # what that run wrote
+    run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path)  # one after another
+    assert "this run replaces the outputs of an earlier run (predictions.json)" in caplog.text
 
 
 def test_clinical_options_refused_means_the_run_could_not_start(tmp_path, caplog):
