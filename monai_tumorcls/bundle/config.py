@@ -171,8 +171,7 @@ def check_output_dir(output_dir: str | os.PathLike) -> None:
         with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write_test_"):
             pass
     except OSError as e:
-        logger.error("%s: output folder not writable (%s)", output_dir, e.strerror or e)
-        sys.exit(3)
+        could_not_start(f"{output_dir}: output folder not writable ({e.strerror or e})")
 
 
 @contextlib.contextmanager
@@ -186,9 +185,8 @@ def output_lock(output_dir: str | os.PathLike) -> Iterator[None]:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            logger.error("%s: another run is writing to this output folder (it holds %s); wait for it to end or "
-                         "choose another output folder", output_dir, LOCK_FILE)
-            sys.exit(3)
+            could_not_start(f"{output_dir}: another run is writing to this output folder (it holds {LOCK_FILE}); "
+                            "wait for it to end or choose another output folder")
         try:
             yield
         finally:
