@@ -5,6 +5,8 @@ Measures, on the same images and machine:
 * training images/s of full epochs for (a) a plain torchvision ``ImageFolder`` + ``DataLoader`` loop and (b) the
   bundle's own ``train#trainer`` (``bundles/<bundle>/configs/train.json`` instantiated through
   ``monai.bundle.ConfigParser``; its one-off ``CacheDataset`` fill is timed separately), for each backbone;
+* the synthetic-input ceiling of (b): the same network, optimizer and loss stepped on one on-device batch, and
+  the share of it the bundle trainer reaches (goal >= 80 %);
 * inference latency per image at batch 1 (median of N): the network's forward pass, and read + preprocess +
   forward of real files with the bundle's own preprocessing;
 * stage 1 of ``bundles/resnet18_4class`` (frozen trunk: features cached once by
@@ -43,6 +45,7 @@ import torch
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 STAGE1_GOAL_S = 300.0
+CEILING_GOAL_PERCENT = 80.0  # bundle trainer vs the same steps on one on-device batch
 DOC_HEADER = """# Benchmarks: training throughput and inference latency
 
 Written by `benchmarks/train_throughput.py` (see `benchmarks/README.md`). Each run appends one section with the
@@ -192,6 +195,7 @@ def bench_plain(items: list[dict], data_dir: Path, arch: str, args, device: torc
         _sync(device)
         timer.stop()
     return {
+        "kind": "plain",
         "pipeline": "plain torchvision ImageFolder + DataLoader",
         "arch": arch,
         "amp": args.amp,
@@ -204,10 +208,9 @@ def bench_plain(items: list[dict], data_dir: Path, arch: str, args, device: torc
 
 
 # ------------------------------------------------------------------------------------------- (b) bundle trainer
-def bench_bundle(lists: dict, arch: str, args, device: torch.device, workdir: str) -> dict:
-    """The bundle's ``train#trainer`` for ``args.epochs`` epochs, validation and logging handlers removed; the
-    ``CacheDataset`` fill is timed separately."""
-    from ignite.engine import Events
+def _bundle_parser(lists: dict, arch: str, args, device: torch.device, workdir: str):
+    """The bundle's ``train.json`` with this benchmark's overrides (data, device, backbone, sizes, amp; no
+    training handlers); returns ``(parser, amp_in_bundle)``."""
     from monai.bundle import ConfigParser
 
     dtype = _amp_dtype(args.amp)
@@ -231,21 +234,34 @@ def bench_bundle(lists: dict, arch: str, args, device: torch.device, workdir: st
     for key, value in overrides.items():
         parser[key] = value
     parser.parse()
+    return parser, amp_in_bundle
+
+
+def _bundle_network(parser, args):
+    network = parser.get_parsed_content("network")
+    # the config always converts the network to channels_last; follow --channels-last in every pipeline
+    return network.to(memory_format=torch.channels_last if args.channels_last else torch.contiguous_format)
+
+
+def bench_bundle(lists: dict, arch: str, args, device: torch.device, workdir: str) -> dict:
+    """The bundle's ``train#trainer`` for ``args.epochs`` epochs, validation and logging handlers removed; the
+    ``CacheDataset`` fill is timed separately."""
+    from ignite.engine import Events
     from monai.utils import set_determinism
 
+    parser, amp_in_bundle = _bundle_parser(lists, arch, args, device, workdir)
     set_determinism(seed=args.seed)
     t0 = time.perf_counter()
     parser.get_parsed_content("train#dataset")
     cache_fill = time.perf_counter() - t0
-    network = parser.get_parsed_content("network")
-    # the config always converts the network to channels_last; follow --channels-last in both pipelines
-    network.to(memory_format=torch.channels_last if args.channels_last else torch.contiguous_format)
+    _bundle_network(parser, args)
     trainer = parser.get_parsed_content("train#trainer")
     timer = _EpochTimer()
     trainer.add_event_handler(Events.EPOCH_STARTED, timer.start)
     trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda e: (_sync(device), timer.stop()))
     trainer.run()
     return {
+        "kind": "bundle",
         "pipeline": f"bundle {args.bundle} train#trainer (CacheDataset)",
         "arch": arch,
         "amp": args.amp if amp_in_bundle else "none",
@@ -253,6 +269,51 @@ def bench_bundle(lists: dict, arch: str, args, device: torch.device, workdir: st
         "images": len(lists["training"]),
         "loader_workers": parser.get_parsed_content("train#dataloader#num_workers"),
         "cache_fill_s": cache_fill,
+        "epoch_s": timer.seconds,
+    }
+
+
+# ----------------------------------------------------------------------------------- (c) synthetic-input ceiling
+def bench_synthetic(lists: dict, arch: str, args, device: torch.device, workdir: str) -> dict:
+    """The ceiling of (b): the bundle's own network, optimizer and loss stepped on one fixed random batch that
+    already sits on the device, as many steps per epoch as (b) takes, with (b)'s autocast and gradient scaling.
+    No data loading, no transforms, no engine: what is left is the arithmetic."""
+    parser, amp_in_bundle = _bundle_parser(lists, arch, args, device, workdir)
+    torch.manual_seed(args.seed)
+    network = _bundle_network(parser, args).train()
+    optimizer, loss_fn = parser.get_parsed_content("optimizer"), parser.get_parsed_content("loss")
+    dtype = _amp_dtype(args.amp) if amp_in_bundle else None
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    n_images = len(lists["training"])
+    x = torch.randn(args.batch_size, 3, args.image_size, args.image_size, device=device).to(memory_format=fmt)
+    y = torch.randint(0, int(parser.get_parsed_content("network_def#num_classes")), (args.batch_size,), device=device)
+    timer = _EpochTimer()
+    for _ in range(args.epochs):
+        timer.start()
+        for start in range(0, n_images, args.batch_size):
+            k = min(args.batch_size, n_images - start)  # the last step is as short as (b)'s last batch
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                loss = loss_fn(network(x[:k]), y[:k])
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+        _sync(device)
+        timer.stop()
+    return {
+        "kind": "synthetic",
+        "pipeline": f"synthetic ceiling: bundle {args.bundle} network + optimizer, one on-device batch",
+        "arch": arch,
+        "amp": args.amp if amp_in_bundle else "none",
+        "channels_last": args.channels_last,
+        "images": n_images,
+        "loader_workers": 0,
+        "cache_fill_s": None,
         "epoch_s": timer.seconds,
     }
 
@@ -370,6 +431,26 @@ def _f(v, nd=1) -> str:
     return "—" if v is None else f"{v:.{nd}f}"
 
 
+def _images_per_s(row: dict) -> float | None:
+    total = sum(row["epoch_s"])
+    return row["images"] * len(row["epoch_s"]) / total if total else None
+
+
+def _ceiling_lines(train_rows: list) -> list[str]:
+    """Per backbone: the bundle trainer's images/s as a share of the synthetic-input ceiling (goal >= 80 %)."""
+    by_arch: dict[str, dict[str, float | None]] = {}
+    for r in train_rows:
+        by_arch.setdefault(r["arch"], {})[r["kind"]] = _images_per_s(r)
+    lines = []
+    for arch, ips in by_arch.items():
+        if ips.get("bundle") and ips.get("synthetic"):
+            share = 100 * ips["bundle"] / ips["synthetic"]
+            verdict = "meets" if share >= CEILING_GOAL_PERCENT else "misses"
+            lines.append(f"- {arch}: the bundle trainer runs at {share:.1f} % of the synthetic-input ceiling "
+                         f"({verdict} the {CEILING_GOAL_PERCENT:.0f} % goal)")
+    return ["", *lines] if lines else []
+
+
 def render_section(info: dict, args, command: str, train_rows: list, latency_rows: list, stage1: dict | None) -> str:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     gpu = info["gpu"]
@@ -398,8 +479,7 @@ def render_section(info: dict, args, command: str, train_rows: list, latency_row
             "|---|---|---|---|---:|---:|---:|---:|---:|",
         ]
         for r in train_rows:
-            total = sum(r["epoch_s"])
-            ips = r["images"] * len(r["epoch_s"]) / total if total else None
+            ips = _images_per_s(r)
             epochs = " / ".join(_f(s) for s in r["epoch_s"])
             lines.append(
                 f"| {r['pipeline']} | {r['arch']} | {r['amp']} | {r['channels_last']} | {r['images']} | "
@@ -411,6 +491,7 @@ def render_section(info: dict, args, command: str, train_rows: list, latency_row
             "resized images; augmentation and normalisation run each epoch); its one-off cache fill is the "
             "`cache fill s` column. The plain loop decodes every JPEG every epoch. Validation is not run.",
         ]
+        lines += _ceiling_lines(train_rows)
     if latency_rows:
         lines += [
             "",
@@ -469,7 +550,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--latency-runs", type=int, default=50, help="N of the batch-1 latency medians")
     p.add_argument("--stage1-bundle", default="resnet18_4class")
     p.add_argument("--stage1-max-images", default="all", help="'all' (the full Training split, default) or a number")
-    p.add_argument("--skip", nargs="*", default=[], choices=["plain", "bundle", "latency", "stage1"])
+    p.add_argument("--skip", nargs="*", default=[], choices=["plain", "bundle", "synthetic", "latency", "stage1"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     p.add_argument("--note", default="", help="free text recorded with the section")
@@ -504,6 +585,9 @@ def main(argv=None) -> str:
                 logger.info("%s", train_rows[-1])
             if "bundle" not in args.skip:
                 train_rows.append(bench_bundle(lists, arch, args, device, workdir))
+                logger.info("%s", train_rows[-1])
+            if "synthetic" not in args.skip:
+                train_rows.append(bench_synthetic(lists, arch, args, device, workdir))
                 logger.info("%s", train_rows[-1])
             if "latency" not in args.skip:
                 # CPU latency in float32; on an accelerator also with the requested precision

@@ -27,8 +27,9 @@ def test_tiny_run_appends_sections(bench, kaggle_root, tmp_path):
     first = out.read_text()
     assert first.startswith("# Benchmarks") and first.count("\n## ") == 1
     assert "Command (from the project root): `python benchmarks/train_throughput.py --max-images 8" in first
-    rows = re.findall(r"^\| (plain torchvision|bundle resnet18_binary)[^|]*\| resnet18 \|.*\| 8 \|.*$", first, re.M)
-    assert len(rows) == 2, first
+    rows = re.findall(r"^\| (plain torchvision|bundle resnet18_binary|synthetic ceiling)[^|]*\| resnet18 \|.*\| 8 \|.*$", first, re.M)
+    assert rows == ["plain torchvision", "bundle resnet18_binary", "synthetic ceiling"], first
+    assert re.search(r"^- resnet18: the bundle trainer runs at \d+\.\d % of the synthetic-input ceiling \((meets|misses) the 80 % goal\)$", first, re.M), first
     assert re.search(r"^\| resnet18 \| cpu \| none \| \d+\.\d \|", first, re.M), first
     assert re.search(r"^\| 1\d / \d+ \| \(512, 7, 7\) \|", first, re.M), first  # stage 1 at the bundle's 224 px
     bench.main(tiny + ["--archs", "resnet18", "--skip", "plain", "bundle", "stage1", "--note", "second run"])
@@ -48,3 +49,20 @@ def test_missing_stage1_bundle_is_reported_not_fatal(bench, tmp_path):
         args, "python benchmarks/train_throughput.py", [], [], result,
     )
     assert "not run: bundles/no_such_bundle/configs/train.json does not exist" in section
+
+
+def test_ceiling_share_per_backbone(bench):
+    rows = [
+        {"kind": "plain", "arch": "resnet18", "images": 100, "epoch_s": [1.0]},
+        {"kind": "bundle", "arch": "resnet18", "images": 100, "epoch_s": [2.0, 2.0]},  # 50 images/s
+        {"kind": "synthetic", "arch": "resnet18", "images": 100, "epoch_s": [1.6]},  # 62.5 images/s
+        {"kind": "bundle", "arch": "resnet50", "images": 10, "epoch_s": [1.0]},  # 10 images/s
+        {"kind": "synthetic", "arch": "resnet50", "images": 10, "epoch_s": [0.5]},  # 20 images/s
+        {"kind": "bundle", "arch": "resnet101", "images": 10, "epoch_s": [1.0]},  # no ceiling measured: no line
+    ]
+    assert bench._ceiling_lines(rows) == [
+        "",
+        "- resnet18: the bundle trainer runs at 80.0 % of the synthetic-input ceiling (meets the 80 % goal)",
+        "- resnet50: the bundle trainer runs at 50.0 % of the synthetic-input ceiling (misses the 80 % goal)",
+    ]
+    assert bench._ceiling_lines(rows[:1]) == []
