@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monai_tumorcls.handlers.checkpoint_meta import read_checkpoint_metadata  # noqa: E402
+from monai_tumorcls.handlers.training_state import read_epoch_log  # noqa: E402
 from monai_tumorcls.utils.atomic import atomic_write_text  # noqa: E402
 from monai_tumorcls.utils.run_info import cpu_model, environment_info, shell_join  # noqa: E402
 
@@ -66,9 +68,10 @@ def rel_path(path: Path) -> str:
 
 
 def run_logged(cmd: list[str], log: Path) -> float:
-    """Run ``cmd`` from the project root with its output in ``log``; return its wall time, exit on failure."""
+    """Run ``cmd`` from the project root with its output appended to ``log`` (a resumed run keeps the log of its
+    earlier sittings); return its wall time, exit on failure."""
     start = time.perf_counter()
-    with open(log, "w") as f:
+    with open(log, "a") as f:
         proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     seconds = time.perf_counter() - start
@@ -120,6 +123,7 @@ def run_bundle(
         "best_checkpoint": ckpt_info,
         "reports": {k: _summary(v) for k, v in metrics["reports"].items()},
         "temperature_fit": read_checkpoint_metadata(root / "models" / "model.pt").get("calibration"),
+        "epoch_log": {p.name: read_epoch_log(p) for p in sorted((root / "models").glob("training_state*.pt"))},
         "stage_checkpoints": stages,
     }
 
@@ -150,6 +154,19 @@ def _calibration_lines(r: dict) -> list[str]:
              "| split | ECE (15 bins), T = 1 | ECE, fitted T | Brier, T = 1 | Brier, fitted T |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {n} | {c['ece']:.4f} | {c['ece_scaled']:.4f} | {c['brier']:.4f} | {c['brier_scaled']:.4f} |" for n, c in rows]
     return lines + [""]
+
+
+def _epoch_log_lines(r: dict) -> list[str]:
+    """Whole training time and machine load from the epochs the training state logged, over every sitting of a
+    resumed run (``train_seconds`` is the last sitting's wall time only)."""
+    parts = []
+    for name, log in r.get("epoch_log", {}).items():
+        if log:
+            loads = [e["load_1min"] for e in log]
+            parts.append(f"{name}: epochs {log[0]['epoch']}-{log[-1]['epoch']}, {sum(e['seconds'] for e in log):.0f} s, "
+                         "1-min load average at epoch ends median "
+                         f"{statistics.median(loads):.2f}, max {max(loads):.2f}")
+    return [f"- epochs timed in the training state (training + validation, every sitting): {'; '.join(parts)}"] if parts else []
 
 
 def _pct(v) -> str:
@@ -208,6 +225,7 @@ def render(records: list[dict]) -> str:
                   f"- overrides: `{' '.join(r['overrides']) or '(none: the bundle defaults)'}`",
                   f"- best checkpoint: epoch {r['best_checkpoint'].get('epoch')} (val_acc {r['best_checkpoint'].get('val_acc')})",
                   f"- wall time: training {r['train_seconds']:.0f} s, evaluation {r['eval_seconds']:.0f} s",
+                  *_epoch_log_lines(r),
                   *([f"- note: {r['note']}"] if r.get("note") else []),
                   "- commands:", "", "  ```bash", *[f"  {c}" for c in r["commands"]],
                   *[f"  {st['command']}" for st in r.get("stage_checkpoints", {}).values()], "  ```", ""]

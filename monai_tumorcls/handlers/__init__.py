@@ -23,7 +23,7 @@ from .distributed import (
 )
 from .prediction_writer import PredictionWriter
 from .saliency_writer import SaliencyWriter
-from .training_state import RandomStates, TrainingStateHandler
+from .training_state import RandomStates, TrainingStateHandler, read_epoch_log
 from .utils import stack_pred_label
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "SaliencyWriter",
     "RandomStates",
     "TrainingStateHandler",
+    "read_epoch_log",
     "item_filename",
     "load_checkpoint",
     "read_checkpoint",

@@ -10,7 +10,9 @@ random generator reachable from the training data loader: random transforms, sam
 from __future__ import annotations
 
 import logging
+import os
 import random
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Mapping
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 else:
     Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
 
-__all__ = ["RandomStates", "TrainingStateHandler"]
+__all__ = ["RandomStates", "TrainingStateHandler", "read_epoch_log"]
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +138,35 @@ class _BestMetric:
             setattr(self.engine.state, k, v)
 
 
+class _EpochLog:
+    """Wall seconds (training and validation) and 1-minute load average of each completed epoch, kept across resumes.
+    The part of an epoch a kill interrupted is not in it; that epoch is trained, and timed, again after the resume."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict] = []
+        self._started = time.perf_counter()
+
+    def epoch_started(self, engine: Engine) -> None:
+        self._started = time.perf_counter()
+
+    def epoch_completed(self, engine: Engine) -> None:
+        self.epochs.append({"epoch": engine.state.epoch, "seconds": round(time.perf_counter() - self._started, 1),
+                            "load_1min": round(os.getloadavg()[0], 2)})
+
+    def state_dict(self) -> dict:
+        return {"epochs": list(self.epochs)}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.epochs = list(state["epochs"])
+
+
+def read_epoch_log(path: str | Path) -> list[dict]:
+    """The per-epoch ``{"epoch", "seconds", "load_1min"}`` records of a training-state file ([] when it predates
+    them)."""
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return list(state.get("epoch_log", {}).get("epochs", []))
+
+
 class TrainingStateHandler:
     """Saves the training state at the end of every trainer epoch; with ``resume`` loads it when the trainer starts.
 
@@ -158,15 +189,17 @@ class TrainingStateHandler:
         self.path = Path(save_dir) / filename
         self.save_dict = dict(save_dict)
         self.resume, self.save_rank = as_flag(resume, "resume"), save_rank
+        self.epoch_log = _EpochLog()
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.STARTED, self.start)
+        engine.add_event_handler(Events.EPOCH_STARTED, self.epoch_log.epoch_started)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.save)
 
     def _objects(self, engine: Engine) -> dict:
         engines = [engine] + [e for e in self.save_dict.values() if isinstance(e, Engine)]
         objs = {"trainer": engine, "trainer_best_metric": _BestMetric(engine),
-                "random": RandomStates([getattr(e, "data_loader", None) for e in engines])}
+                "random": RandomStates([getattr(e, "data_loader", None) for e in engines]), "epoch_log": self.epoch_log}
         for name, obj in self.save_dict.items():  # an evaluator contributes its best metric, not its epoch counters
             wrap = {EarlyStopHandler: _EarlyStopState, Engine: _BestMetric}
             objs[name] = next((w(obj) for cls, w in wrap.items() if isinstance(obj, cls)), obj)
@@ -182,6 +215,8 @@ class TrainingStateHandler:
     def start(self, engine: Engine) -> None:
         if self.resume and self.path.is_file():
             objs = self._objects(engine)
+            if "epoch_log" not in torch.load(self.path, map_location="cpu", weights_only=True, mmap=True):
+                del objs["epoch_log"]  # written before epochs were logged: the log starts with this sitting
             CheckpointLoader(str(self.path), objs, map_location="cpu")(engine)
             logger.info("resumed from %s at epoch %d of %d", self.path, engine.state.epoch, engine.state.max_epochs)
             if any(isinstance(o, _EarlyStopState) and o.stopped() for o in objs.values()):
@@ -198,6 +233,7 @@ class TrainingStateHandler:
             logger.info("no training state at %s: starting a new run", self.path)
 
     def save(self, engine: Engine) -> None:
+        self.epoch_log.epoch_completed(engine)
         if dist_rank() != self.save_rank:
             return
         state = {k: state_dict_of(v) if isinstance(v, torch.nn.Module) else v.state_dict()

@@ -15,7 +15,8 @@ from monai.handlers import EarlyStopHandler, ValidationHandler, stopping_fn_from
 from monai.transforms import Compose, RandGaussianNoised, RandFlipd
 from monai.utils import set_determinism
 
-from monai_tumorcls.handlers import AtomicCheckpointSaver, RandomStates, TrainingStateHandler, stack_pred_label
+from monai_tumorcls.handlers import (AtomicCheckpointSaver, RandomStates, TrainingStateHandler, read_epoch_log,
+                                     stack_pred_label)
 from monai_tumorcls.utils import atomic_torch_save
 
 
@@ -71,6 +72,21 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
     assert (saver_a.best, saver_a.best_epoch) == (saver_b.best, saver_b.best_epoch)  # restored, not reset
     assert not list((tmp_path / "b").glob(".*.tmp"))
+    log = read_epoch_log(tmp_path / "b" / "training_state.pt")  # both sittings' epochs, each once
+    assert [e["epoch"] for e in log] == [1, 2, 3, 4]
+    assert all(e["seconds"] >= 0 and isinstance(e["load_1min"], float) for e in log)
+
+
+def test_state_written_before_the_epoch_log_still_resumes(tmp_path):
+    _workflow(tmp_path, epochs=2, resume=False)[0].run()
+    path = tmp_path / "training_state.pt"
+    old = torch.load(path, weights_only=True)
+    del old["epoch_log"]
+    atomic_torch_save(old, path)
+    assert read_epoch_log(path) == []
+    trainer, _, _ = _workflow(tmp_path, epochs=3, resume=True)
+    trainer.run()
+    assert trainer.state.epoch == 3 and [e["epoch"] for e in read_epoch_log(path)] == [3]
 
 
 def test_new_run_refuses_to_overwrite_earlier_checkpoints(tmp_path):
