@@ -1,0 +1,135 @@
+"""The full-recipe runs of pipelines 2 and 3 that ``docs/results.md`` still lacks, one after another, each resumable.
+
+Runs, in the order of ``queue()``, every entry whose result is not there yet: a recorded run goes through
+``benchmarks/results.py`` (train, then evaluate, then ``docs/results/<bundle>__<label>.json``) with a bundle root of
+its own under ``runs/`` and ``--resume true``; the in-domain SimCLR ResNet-50 trunk that stands in for ImageNet in
+the transfer-learning rows is pretrained first where they need it (torchvision's ImageNet file is used instead
+when it is in the torch hub cache). Rerunning the script after a kill, or in the next session, continues the run
+in progress, then the next: start it in the background with restarts, one job on the machine at a time::
+
+    nohup sh -c 'until nice python benchmarks/full_recipes.py --note "what else used the cores"; do sleep 60; done' \\
+        > runs/full_recipes.log 2>&1 &
+    python benchmarks/full_recipes.py --status               # done / epoch n of N / not started, per entry
+    python benchmarks/full_recipes.py --only spp-brats2015   # one entry
+    python benchmarks/full_recipes.py -- --amp true --num_workers 16   # overrides added to every run (a GPU)
+
+Everything after ``--`` is added to every command. ``MONAI_DATA_DIRECTORY`` names the data root, as for the bundles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monai_tumorcls.networks.pretrained import PretrainedWeightsNotFoundError, find_imagenet_weights  # noqa: E402
+
+RESULTS_DIR = ROOT / "docs" / "results"
+SSL_ROOT = "runs/ssl_simclr_resnet50"
+SSL_BACKBONE = f"{SSL_ROOT}/models/backbone.pt"
+#: the SimCLR bundle's CPU setting (docs of bundles/ssl_simclr_resnet18), with a ResNet-50 trunk
+SSL_OVERRIDES = ["--backbone", "resnet50", "--epochs", "15", "--image_size", "112", "--batch_size", "128",
+                 "--num_workers", "1"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One queued job: ``bundle`` trained (and, when ``label`` is set, evaluated and recorded) into ``root``."""
+
+    bundle: str
+    label: str | None
+    root: str
+    overrides: tuple[str, ...]
+
+    def done(self) -> bool:
+        if self.label:
+            return (RESULTS_DIR / f"{self.bundle}__{self.label}.json").is_file()
+        info = ROOT / self.root / "models" / "backbone.pt.json"  # the SimCLR trunk: its last epoch is written "final"
+        return info.is_file() and json.loads(info.read_text()).get("kind") == "final"
+
+    def progress(self) -> str:
+        if self.done():
+            return "done"
+        states = sorted((ROOT / self.root / "models").glob("training_state*.pt"))
+        if not states:
+            return "not started"
+        trainer = torch.load(states[-1], map_location="cpu", weights_only=True, mmap=True)["trainer"]
+        return f"epoch {trainer['iteration'] // trainer['epoch_length']} of {trainer['max_epochs']} ({states[-1].name})"
+
+    def command(self, note: str, extra: list[str]) -> list[str]:
+        if self.label:
+            return [sys.executable, "benchmarks/results.py", "--bundle", self.bundle, "--label", self.label,
+                    "--bundle-root", self.root, "--note", note, "--", *self.overrides, "--resume", "true", *extra]
+        cfg = f"bundles/{self.bundle}/configs"
+        return [sys.executable, "-m", "monai.bundle", "run", "training", "--config_file", f"{cfg}/train.json",
+                "--logging_file", f"{cfg}/logging.conf", "--bundle_root", self.root, *self.overrides,
+                "--resume", "true", *extra]
+
+
+def transfer_source() -> tuple[str, str]:
+    """(label part, ``--pretrained`` value) of the transfer-learning rows: ImageNet when torchvision's ResNet-50
+    file is in the torch hub cache, else our in-domain SimCLR trunk."""
+    try:
+        find_imagenet_weights("resnet50")
+        return "imagenet", "imagenet"
+    except PretrainedWeightsNotFoundError:
+        return "simclr", SSL_BACKBONE
+
+
+def queue() -> list[Entry]:
+    """Cheapest and most asked-for first: pipeline 3 on its own data, pipeline 2's ResNet-50, the SimCLR trunk the
+    transfer rows need, then the rest."""
+    tl_name, tl_weights = transfer_source()
+    p3 = {"basic": ("linear", "None"), "spp": ("spp", "None"),
+          f"tl-{tl_name}": ("linear", tl_weights), f"spp-tl-{tl_name}": ("spp", tl_weights)}
+
+    def pipeline3(setting: str, dataset: str) -> Entry:
+        head, weights = p3[setting]
+        return Entry("resnet50_spp_binary", f"{setting}-{dataset}", f"runs/p3_{setting}_{dataset}",
+                     ("--head", head, "--pretrained", weights, "--dataset", dataset))
+
+    def pipeline2(arch: str) -> Entry:
+        return Entry("resnet50_4class", f"full-recipe-random-init-{arch}", f"runs/p2_{arch}",
+                     ("--backbone", arch, "--pretrained", "None"))
+
+    ssl = [Entry("ssl_simclr_resnet18", None, SSL_ROOT, tuple(SSL_OVERRIDES))] if tl_name == "simclr" else []
+    transfer = [pipeline3(s, d) for d in ("brats2015", "kaggle") for s in (f"tl-{tl_name}", f"spp-tl-{tl_name}")]
+    return [pipeline3("spp", "brats2015"), pipeline3("basic", "brats2015"), pipeline2("resnet50"), *ssl, *transfer,
+            pipeline3("basic", "kaggle"), pipeline3("spp", "kaggle"), pipeline2("resnet101"), pipeline2("resnet152")]
+
+
+def name(entry: Entry) -> str:
+    return entry.label or Path(entry.root).name
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--status", action="store_true", help="print each entry's progress and stop")
+    p.add_argument("--only", nargs="+", default=None, help="entry names (labels; the SimCLR trunk's folder name)")
+    p.add_argument("--note", default="", help="stored with each record: what else used the cores, where it ran")
+    args = p.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    entries = [e for e in queue() if args.only is None or name(e) in args.only]
+    if args.only and len(entries) != len(args.only):
+        p.error(f"--only names none of: {', '.join(sorted(set(args.only) - {name(e) for e in entries}))}; "
+                f"the entries are {', '.join(name(e) for e in queue())}")
+    for entry in entries:
+        if args.status:
+            print(f"{name(entry):40s} {entry.progress()}")
+        elif not entry.done():
+            print(f"== {name(entry)}: {entry.progress()}", flush=True)
+            subprocess.run(entry.command(args.note, extra), cwd=ROOT, check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
