@@ -48,3 +48,17 @@ def test_bad_pool_and_input():
         SpatialPyramidPooling(pool="median")
     with pytest.raises(ValueError, match="B, C, H, W"):
         SpatialPyramidPooling()(torch.randn(2, 8))
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 7, 7), (2, 8, 2, 2), (1, 3, 3, 5), (2, 4, 16, 11)])
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_traced_explicit_bins_equal_eager_and_scripted_adaptive_pooling(shape, pool):
+    """Eager and scripted: adaptive pooling (fast backward); traced/exported: the explicit bins ONNX can express."""
+    spp = SpatialPyramidPooling(levels=(1, 2, 4), pool=pool)
+    x = torch.randn(shape)
+    traced = torch.jit.trace(spp, x)
+    assert "adaptive" not in str(traced.graph) and "adaptive" in str(torch.jit.script(spp).graph)
+    eager = spp(x)
+    exact = {"rtol": 0, "atol": 0} if pool == "max" else {}  # means differ in float rounding (summation order)
+    torch.testing.assert_close(traced(x), eager, **exact)
+    torch.testing.assert_close(torch.jit.script(spp)(x), eager, **exact)
