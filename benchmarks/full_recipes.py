@@ -65,13 +65,23 @@ class Entry:
         return f"epoch {trainer['iteration'] // trainer['epoch_length']} of {trainer['max_epochs']} ({states[-1].name})"
 
     def command(self, note: str, extra: list[str]) -> list[str]:
+        overrides = merge_overrides([*self.overrides, "--resume", "true"], extra)
         if self.label:
             return [sys.executable, "benchmarks/results.py", "--bundle", self.bundle, "--label", self.label,
-                    "--bundle-root", self.root, "--note", note, "--", *self.overrides, "--resume", "true", *extra]
+                    "--bundle-root", self.root, "--note", note, "--", *overrides]
         cfg = f"bundles/{self.bundle}/configs"
         return [sys.executable, "-m", "monai.bundle", "run", "training", "--config_file", f"{cfg}/train.json",
-                "--logging_file", f"{cfg}/logging.conf", "--bundle_root", self.root, *self.overrides,
-                "--resume", "true", *extra]
+                "--logging_file", f"{cfg}/logging.conf", "--bundle_root", self.root, *overrides]
+
+
+def merge_overrides(base: list[str], extra: list[str]) -> list[str]:
+    """``--key value`` pairs of ``base`` with those of ``extra`` replacing the same keys (a key given twice is
+    ambiguous to the bundle command line)."""
+    pairs = dict(zip(base[::2], base[1::2]))
+    pairs.update(zip(extra[::2], extra[1::2]))
+    if len(extra) % 2 or not all(key.startswith("--") for key in pairs):
+        raise SystemExit(f"overrides must be --key value pairs, got: {' '.join(extra)}")
+    return [item for pair in pairs.items() for item in pair]
 
 
 def transfer_source() -> tuple[str, str]:

@@ -84,6 +84,14 @@ def test_main_starts_each_unfinished_entry_resumable_with_the_extra_overrides(re
     assert ssl[ssl.index("--bundle_root") + 1] == recipes.SSL_ROOT and "resnet50" in ssl
 
 
+def test_extra_overrides_replace_the_entry_s_own_keys(recipes):
+    ssl = next(e for e in recipes.queue() if e.label is None)
+    cmd = ssl.command("", ["--num_workers", "16", "--amp", "true"])
+    assert cmd.count("--num_workers") == 1 and cmd[cmd.index("--num_workers") + 1] == "16"
+    with pytest.raises(SystemExit, match="--key value pairs"):
+        ssl.command("", ["--amp"])
+
+
 def test_only_with_an_unknown_name_lists_the_entries(recipes, capsys):
     with pytest.raises(SystemExit):
         recipes.main(["--only", "spp-brats2051"])
