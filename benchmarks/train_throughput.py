@@ -139,6 +139,20 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _train_step(model, optimizer, loss_fn, x, y, dtype: torch.dtype | None, scaler) -> None:
+    """One optimiser step, autocast to ``dtype`` when given and with gradient scaling when ``scaler`` is given."""
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
+        loss = loss_fn(model(x), y)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+
+
 # ---------------------------------------------------------------------------------------------- (a) plain loop
 def bench_plain(items: list[dict], data_dir: Path, arch: str, args, device: torch.device) -> dict:
     """A plain torchvision loop: ``ImageFolder`` (decode every epoch) + ``DataLoader`` + ResNet + Adam."""
@@ -181,17 +195,7 @@ def bench_plain(items: list[dict], data_dir: Path, arch: str, args, device: torc
         timer.start()
         for x, y in loader:
             x = x.to(device, non_blocking=True, memory_format=fmt)
-            y = y.to(device, non_blocking=True)
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                loss = loss_fn(model(x), y)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
+            _train_step(model, opt, loss_fn, x, y.to(device, non_blocking=True), dtype, scaler)
         _sync(device)
         timer.stop()
     return {
@@ -293,16 +297,7 @@ def bench_synthetic(lists: dict, arch: str, args, device: torch.device, workdir:
         timer.start()
         for start in range(0, n_images, args.batch_size):
             k = min(args.batch_size, n_images - start)  # the last step is as short as (b)'s last batch
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                loss = loss_fn(network(x[:k]), y[:k])
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
+            _train_step(network, optimizer, loss_fn, x[:k], y[:k], dtype, scaler)
         _sync(device)
         timer.stop()
     return {

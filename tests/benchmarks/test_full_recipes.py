@@ -3,7 +3,6 @@ commands it starts (subprocess replaced: nothing trains here)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -11,15 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from ..bundles.helpers import PROJECT_ROOT
+from ..bundles.helpers import benchmark_module
 
 
 @pytest.fixture()
 def recipes(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("full_recipes", PROJECT_ROOT / "benchmarks" / "full_recipes.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
+    module = benchmark_module("full_recipes")
     monkeypatch.setattr(module, "ROOT", tmp_path)
     monkeypatch.setattr(module, "RESULTS_DIR", tmp_path / "docs" / "results")
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 
-from ..bundles.helpers import PROJECT_ROOT
+from ..bundles.helpers import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def results():
-    spec = importlib.util.spec_from_file_location("results", PROJECT_ROOT / "benchmarks" / "results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("results")
 
 
 def test_epoch_log_lines_sum_every_sitting_per_state_file(results):

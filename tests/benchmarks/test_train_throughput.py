@@ -3,20 +3,16 @@ its Markdown section."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import pytest
 
-from ..bundles.helpers import PROJECT_ROOT
+from ..bundles.helpers import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("train_throughput", PROJECT_ROOT / "benchmarks" / "train_throughput.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("train_throughput")
 
 
 @pytest.mark.integration
