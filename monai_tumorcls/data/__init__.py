@@ -16,7 +16,7 @@ from .datalist import (
     stratified_split,
     task_class_names,
 )
-from .brats2015 import build_brats2015_datalists, near_duplicate_groups, scan_brats2015, take_groups
+from .brats2015 import build_brats2015_datalists, near_duplicate_groups, scan_brats2015, take_groups, thumbnail_rms
 from .dataset import FailSafeDataset
 from .image_checks import MIN_SIDE_PX, image_warnings
 from .lgg import LGG_DIRNAME, LGG_SEQUENCES, lgg_fold_datalists, lgg_patient_site, lgg_slice_items, patient_folds, scan_lgg_folder
@@ -36,6 +36,7 @@ from .volume_slices import (
 __all__ = [
     "build_brats2015_datalists",
     "near_duplicate_groups",
+    "thumbnail_rms",
     "scan_brats2015",
     "take_groups",
     "IXI_DIRNAME",

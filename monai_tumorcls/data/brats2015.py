@@ -8,7 +8,8 @@ class names (0 ``notumor``, 1 ``tumor``).
 The set has no patient identifiers, and neighbouring slices of one scan look alike; 63 files are byte copies of
 others. ``group`` joins images whose 32x32 grey thumbnails differ by at most ``max_rms`` grey levels (root mean
 square, transitively), and every selection and split below moves whole groups, so no image has a near-copy on the
-other side of a split (see ``docs/training.md`` for how the threshold was chosen and checked).
+other side of a split (``docs/brats2015_split.md``, written by ``benchmarks/brats2015_near_duplicates.py``,
+shows how the threshold was chosen and the split checked).
 
 Selection rule (the paper: a balanced 3,060-image selection with 60 test images; our reading of it): per class,
 seeded, whole groups drawn in random order until ``per_class`` images (1,530); of those, ``test_per_class`` (30) per
@@ -31,7 +32,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .datalist import BINARY_CLASSES, file_sha256, limit_per_class, stratified_split
 
-__all__ = ["scan_brats2015", "near_duplicate_groups", "take_groups", "build_brats2015_datalists"]
+__all__ = ["scan_brats2015", "thumbnail_rms", "near_duplicate_groups", "take_groups", "build_brats2015_datalists"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +63,17 @@ def _thumbnail(path: str, size: int) -> np.ndarray:
         return np.asarray(im.convert("L").resize((size, size), Image.BOX), dtype=np.float32).ravel()
 
 
-def near_duplicate_groups(paths: Sequence[str], max_rms: float = 4.0, size: int = 32) -> list[int]:
-    """Group index per image: connected components of "thumbnails differ by at most ``max_rms`` grey levels"."""
+def thumbnail_rms(paths: Sequence[str], size: int = 32) -> np.ndarray:
+    """``(N, N)`` root-mean-square difference, in grey levels, between the ``size x size`` box-filtered grey
+    thumbnails of every pair of images."""
     thumbs = np.stack([_thumbnail(p, size) for p in paths])
     sq = (thumbs**2).sum(1)
-    rms = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * thumbs @ thumbs.T, 0) / thumbs.shape[1])
-    _, labels = connected_components(csr_matrix(rms <= max_rms), directed=False)
+    return np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * thumbs @ thumbs.T, 0) / thumbs.shape[1])
+
+
+def near_duplicate_groups(paths: Sequence[str], max_rms: float = 4.0, size: int = 32) -> list[int]:
+    """Group index per image: connected components of "thumbnails differ by at most ``max_rms`` grey levels"."""
+    _, labels = connected_components(csr_matrix(thumbnail_rms(paths, size) <= max_rms), directed=False)
     return labels.tolist()
 
 
