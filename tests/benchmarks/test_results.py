@@ -24,3 +24,19 @@ def test_epoch_log_lines_sum_every_sitting_per_state_file(results):
         "- epochs timed in the training state (training + validation, every sitting): training_state.pt: epochs 2-4, "
         "1800 s, 1-min load average at epoch ends median 2.10, max 5.90"]
     assert results._epoch_log_lines({}) == []  # records written before the log render as before
+
+
+def test_summary_training_time_covers_every_sitting(results):
+    one_sitting = {"train_seconds": 700.0, "epoch_log": {"training_state.pt": [{"epoch": 1, "seconds": 650.0, "load_1min": 2.0}]}}
+    assert results._training_seconds(one_sitting) == "700"  # the command's wall time (startup included)
+    resumed = {"train_seconds": 900.0, "epoch_log": {"training_state.pt": [
+        {"epoch": e, "seconds": 600.0, "load_1min": 2.0} for e in (1, 2, 3)]}}
+    assert results._training_seconds(resumed) == "1800"
+    resumed["epoch_log"]["training_state.pt"].pop(0)  # epoch 1 trained before epochs were logged
+    assert results._training_seconds(resumed) == "≥ 1200"
+    assert results._training_seconds({"train_seconds": 42.4}) == "42"  # records written before the log
+
+
+def test_dataset_of_the_overrides(results):
+    assert results.dataset_of(["--head", "spp", "--dataset", "brats2015", "--resume", "true"]) == "brats2015"
+    assert results.dataset_of(["--epochs", "2"]) == "kaggle"
