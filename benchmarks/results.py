@@ -67,6 +67,13 @@ def rel_path(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def run_note(note: str, root: Path) -> str:
+    """``--note`` followed by the run folder's ``note.txt``: what an earlier sitting of a resumed run had to say
+    (e.g. epochs trained before they were logged) stays with the run, whatever the last sitting passes."""
+    path = root / "note.txt"
+    return " ".join(part for part in (note, path.read_text().strip() if path.is_file() else "") if part)
+
+
 def dataset_of(overrides: list[str]) -> str:
     """The ``--dataset`` a run was given (the bundles' default is ``kaggle``)."""
     return overrides[overrides.index("--dataset") + 1] if "--dataset" in overrides[:-1] else "kaggle"
@@ -287,7 +294,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bundle-root", default=None, help="where checkpoints/reports go (default: the bundle folder)")
     p.add_argument("--logs", default="/tmp/monai_tumorcls_results", help="folder for the run logs")
     p.add_argument("--render-only", action="store_true", help="only rebuild docs/results.md")
-    p.add_argument("--note", default="", help="free text stored with the record (e.g. what else ran on the machine)")
+    p.add_argument("--note", default="", help="free text stored with the record (e.g. what else ran on the machine); "
+                   "a note.txt in the run folder is added to it")
     p.add_argument("--also-evaluate", nargs="*", default=[], metavar="CKPT",
                    help="more checkpoints in models/ to evaluate on Testing, e.g. model_stage1.pt")
     args = p.parse_args(argv)
@@ -295,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.bundle:
             p.error("--bundle is required")
         record = run_bundle(args.bundle, args.label, overrides, Path(args.logs), args.bundle_root, args.also_evaluate)
-        record["note"] = args.note
+        record["note"] = run_note(args.note, Path(args.bundle_root) if args.bundle_root else ROOT / "bundles" / args.bundle)
         atomic_write_text(RESULTS_DIR / f"{args.bundle}__{args.label}.json", json.dumps(record, indent=2) + "\n")
         print(json.dumps(record["reports"], indent=2))
     atomic_write_text(RESULTS_MD, render(load_records()))

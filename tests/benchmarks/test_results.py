@@ -40,3 +40,10 @@ def test_summary_training_time_covers_every_sitting(results):
 def test_dataset_of_the_overrides(results):
     assert results.dataset_of(["--head", "spp", "--dataset", "brats2015", "--resume", "true"]) == "brats2015"
     assert results.dataset_of(["--epochs", "2"]) == "kaggle"
+
+
+def test_run_note_keeps_what_the_run_folder_says(results, tmp_path):
+    assert results.run_note("CI ran beside it", tmp_path) == "CI ran beside it"
+    (tmp_path / "note.txt").write_text("epochs 1-2 predate the epoch log: 773 s and 871 s\n")
+    assert results.run_note("CI ran beside it", tmp_path) == "CI ran beside it epochs 1-2 predate the epoch log: 773 s and 871 s"
+    assert results.run_note("", tmp_path) == "epochs 1-2 predate the epoch log: 773 s and 871 s"
