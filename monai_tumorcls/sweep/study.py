@@ -24,7 +24,7 @@ import optuna
 from ignite.engine import Engine, Events
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from monai_tumorcls.bundle.config import load_bundle_config
 from monai_tumorcls.utils.run_info import shell_join
@@ -158,12 +158,14 @@ def open_study(storage: str, study_name: str, sampler: optuna.samplers.BaseSampl
                heartbeat_interval: int = 10, grace_period: int = 60) -> optuna.Study:
     """Create or load the study ``study_name`` in the RDB ``storage`` (maximising), with heartbeats: a trial whose
     worker died is failed after ``grace_period`` seconds and queued again (at most twice)."""
-    for attempt in range(5):  # workers starting together race to create the tables of a new database
+    # Workers starting together race to create the tables of a new database: the loser sees a locked database or a
+    # duplicate schema-version row, and a later attempt finds the tables made.
+    for attempt in range(5):
         try:
             rdb = RDBStorage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                              failed_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2))
             break
-        except OperationalError:
+        except (OperationalError, IntegrityError):
             if attempt == 4:
                 raise
             time.sleep(1 + attempt)

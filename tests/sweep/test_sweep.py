@@ -11,8 +11,10 @@ from pathlib import Path
 import optuna
 import pytest
 from ignite.engine import Engine, Events
+from sqlalchemy.exc import IntegrityError
 
-from monai_tumorcls.sweep import PruningHandler, load_sweep_config, suggest_overrides
+from monai_tumorcls.sweep import PruningHandler, load_sweep_config, open_study, suggest_overrides
+from monai_tumorcls.sweep import study as study_module
 from monai_tumorcls.sweep.study import parse_override
 
 from ..bundles.helpers import PROJECT_ROOT
@@ -43,6 +45,24 @@ def test_pruning_handler_reports_each_validation_and_stops_the_trainer():
     trainer.run([0], max_epochs=5)
     assert handler.pruned and trainer.state.epoch == 3 and handler.history == [0.9, 0.8, 0.3]
     assert study.trials[0].intermediate_values == {1: 0.9, 2: 0.8, 3: 0.3}
+
+
+def test_open_study_retries_when_another_worker_created_the_tables_first(tmp_path, monkeypatch):
+    """The race seen in CI: two workers create a new SQLite database at once, and the loser's ``RDBStorage``
+    fails inserting the schema-version row the winner inserted. The retry must then load the study."""
+    real_storage, calls = study_module.RDBStorage, []
+
+    def storage_losing_the_race_once(url, **kwargs):
+        calls.append(url)
+        if len(calls) == 1:
+            real_storage(url, **kwargs)  # the other worker wins: tables and version row exist now
+            raise IntegrityError("INSERT INTO alembic_version", {}, Exception("UNIQUE constraint failed"))
+        return real_storage(url, **kwargs)
+
+    monkeypatch.setattr(study_module, "RDBStorage", storage_losing_the_race_once)
+    monkeypatch.setattr(study_module.time, "sleep", lambda seconds: None)
+    study = open_study(f"sqlite:///{tmp_path / 'race.db'}", "race")
+    assert len(calls) == 2 and study.study_name == "race" and study.direction == optuna.study.StudyDirection.MAXIMIZE
 
 
 @pytest.mark.integration
