@@ -163,7 +163,7 @@ def open_study(storage: str, study_name: str, sampler: optuna.samplers.BaseSampl
     for attempt in range(5):
         try:
             rdb = RDBStorage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                             failed_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2))
+                             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2))
             break
         except (OperationalError, IntegrityError):
             if attempt == 4:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -63,6 +64,20 @@ def test_open_study_retries_when_another_worker_created_the_tables_first(tmp_pat
     monkeypatch.setattr(study_module.time, "sleep", lambda seconds: None)
     study = open_study(f"sqlite:///{tmp_path / 'race.db'}", "race")
     assert len(calls) == 2 and study.study_name == "race" and study.direction == optuna.study.StudyDirection.MAXIMIZE
+
+
+def test_the_trial_of_a_dead_worker_is_failed_and_queued_again_with_its_parameters(tmp_path):
+    """A killed worker stops beating: once its grace period is over, the next worker fails that trial and queues a
+    retry with the same parameters (which then resumes from the trial's training state)."""
+    study = open_study(f"sqlite:///{tmp_path / 'stale.db'}", "stale", heartbeat_interval=1, grace_period=1)
+    trial = study.ask({"learning_rate": optuna.distributions.CategoricalDistribution([0.01, 0.001])})
+    study._storage.record_heartbeat(trial._trial_id)  # the worker's last beat before it was killed
+    time.sleep(2.5)
+    optuna.storages.fail_stale_trials(study)
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING]
+    retry = study.get_trials(deepcopy=False)[1]
+    assert retry.params == trial.params and retry.system_attrs["failed_trial"] == trial.number
 
 
 @pytest.mark.integration
