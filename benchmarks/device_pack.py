@@ -8,16 +8,18 @@ travels as it is; the Python packages the machine lacks travel as wheels::
     python benchmarks/device_pack.py kaggle --size 256 --quality 60   # .device/kaggle-256 (pipeline 2's size)
     python benchmarks/device_pack.py brats2015                        # .device/brats2015 (a copy)
     python benchmarks/device_pack.py wheels                           # .device/wheels (CPython 3.12, x86-64)
+    python benchmarks/device_pack.py --describe .device/kaggle-224    # the pack's line in a record's note
 
 A Kaggle pack keeps every file's folder and stem (suffix ``.jpg``): each image is read with the bundles' reader,
 made grey, resized to ``size`` x ``size`` with area averaging (the bundles' own resize, which then has nothing left
-to do at that size) and written as an 8-bit grey JPEG whose comment holds the source's SHA-256, so that sources
-that look alike once small stay distinct files. ``PACKED.json`` in the pack holds the command, the settings, one
-row per source file (its SHA-256 and the packed file's) and two checks: byte-identical sources are byte-identical
-packed files and no others are, and the bundles' datalists of the pack hold the same files, labels, duplicate marks
-and Testing list as those of the source (the training/validation split is seeded but orders duplicate groups by
-their SHA-256, so the count of files in one validation list only is recorded too). An unreadable source is listed there and left out; the script then exits 1. The
-pack is written beside its destination and renamed into place when complete.
+to do at that size) and written as an 8-bit grey JPEG whose comment holds the source's SHA-256, so that sources that
+look alike once small stay distinct files. ``PACKED.json`` in the pack holds the command, the settings, one row per
+source file (its SHA-256 and the packed file's) and two checks: byte-identical sources are byte-identical packed
+files and no others are, and the bundles' datalists of the pack hold the same files, labels, duplicate marks and
+Testing list as those of the source (the training/validation split is seeded but orders duplicate groups by their
+SHA-256, so the count of files in one validation list only is recorded too). An unreadable source is listed there
+and left out; the script then exits 1. The pack is written beside its destination and renamed into place when
+complete.
 """
 
 from __future__ import annotations
@@ -168,6 +170,14 @@ def download_wheels(dest: Path, command: str = "") -> dict:
     return write_pack(dest, download, command)
 
 
+def describe_pack(folder: Path) -> str:
+    """One line for a record's note: which pack, as what (from its ``PACKED.json``)."""
+    summary = json.loads((folder / "PACKED.json").read_text())
+    what = (f"grey {summary['size']} px JPEG q{summary['quality']} of {summary['num_packed']} images"
+            if "size" in summary else "copied as shipped")
+    return f"data pack {folder.name}: {what} (benchmarks/device_pack.py)"
+
+
 def pack_size_mib(folder: Path) -> float:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
 
@@ -175,11 +185,17 @@ def pack_size_mib(folder: Path) -> float:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("kaggle", "brats2015", "wheels"))
+    p.add_argument("what", nargs="?", choices=("kaggle", "brats2015", "wheels"))
+    p.add_argument("--describe", type=Path, metavar="PACK", help="print the note line of a made pack and stop")
     p.add_argument("--size", type=int, default=224, help="kaggle: side of the packed images (pixels)")
     p.add_argument("--quality", type=int, default=75, help="kaggle: JPEG quality")
     p.add_argument("--out", type=Path, default=None, help="pack folder (default .device/<what>[-<size>])")
     args = p.parse_args(argv)
+    if args.describe:
+        print(describe_pack(args.describe))
+        return 0
+    if not args.what:
+        p.error("name what to pack (kaggle, brats2015 or wheels) or --describe a pack")
     dest = args.out or DEVICE_DIR / (f"kaggle-{args.size}" if args.what == "kaggle" else args.what)
     command = shell_join(["python", "benchmarks/device_pack.py", *argv])
     if args.what == "kaggle":
@@ -193,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(summary['failed'])} failed, duplicates preserved: {summary['duplicates_preserved']}, "
           f"datalists: {json.dumps(summary.get('datalists', '-'))}")
     return 0 if summary["duplicates_preserved"] and same_lists and not summary["failed"] else 1
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,11 +16,9 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
     .device/wheels/*.whl || exit 1
 export PYTHONPATH="/tmp/site:$PWD" MONAI_DATA_DIRECTORY="$PWD/$pack" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-python3 -c "import torch, torchvision, monai; print('torch', torch.__version__, torchvision.__version__, monai.__version__)"
+python3 -c "import torch, torchvision, monai; print(torch.__version__, torchvision.__version__, monai.__version__)"
 
-data=$(python3 -c "import json, sys; s = json.load(open(sys.argv[1]))
-print(f\"data pack {sys.argv[1]}: \" + (f\"grey {s['size']} px JPEG q{s['quality']} of {s['num_packed']} images\"
-      if 'size' in s else 'copied as shipped') + ' (benchmarks/device_pack.py)')" "$pack/PACKED.json") || exit 1
+data=$(python3 benchmarks/device_pack.py --describe "$pack") || exit 1
 if [ -d "$pack/brain-tumor-mri-dataset" ] && [ ! -e runs/device_throughput.done ]; then
     mkdir -p runs
     timeout 240 python3 benchmarks/train_throughput.py --device cuda --amp fp16 --channels-last --num-workers 12 \

@@ -1,6 +1,6 @@
 """benchmarks/device_pack.py: the compact data copy a lent GPU machine trains on keeps every file's place, its
-duplicates, the files of the bundles' datalists and (up to JPEG loss) the bundles' resized pixels; bad files are listed; a failed
-pack replaces nothing."""
+duplicates, the files of the bundles' datalists and (up to JPEG loss) the bundles' resized pixels; bad files are
+listed; a failed pack replaces nothing."""
 
 from __future__ import annotations
 
@@ -97,6 +97,8 @@ def test_main_packs_a_clean_set_with_the_same_datalists(pack, tmp_path, monkeypa
         assert lists["same_files"] and lists["same_testing"] and lists["in_one_validation_list_only"] >= 0
     assert summary["command"].startswith("python ") and "--size 16" in summary["command"]
     assert (tmp_path / "pack" / "brain-tumor-mri-dataset" / "Testing" / "notumor" / "a.jpg").is_file()
+    description = pack.describe_pack(tmp_path / "pack")
+    assert description == "data pack pack: grey 16 px JPEG q75 of 11 images (benchmarks/device_pack.py)"
 
 
 def test_main_reports_a_bad_file_in_one_line_and_exits_1(pack, tmp_path, monkeypatch, capsys):
