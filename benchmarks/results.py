@@ -71,7 +71,9 @@ def run_note(note: str, root: Path) -> str:
     """``--note`` followed by the run folder's ``note.txt``: what an earlier sitting of a resumed run had to say
     (e.g. epochs trained before they were logged) stays with the run, whatever the last sitting passes."""
     path = root / "note.txt"
-    return " ".join(part for part in (note, path.read_text().strip() if path.is_file() else "") if part)
+    # one line (a record's note is one list item), each part ending its sentence
+    parts = [" ".join(part.split()) for part in (note, path.read_text() if path.is_file() else "") if part.strip()]
+    return " ".join(part if part.endswith((".", "!", "?")) else part + "." for part in parts)
 
 
 def dataset_of(overrides: list[str]) -> str:
@@ -192,10 +194,17 @@ def _training_seconds(r: dict) -> str:
     (its logged epochs add up to more), the sum of the logged epochs, with "≥" when the log misses the first
     epochs (they were trained before epochs were logged)."""
     logs = [log for log in r.get("epoch_log", {}).values() if log]
-    logged = sum(e["seconds"] for log in logs for e in log)
-    if logged <= r["train_seconds"]:
+    if not _trained_in_sittings(r):
         return f"{r['train_seconds']:.0f}"
+    logged = sum(e["seconds"] for log in logs for e in log)
     return ("≥ " if any(log[0]["epoch"] > 1 for log in logs) else "") + f"{logged:.0f}"
+
+
+def _trained_in_sittings(r: dict) -> bool:
+    """Whether the logged epochs add up to more than the training command's wall time: a resumed run, whose
+    ``train_seconds`` covers the last sitting only."""
+    logged = sum(e["seconds"] for log in r.get("epoch_log", {}).values() for e in log)
+    return logged > r["train_seconds"]
 
 
 def _pct(v) -> str:
@@ -255,7 +264,9 @@ def render(records: list[dict]) -> str:
                   f"- initialisation: {r['initialisation']}",
                   f"- overrides: `{' '.join(r['overrides']) or '(none: the bundle defaults)'}`",
                   f"- best checkpoint: epoch {r['best_checkpoint'].get('epoch')} (val_acc {r['best_checkpoint'].get('val_acc')})",
-                  f"- wall time: training {r['train_seconds']:.0f} s, evaluation {r['eval_seconds']:.0f} s",
+                  f"- wall time: training {r['train_seconds']:.0f} s"
+                  f"{' (the last sitting only; every sitting in the next line)' if _trained_in_sittings(r) else ''}, "
+                  f"evaluation {r['eval_seconds']:.0f} s",
                   *_epoch_log_lines(r),
                   *([f"- note: {r['note']}"] if r.get("note") else []),
                   "- commands:", "", "  ```bash", *[f"  {c}" for c in r["commands"]],

@@ -43,7 +43,17 @@ def test_dataset_of_the_overrides(results):
 
 
 def test_run_note_keeps_what_the_run_folder_says(results, tmp_path):
-    assert results.run_note("CI ran beside it", tmp_path) == "CI ran beside it"
-    (tmp_path / "note.txt").write_text("epochs 1-2 predate the epoch log: 773 s and 871 s\n")
-    assert results.run_note("CI ran beside it", tmp_path) == "CI ran beside it epochs 1-2 predate the epoch log: 773 s and 871 s"
-    assert results.run_note("", tmp_path) == "epochs 1-2 predate the epoch log: 773 s and 871 s"
+    assert results.run_note("CI ran beside it", tmp_path) == "CI ran beside it."
+    (tmp_path / "note.txt").write_text("Epochs 1-2 predate the epoch log:\n773 s and 871 s.\n")
+    assert results.run_note("CI ran beside it", tmp_path) == "CI ran beside it. Epochs 1-2 predate the epoch log: 773 s and 871 s."
+    assert results.run_note("", tmp_path) == "Epochs 1-2 predate the epoch log: 773 s and 871 s."
+    assert results.run_note("", tmp_path / "no such run") == ""
+
+
+def test_wall_time_line_says_when_it_covers_the_last_sitting_only(results):
+    resumed = {"train_seconds": 650.0, "epoch_log": {"training_state.pt": [
+        {"epoch": e, "seconds": 600.0, "load_1min": 2.0} for e in (3, 4)]}}
+    assert results._trained_in_sittings(resumed)
+    resumed["train_seconds"] = 1300.0  # one sitting: its wall time covers both epochs
+    assert not results._trained_in_sittings(resumed)
+    assert not results._trained_in_sittings({"train_seconds": 42.0})  # records written before the log
