@@ -25,6 +25,7 @@ complete.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import shutil
@@ -96,7 +97,7 @@ def pack_images(source: Path, dest: Path, size: int, quality: int) -> dict:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
         rows.append({"source": str(rel), "packed": str(out.relative_to(dest)), "source_sha256": source_sha256,
-                     "sha256": file_sha256(out)})
+                     "sha256": hashlib.sha256(data).hexdigest()})  # the bytes just written
     same = duplicate_partition(rows, "source_sha256") == duplicate_partition(rows, "sha256")
     return {"size": size, "quality": quality, "num_packed": len(rows), "failed": failed,
             "duplicates_preserved": same, "files": rows}
