@@ -193,18 +193,20 @@ def _training_seconds(r: dict) -> str:
     """The summary's training time: the training command's wall time or, for a run trained in several sittings
     (its logged epochs add up to more), the sum of the logged epochs, with "≥" when the log misses the first
     epochs (they were trained before epochs were logged)."""
-    logs = [log for log in r.get("epoch_log", {}).values() if log]
     if not _trained_in_sittings(r):
         return f"{r['train_seconds']:.0f}"
-    logged = sum(e["seconds"] for log in logs for e in log)
-    return ("≥ " if any(log[0]["epoch"] > 1 for log in logs) else "") + f"{logged:.0f}"
+    first_epochs_missing = any(log and log[0]["epoch"] > 1 for log in r["epoch_log"].values())
+    return ("≥ " if first_epochs_missing else "") + f"{_logged_seconds(r):.0f}"
+
+
+def _logged_seconds(r: dict) -> float:
+    return sum(e["seconds"] for log in r.get("epoch_log", {}).values() for e in log)
 
 
 def _trained_in_sittings(r: dict) -> bool:
     """Whether the logged epochs add up to more than the training command's wall time: a resumed run, whose
     ``train_seconds`` covers the last sitting only."""
-    logged = sum(e["seconds"] for log in r.get("epoch_log", {}).values() for e in log)
-    return logged > r["train_seconds"]
+    return _logged_seconds(r) > r["train_seconds"]
 
 
 def _pct(v) -> str:

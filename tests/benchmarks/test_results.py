@@ -50,7 +50,7 @@ def test_run_note_keeps_what_the_run_folder_says(results, tmp_path):
     assert results.run_note("", tmp_path / "no such run") == ""
 
 
-def test_wall_time_line_says_when_it_covers_the_last_sitting_only(results):
+def test_a_run_trained_in_sittings_is_told_by_its_epoch_log(results):
     resumed = {"train_seconds": 650.0, "epoch_log": {"training_state.pt": [
         {"epoch": e, "seconds": 600.0, "load_1min": 2.0} for e in (3, 4)]}}
     assert results._trained_in_sittings(resumed)
