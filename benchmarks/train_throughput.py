@@ -218,7 +218,8 @@ def _bundle_parser(lists: dict, arch: str, args, device: torch.device, workdir: 
     from monai.bundle import ConfigParser
 
     dtype = _amp_dtype(args.amp)
-    amp_in_bundle = dtype is not None and device.type == "cuda"  # MONAI's trainer autocasts CUDA only
+    # MONAI's engines autocast on CUDA only; on the CPU the bundles' cpu_autocast gives amp its bfloat16 meaning
+    amp_in_bundle = dtype is not None and (device.type == "cuda" or dtype == torch.bfloat16)
     parser = ConfigParser(globals={"_bench_datalists": lists, "_bench_amp_kwargs": {"dtype": dtype} if dtype else {}})
     parser.read_config(str(PROJECT_ROOT / "bundles" / args.bundle / "configs" / "train.json"))
     overrides = {

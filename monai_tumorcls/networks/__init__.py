@@ -14,6 +14,7 @@ from .freezing import (
     trainable_parameters,
 )
 from .nets import RESNET_BACKBONES, ResNetClassifier, ResNetFeatures
+from .precision import cpu_autocast
 from .pretrained import (
     BackboneLoadResult,
     PretrainedWeightsNotFoundError,
@@ -37,6 +38,8 @@ __all__ = [
     "RESNET_BACKBONES",
     "ResNetClassifier",
     "ResNetFeatures",
+    # precision
+    "cpu_autocast",
     # pretrained weights
     "BackboneLoadResult",
     "PretrainedWeightsNotFoundError",
