@@ -56,8 +56,10 @@ def test_state_dict_keys_unchanged_and_autocast_left_after_an_error():
     assert not torch.is_autocast_enabled("cpu")
 
 
-def test_bundle_amp_flag_autocasts_the_cpu_network_only(tmp_path):
-    parser = load_bundle_config(PROJECT_ROOT / "bundles" / "resnet18_binary", "train.json",
+@pytest.mark.parametrize("bundle", ["resnet18_binary", "resnet18_multisource", "resnet50_4class", "resnet50_spp_binary",
+                                    "resnet18_4class", "resnet50_finetune_4class"])
+def test_bundle_amp_flag_autocasts_the_cpu_network_only(bundle, tmp_path):
+    parser = load_bundle_config(PROJECT_ROOT / "bundles" / bundle, "train.json",
                                 {"bundle_root": str(tmp_path), "amp": "true", "device": "$torch.device('cpu')"})
     network = parser.get_parsed_content("network").train()
     dtypes = []
