@@ -11,7 +11,7 @@ in progress, then the next: start it in the background with restarts, one job on
         > runs/full_recipes.log 2>&1 &
     python benchmarks/full_recipes.py --status               # done / epoch n of N / not started, per entry
     python benchmarks/full_recipes.py --only spp-brats2015   # one entry
-    python benchmarks/full_recipes.py -- --amp true --num_workers 16   # overrides added to every run (a GPU)
+    python benchmarks/full_recipes.py -- --amp true   # overrides added to every run (GPU AMP; bfloat16 on a CPU that has it)
 
 Everything after ``--`` is added to every command. ``MONAI_DATA_DIRECTORY`` names the data root, as for the bundles.
 """
