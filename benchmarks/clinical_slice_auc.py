@@ -187,7 +187,7 @@ def _table(rows: list[dict], extra_col: str | None = None) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", default="resnet18_binary", help="e.g. resnet18_binary, resnet18_4class")
     p.add_argument("--bundle-root", default=None, help="folder holding models/model.pt (default: the bundle)")
@@ -202,39 +202,40 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model-note", default="see docs/results.md for how it was trained. It has seen no slice of these volumes.",
                    help="what the first model is and what it has seen (goes after its checkpoint)")
     p.add_argument("adapt_overrides", nargs="*", help="after --: extra overrides for the fine-tuning command")
-    args = p.parse_args(argv)
+    return p
 
-    from monai_tumorcls.config import get_data_root
-    from monai_tumorcls.utils import atomic_write_text, cpu_model, environment_info, shell_join
 
-    data_root = get_data_root(must_exist=True)
-    root = Path(args.bundle_root) if args.bundle_root else ROOT / "bundles" / args.bundle
-    ckpt = Path(args.checkpoint) if args.checkpoint else root / "models" / "model.pt"
-    info_path = ckpt.with_name(ckpt.name + ".json")
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    with tempfile.TemporaryDirectory() as tmp:
-        rows = slice_aucs(args.bundle, str(root), data_root, Path(tmp), checkpoint=str(ckpt))
+def adapt_folds(args, root: Path, ckpt: Path, rows: list[dict], data_root) -> list[dict]:
+    """Leave-one-patient-out fine-tuning (``--adapt``): train (or, with ``--rescore``, reuse) each fold and score its
+    held-out patient; each fold's rows get the Kaggle model's AUC on the same volume as ``before``."""
+    from monai_tumorcls.utils import shell_join
+
     folds = []
-    if args.adapt:
-        folds_root = Path(args.folds_root) if args.folds_root else root / "clinical_folds"
-        for group in dict.fromkeys(v.group for v in labelled_volumes()):
-            fold_root = folds_root / group
-            (fold_root / "logs").mkdir(parents=True, exist_ok=True)
-            cmd = adapt_command(args.bundle, fold_root, ckpt, group, args.adapt_overrides)
-            fold_ckpt = fold_root / "models" / "model_clinical.pt"
-            if args.rescore and fold_ckpt.is_file():
-                print("fold", group, ": scoring the existing", rel_path(fold_ckpt), flush=True)
-                wall = None
-            else:
-                print("fold", group, ":", shell_join(cmd), flush=True)
-                wall = run_logged([sys.executable, *cmd[1:]], fold_root / "logs" / "adapt.log")
-            with tempfile.TemporaryDirectory() as tmp:
-                fold_rows = slice_aucs(args.bundle, str(fold_root), data_root, Path(tmp), checkpoint=str(fold_ckpt),
-                                       volumes=labelled_volumes([group]))
-            for r in fold_rows:
-                r["before"] = next(f"{b['auc']:.3f}" for b in rows if b["volume"] == r["volume"])
-            folds.append({"group": group, "command": shell_join(cmd), "wall_s": wall, "rows": fold_rows})
-            print(json.dumps(fold_rows, indent=1), flush=True)
+    folds_root = Path(args.folds_root) if args.folds_root else root / "clinical_folds"
+    for group in dict.fromkeys(v.group for v in labelled_volumes()):
+        fold_root = folds_root / group
+        (fold_root / "logs").mkdir(parents=True, exist_ok=True)
+        cmd = adapt_command(args.bundle, fold_root, ckpt, group, args.adapt_overrides)
+        fold_ckpt = fold_root / "models" / "model_clinical.pt"
+        if args.rescore and fold_ckpt.is_file():
+            print("fold", group, ": scoring the existing", rel_path(fold_ckpt), flush=True)
+            wall = None
+        else:
+            print("fold", group, ":", shell_join(cmd), flush=True)
+            wall = run_logged([sys.executable, *cmd[1:]], fold_root / "logs" / "adapt.log")
+        with tempfile.TemporaryDirectory() as tmp:
+            fold_rows = slice_aucs(args.bundle, str(fold_root), data_root, Path(tmp), checkpoint=str(fold_ckpt),
+                                   volumes=labelled_volumes([group]))
+        for r in fold_rows:
+            r["before"] = next(f"{b['auc']:.3f}" for b in rows if b["volume"] == r["volume"])
+        folds.append({"group": group, "command": shell_join(cmd), "wall_s": wall, "rows": fold_rows})
+        print(json.dumps(fold_rows, indent=1), flush=True)
+    return folds
+
+
+def render(args, argv: list[str] | None, ckpt: Path, info: dict, rows: list[dict], folds: list[dict]) -> list[str]:
+    """The lines of ``docs/clinical_validation.md``."""
+    from monai_tumorcls.utils import cpu_model, environment_info, shell_join
 
     env = environment_info()
     cmd = shell_join(["python", "benchmarks/clinical_slice_auc.py", *(argv if argv is not None else sys.argv[1:])])
@@ -287,6 +288,24 @@ def main(argv: list[str] | None = None) -> None:
         for f in folds:
             when = "not re-run (`--rescore`: its existing checkpoint was scored)" if f["wall_s"] is None else f"{f['wall_s']:.0f} s"
             lines += [f"- {f['group']} held out, {when}:", "", "  ```bash", f"  {f['command']}", "  ```", ""]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+
+    from monai_tumorcls.config import get_data_root
+    from monai_tumorcls.utils import atomic_write_text
+
+    data_root = get_data_root(must_exist=True)
+    root = Path(args.bundle_root) if args.bundle_root else ROOT / "bundles" / args.bundle
+    ckpt = Path(args.checkpoint) if args.checkpoint else root / "models" / "model.pt"
+    info_path = ckpt.with_name(ckpt.name + ".json")
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = slice_aucs(args.bundle, str(root), data_root, Path(tmp), checkpoint=str(ckpt))
+    folds = adapt_folds(args, root, ckpt, rows, data_root) if args.adapt else []
+    lines = render(args, argv, ckpt, info, rows, folds)
     atomic_write_text(args.out, "\n".join(lines).rstrip() + "\n")
     print("\n".join(lines))
 

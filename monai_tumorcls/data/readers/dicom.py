@@ -141,6 +141,91 @@ def _pixel_error(exc: Exception) -> str:
     return f"pixel data could not be read ({type(exc).__name__}: {msg[:160]})"
 
 
+def _decode_files(order, drop_bad_files: bool) -> tuple[dict, list[tuple[Path, str]]]:
+    """Decode each file of the ordered frames once: ``{path: (dataset, pixels, sha256) or None}`` and the dropped."""
+    decoded: dict[Path, tuple[object, np.ndarray, str] | None] = {}
+    dropped: list[tuple[Path, str]] = []
+    for path in dict.fromkeys(f.path for f in order.frames):
+        try:
+            decoded[path] = _decode_file(path)
+        except Exception as e:  # noqa: BLE001 - any decoder/IO failure is a per-file error
+            reason = _pixel_error(e)
+            if not drop_bad_files:
+                raise ImageReadError(path, reason) from e
+            dropped.append((path, reason))
+            decoded[path] = None
+    return decoded, dropped
+
+
+def _frame_source(fr, digest: str) -> dict:
+    return {"file": str(fr.path), "frame": fr.frame, "instance_number": fr.instance_number,
+            "file_sha256": digest, "position_lps": fr.position}
+
+
+def _stack_frames(order, decoded: dict, dropped: list, drop_bad_files: bool) -> tuple[list, list, list]:
+    """Float (rows, cols) images of the frames whose file decoded, in order: ``(images, kept frames, sources)``."""
+    slices, kept, sources = [], [], []
+    for fr in order.frames:
+        entry = decoded.get(fr.path)
+        if entry is None:
+            continue
+        ds, arr, digest = entry
+        idx = fr.frame or 0
+        if idx >= arr.shape[0]:
+            if not drop_bad_files:
+                raise ImageReadError(fr.path, f"frame {idx} missing from pixel data ({arr.shape[0]} frames)")
+            dropped.append((fr.path, f"frame {idx} missing from pixel data"))
+            continue
+        img = dicom_pixels_to_float(ds, arr[idx], fr.rescale)
+        if img.shape != (fr.rows, fr.columns):
+            raise ImageReadError(
+                fr.path, f"pixel array {img.shape} does not match Rows/Columns {(fr.rows, fr.columns)}"
+            )
+        slices.append(img)
+        kept.append(fr)
+        sources.append(_frame_source(fr, digest))
+    return slices, kept, sources
+
+
+def _series_affine(kept: list, method: str, spacing_hint: float | None) -> tuple[np.ndarray, bool, bool]:
+    """RAS affine of the kept frames from their LPS geometry: ``(affine, orientation_known, uniform_spacing)``."""
+    iop = next((f.orientation for f in kept if f.orientation is not None), None)
+    orientation_known = iop is not None
+    iop = np.asarray(iop if iop is not None else _STANDARD_AXIAL_IOP, dtype=float)
+    row_cos, col_cos = iop[:3], iop[3:]
+    normal = np.cross(row_cos, col_cos)
+    ps = next((f.pixel_spacing for f in kept if f.pixel_spacing is not None), None) or (1.0, 1.0)
+    have_pos = method == "position" and all(f.position is not None for f in kept)
+    if have_pos and len(kept) > 1:
+        step_vec = (np.asarray(kept[-1].position) - np.asarray(kept[0].position)) / (len(kept) - 1)
+        gaps = np.diff([np.dot(normal, f.position) for f in kept])
+        uniform = bool(np.allclose(gaps, gaps.mean(), rtol=0.1, atol=1e-2))
+    else:
+        step_vec = normal * (spacing_hint or 1.0)
+        uniform = True
+    lps = np.eye(4)
+    lps[:3, 0] = row_cos * ps[1]  # array axis 0 = column index, moves along the row direction
+    lps[:3, 1] = col_cos * ps[0]  # array axis 1 = row index
+    lps[:3, 2] = step_vec
+    lps[:3, 3] = np.asarray(kept[0].position) if have_pos else np.zeros(3)
+    if abs(np.linalg.det(lps[:3, :3])) < 1e-9:  # degenerate step (e.g. single slice without spacing)
+        lps[:3, 2] = normal * (spacing_hint or 1.0)
+    return orientation_ras_lps(lps), orientation_known, uniform
+
+
+def _reorient(volume: np.ndarray, affine: np.ndarray, plane: str | None, orientation_known: bool):
+    """Reorient to ``plane`` (``acquired`` when the orientation is unknown): ``(volume, affine, meta items)``."""
+    target = plane if orientation_known else ("acquired" if plane is not None else None)
+    if target is None:
+        return volume, affine, {}
+    volume, affine, info = reorient_to_plane(volume, affine, target)
+    planes = {"slice_plane": info.plane, "axcodes": info.axcodes, "acquisition_plane": info.acquisition_plane}
+    if not orientation_known:
+        planes = dict.fromkeys(planes, "unknown")
+    return volume, affine, {**planes, "resliced": info.resliced, "slice_flipped": info.slice_flipped,
+                            "obliquity_deg": info.obliquity_deg}
+
+
 def load_dicom_series(
     series: DicomSeries, plane: str | None = "axial", drop_bad_files: bool = False,
     max_voxels: int | None = DEFAULT_MAX_VOXELS,
@@ -167,78 +252,15 @@ def load_dicom_series(
     if problem:
         raise ImageReadError(series.root, f"series {series.series_id}: {problem}")
     order = order_frames(series.frames)
-    first = order.frames[0] if order.frames else None
-    if first is not None:  # from the headers, before any pixel is decoded
-        check_declared_size(series.root, (first.rows, first.columns, len(order.frames)), max_voxels)
-    decoded: dict[Path, tuple[object, np.ndarray, str] | None] = {}
-    dropped: list[tuple[Path, str]] = []
-    for path in dict.fromkeys(f.path for f in order.frames):
-        try:
-            decoded[path] = _decode_file(path)
-        except Exception as e:  # noqa: BLE001 - any decoder/IO failure is a per-file error
-            reason = _pixel_error(e)
-            if not drop_bad_files:
-                raise ImageReadError(path, reason) from e
-            dropped.append((path, reason))
-            decoded[path] = None
-    slices, sources, kept = [], [], []
-    for fr in order.frames:
-        entry = decoded.get(fr.path)
-        if entry is None:
-            continue
-        ds, arr, digest = entry
-        idx = fr.frame or 0
-        if idx >= arr.shape[0]:
-            if not drop_bad_files:
-                raise ImageReadError(fr.path, f"frame {idx} missing from pixel data ({arr.shape[0]} frames)")
-            dropped.append((fr.path, f"frame {idx} missing from pixel data"))
-            continue
-        img = dicom_pixels_to_float(ds, arr[idx], fr.rescale)
-        if img.shape != (fr.rows, fr.columns):
-            raise ImageReadError(
-                fr.path, f"pixel array {img.shape} does not match Rows/Columns {(fr.rows, fr.columns)}"
-            )
-        slices.append(img)
-        kept.append(fr)
-        sources.append(
-            {
-                "file": str(fr.path),
-                "frame": fr.frame,
-                "instance_number": fr.instance_number,
-                "file_sha256": digest,
-                "position_lps": fr.position,
-            }
-        )
+    if order.frames:  # from the headers, before any pixel is decoded
+        check_declared_size(series.root, (order.frames[0].rows, order.frames[0].columns, len(order.frames)),
+                            max_voxels)
+    decoded, dropped = _decode_files(order, drop_bad_files)
+    slices, kept, sources = _stack_frames(order, decoded, dropped, drop_bad_files)
     if not slices:
         raise ImageReadError(series.root, f"series {series.series_id}: no decodable image")
     first_ds = next(e[0] for e in decoded.values() if e is not None)
-
-    # geometry (LPS) of the kept frames
-    iop = next((f.orientation for f in kept if f.orientation is not None), None)
-    orientation_known = iop is not None
-    iop = np.asarray(iop if iop is not None else _STANDARD_AXIAL_IOP, dtype=float)
-    row_cos, col_cos = iop[:3], iop[3:]
-    normal = np.cross(row_cos, col_cos)
-    ps = next((f.pixel_spacing for f in kept if f.pixel_spacing is not None), None) or (1.0, 1.0)
-    have_pos = order.method == "position" and all(f.position is not None for f in kept)
-    positions = np.array([np.dot(normal, f.position) for f in kept]) if have_pos else None
-    if have_pos and len(kept) > 1:
-        step_vec = (np.asarray(kept[-1].position) - np.asarray(kept[0].position)) / (len(kept) - 1)
-        gaps = np.diff(positions)
-        uniform = bool(np.allclose(gaps, gaps.mean(), rtol=0.1, atol=1e-2))
-    else:
-        step_vec = normal * (series.slice_spacing_hint or 1.0)
-        uniform = True
-    origin = np.asarray(kept[0].position) if have_pos else np.zeros(3)
-    lps = np.eye(4)
-    lps[:3, 0] = row_cos * ps[1]  # array axis 0 = column index, moves along the row direction
-    lps[:3, 1] = col_cos * ps[0]  # array axis 1 = row index
-    lps[:3, 2] = step_vec
-    lps[:3, 3] = origin
-    if abs(np.linalg.det(lps[:3, :3])) < 1e-9:  # degenerate step (e.g. single slice without spacing)
-        lps[:3, 2] = normal * (series.slice_spacing_hint or 1.0)
-    affine = orientation_ras_lps(lps)
-
+    affine, orientation_known, uniform = _series_affine(kept, order.method, series.slice_spacing_hint)
     volume = np.stack(slices, axis=-1).transpose(1, 0, 2)  # (rows, cols, K) -> (cols, rows, K)
     meta: dict = {
         MetaKeys.ORIGINAL_AFFINE: affine.copy(),
@@ -251,17 +273,8 @@ def load_dicom_series(
         "slice_sources": sources,
         "transfer_syntaxes": sorted(series.transfer_syntaxes),
     }
-    target = plane if orientation_known else ("acquired" if plane is not None else None)
-    if target is not None:
-        volume, affine, info = reorient_to_plane(volume, affine, target)
-        meta.update(
-            slice_plane=info.plane if orientation_known else "unknown",
-            axcodes=info.axcodes if orientation_known else "unknown",
-            acquisition_plane=info.acquisition_plane if orientation_known else "unknown",
-            resliced=info.resliced,
-            slice_flipped=info.slice_flipped,
-            obliquity_deg=info.obliquity_deg,
-        )
+    volume, affine, plane_meta = _reorient(volume, affine, plane, orientation_known)
+    meta.update(plane_meta)
     volume = np.ascontiguousarray(volume, dtype=np.float32)
     meta[MetaKeys.AFFINE] = affine
     meta[MetaKeys.SPATIAL_SHAPE] = np.asarray(volume.shape)
