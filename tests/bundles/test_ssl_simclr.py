@@ -41,6 +41,17 @@ def test_pretraining_writes_a_backbone(pretrained):
     assert not list((root / "models").glob(".*.tmp"))
 
 
+def test_pretraining_with_amp_on_the_cpu_writes_a_float32_backbone(tmp_path, kaggle_root):
+    """``--amp true`` on the CPU: bfloat16 forward passes through the network's hooks, no disabled CUDA GradScaler
+    (and its warning) in the trainer, and the saved trunk stays float32."""
+    proc = check(run_bundle(f"{BUNDLE}/configs/train.json", run_id="training", bundle_root=str(tmp_path),
+                            amp="true", device="$torch.device('cpu')", **BUDGET))
+    assert "GradScaler" not in proc.stdout + proc.stderr
+    state = read_state_dict(tmp_path / "models" / "backbone.pt")
+    assert {v.dtype for k, v in state.items() if v.is_floating_point()} == {torch.float32}
+    assert json.loads((tmp_path / "models" / "backbone.pt.json").read_text())["kind"] == "final"
+
+
 def test_backbone_loads_with_every_trunk_key_matched(pretrained):
     root, _ = pretrained
     path = root / "models" / "backbone.pt"

@@ -67,3 +67,15 @@ def test_bundle_amp_flag_autocasts_the_cpu_network_only(bundle, tmp_path):
     assert network(torch.randn(2, 3, 64, 64)).dtype == torch.float32 and dtypes == [torch.bfloat16]
     # MONAI's engines autocast on CUDA only: on the CPU they are told amp is off (no disabled GradScaler)
     assert parser.get_parsed_content("train#trainer#amp", instantiate=False) is False
+
+
+def test_simclr_bundle_amp_flag_autocasts_its_cpu_network_only(tmp_path):
+    """The SimCLR bundle's ``amp`` means the same: bfloat16 trunk on the CPU, float32 projections for NT-Xent, and its
+    trainer (whose own step would autocast with a disabled CUDA GradScaler on the CPU) told amp is off there."""
+    parser = load_bundle_config(PROJECT_ROOT / "bundles" / "ssl_simclr_resnet18", "train.json",
+                                {"bundle_root": str(tmp_path), "amp": "true", "device": "$torch.device('cpu')"})
+    network = parser.get_parsed_content("network").train()
+    dtypes = []
+    network.features.conv1.register_forward_hook(lambda m, a, out: dtypes.append(out.dtype))
+    assert network(torch.randn(4, 3, 64, 64)).dtype == torch.float32 and dtypes == [torch.bfloat16]
+    assert parser.get_parsed_content("trainer#amp", instantiate=False) is False
