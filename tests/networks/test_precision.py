@@ -56,26 +56,17 @@ def test_state_dict_keys_unchanged_and_autocast_left_after_an_error():
     assert not torch.is_autocast_enabled("cpu")
 
 
-@pytest.mark.parametrize("bundle", ["resnet18_binary", "resnet18_multisource", "resnet50_4class", "resnet50_spp_binary",
-                                    "resnet18_4class", "resnet50_finetune_4class"])
-def test_bundle_amp_flag_autocasts_the_cpu_network_only(bundle, tmp_path):
+@pytest.mark.parametrize("bundle, trainer", [(b, "train#trainer") for b in (
+    "resnet18_binary", "resnet18_multisource", "resnet50_4class", "resnet50_spp_binary", "resnet18_4class",
+    "resnet50_finetune_4class")] + [("ssl_simclr_resnet18", "trainer")])
+def test_bundle_amp_flag_autocasts_the_cpu_network_only(bundle, trainer, tmp_path):
+    """The SimCLR bundle too: its own step would autocast with a disabled CUDA GradScaler on the CPU, so its trainer is
+    told amp is off there and the network hooks hand NT-Xent float32 projections."""
     parser = load_bundle_config(PROJECT_ROOT / "bundles" / bundle, "train.json",
                                 {"bundle_root": str(tmp_path), "amp": "true", "device": "$torch.device('cpu')"})
     network = parser.get_parsed_content("network").train()
     dtypes = []
     network.features.conv1.register_forward_hook(lambda m, a, out: dtypes.append(out.dtype))
-    assert network(torch.randn(2, 3, 64, 64)).dtype == torch.float32 and dtypes == [torch.bfloat16]
-    # MONAI's engines autocast on CUDA only: on the CPU they are told amp is off (no disabled GradScaler)
-    assert parser.get_parsed_content("train#trainer#amp", instantiate=False) is False
-
-
-def test_simclr_bundle_amp_flag_autocasts_its_cpu_network_only(tmp_path):
-    """The SimCLR bundle's ``amp`` means the same: bfloat16 trunk on the CPU, float32 projections for NT-Xent, and its
-    trainer (whose own step would autocast with a disabled CUDA GradScaler on the CPU) told amp is off there."""
-    parser = load_bundle_config(PROJECT_ROOT / "bundles" / "ssl_simclr_resnet18", "train.json",
-                                {"bundle_root": str(tmp_path), "amp": "true", "device": "$torch.device('cpu')"})
-    network = parser.get_parsed_content("network").train()
-    dtypes = []
-    network.features.conv1.register_forward_hook(lambda m, a, out: dtypes.append(out.dtype))
     assert network(torch.randn(4, 3, 64, 64)).dtype == torch.float32 and dtypes == [torch.bfloat16]
-    assert parser.get_parsed_content("trainer#amp", instantiate=False) is False
+    # MONAI's engines autocast on CUDA only: on the CPU they are told amp is off (no disabled GradScaler)
+    assert parser.get_parsed_content(f"{trainer}#amp", instantiate=False) is False
