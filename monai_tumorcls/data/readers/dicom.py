@@ -163,7 +163,9 @@ def _frame_source(fr, digest: str) -> dict:
 
 
 def _stack_frames(order, decoded: dict, dropped: list, drop_bad_files: bool) -> tuple[list, list, list]:
-    """Float (rows, cols) images of the frames whose file decoded, in order: ``(images, kept frames, sources)``."""
+    """Float (rows, cols) images of the frames whose file decoded, in order: ``(images, kept frames, sources)``.
+    A frame missing from its file's pixel data is appended to ``dropped`` (the series' one list of what was left
+    out) with ``drop_bad_files``, else raises."""
     slices, kept, sources = [], [], []
     for fr in order.frames:
         entry = decoded.get(fr.path)
