@@ -383,15 +383,7 @@ class _InputRun:
         """Classify the slices of ``volume`` and add its :class:`SeriesResult`."""
         o, plane = self.o, meta.get("slice_plane", "unknown")
         stack = volume_to_slices(volume, meta["affine"], plane, o.square_pixels, o.pad_to_square)
-        excluded = stack.constant | (stack.foreground < o.min_foreground_fraction)
-        reasons = [
-            "no signal (constant slice)" if c else ("low foreground" if e else "")
-            for c, e in zip(stack.constant, excluded)
-        ]
-        probs = o.predictor.probabilities(stack.images, np.flatnonzero(~excluded), stack.pixel_spacing_mm, sid)
-        bad = ~excluded & ~np.all(np.isfinite(probs), axis=1)
-        excluded = excluded | bad
-        reasons = [r or ("network output not finite" if b else "") for r, b in zip(reasons, bad)]
+        probs, excluded, reasons = self.slice_probabilities(stack, sid)
         decision = aggregate_slices(
             probs, o.class_names, o.tumour_classes, ~excluded, o.aggregation, o.top_k, o.threshold
         )
@@ -407,21 +399,12 @@ class _InputRun:
         if not decision.contributing_slices:
             notes.append("no slice with signal: decision undetermined")
             self.issue(True, f"{source} {sid}", "no slice with signal (blank, constant or non-finite): no decision")
-        spacing = [round(float(s), 4) for s in np.linalg.norm(np.asarray(meta["affine"])[:3, :3], axis=0)]
         result = SeriesResult(
             series_index=len(self.result.series),
             series_id=sid,
             input_index=self.idx,
             source=source,
-            modality=meta.get("modality", ""),
-            slice_plane=plane,
-            acquisition_plane=meta.get("acquisition_plane", "unknown"),
-            resliced=bool(meta.get("resliced", False)),
-            obliquity_deg=float(meta.get("obliquity_deg", 0.0)),
-            ordering=meta.get("ordering", "voxel_order"),
-            volume_shape=[int(s) for s in volume.shape],
-            voxel_spacing_mm=spacing,
-            pixel_spacing_mm=[round(v, 4) for v in stack.pixel_spacing_mm],
+            **_series_geometry(meta, volume.shape, stack.pixel_spacing_mm),
             n_slices=len(records),
             n_excluded_slices=int(excluded.sum()),
             decision=decision,
@@ -435,6 +418,20 @@ class _InputRun:
             "input %d: %s %s: %d slices (%d excluded), %s p=%s",
             self.idx, source, sid, len(records), result.n_excluded_slices, decision.label, decision.tumour_probability,
         )
+
+    def slice_probabilities(self, stack, sid: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The class probabilities of the slices of ``stack`` with signal, which slices are excluded (constant, low
+        foreground, or a non-finite network output) and why ("" for a kept slice)."""
+        o = self.o
+        excluded = stack.constant | (stack.foreground < o.min_foreground_fraction)
+        reasons = [
+            "no signal (constant slice)" if c else ("low foreground" if e else "")
+            for c, e in zip(stack.constant, excluded)
+        ]
+        probs = o.predictor.probabilities(stack.images, np.flatnonzero(~excluded), stack.pixel_spacing_mm, sid)
+        bad = ~excluded & ~np.all(np.isfinite(probs), axis=1)
+        reasons = [r or ("network output not finite" if b else "") for r, b in zip(reasons, bad)]
+        return probs, excluded | bad, reasons
 
     def slice_records(self, stack, probs, excluded, reasons, contributing, saliency, meta, slice_sources, in_plane):
         """One :class:`SliceRecord` per slice of ``stack``, with its source file when the slices are the stored
@@ -474,6 +471,22 @@ class _InputRun:
                 )
             )
         return records
+
+
+def _series_geometry(meta: dict, shape: Sequence[int], pixel_spacing_mm: Sequence[float]) -> dict:
+    """The :class:`SeriesResult` fields saying how a volume was acquired, read and cut into slices."""
+    spacing = [round(float(s), 4) for s in np.linalg.norm(np.asarray(meta["affine"])[:3, :3], axis=0)]
+    return {
+        "modality": meta.get("modality", ""),
+        "slice_plane": meta.get("slice_plane", "unknown"),
+        "acquisition_plane": meta.get("acquisition_plane", "unknown"),
+        "resliced": bool(meta.get("resliced", False)),
+        "obliquity_deg": float(meta.get("obliquity_deg", 0.0)),
+        "ordering": meta.get("ordering", "voxel_order"),
+        "volume_shape": [int(s) for s in shape],
+        "voxel_spacing_mm": spacing,
+        "pixel_spacing_mm": [round(v, 4) for v in pixel_spacing_mm],
+    }
 
 
 def _dicom_notes(vol) -> list[str]:

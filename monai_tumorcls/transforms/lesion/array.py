@@ -124,56 +124,81 @@ class RandSyntheticLesion(RandomizableTransform):
         """
         p = self._params
         grey = img.mean(0)
-        h, w = grey.shape
+        found = self._foreground(grey)
+        if found is None:
+            return None
+        fg, value_range = found
+        vals = grey[fg].float()
+        dark_ref, bright_ref = torch.quantile(vals, 0.02), torch.quantile(vals, 0.99)
+        if not bright_ref - dark_ref > 1e-6 * max(value_range, 1e-12):
+            return None  # flat foreground: nothing to move towards
+        radius = max(2.0, p["radius"] * math.sqrt(float(fg.sum())))
+        centre = self._centre(fg, radius)
+        if centre is None:
+            return None
+        gen = torch.Generator().manual_seed(p["seed"])
+        dist = self._outline_distance(gen, grey.shape, centre, radius)
+        brighten, darken = self._weights(gen, dist, fg, radius)
+        return img + brighten * (bright_ref - img) - darken * (img - dark_ref)
+
+    def _foreground(self, grey: torch.Tensor) -> tuple[torch.Tensor, float] | None:
+        """The foreground mask of ``grey`` and its ``p99 - min``; None when it is empty or below ``min_foreground``."""
         lo = grey.min()
         hi = torch.quantile(grey.flatten().float(), 0.99) if grey.numel() <= 2**24 else grey.max()
         if not hi > lo:
             return None
         fg = grey > lo + self.foreground_threshold * (hi - lo)
-        area = float(fg.sum())
-        if area < self.min_foreground * h * w:
+        if float(fg.sum()) < self.min_foreground * grey.numel():
             return None
-        r = max(2.0, p["radius"] * math.sqrt(area))
-        k = 2 * int(r) + 1
+        return fg, float(hi - lo)
+
+    def _centre(self, fg: torch.Tensor, radius: float) -> tuple[float, float] | None:
+        """The drawn centre (row, column) among foreground pixels whose disc of ``radius`` is >= 90 % foreground."""
+        k = 2 * int(radius) + 1
         inside = F.avg_pool2d(fg[None, None].float(), k, stride=1, padding=k // 2, count_include_pad=True)[0, 0]
-        cand = torch.nonzero((inside >= 0.9) & fg)
-        if cand.shape[0] == 0:
+        candidates = torch.nonzero((inside >= 0.9) & fg)
+        if candidates.shape[0] == 0:
             return None
-        cy, cx = (float(v) for v in cand[min(int(p["pick"] * cand.shape[0]), cand.shape[0] - 1)])
-        gen = torch.Generator().manual_seed(p["seed"])
+        row, col = candidates[min(int(self._params["pick"] * candidates.shape[0]), candidates.shape[0] - 1)]
+        return float(row), float(col)
+
+    def _outline_distance(
+        self, gen: torch.Generator, shape: tuple[int, int], centre: tuple[float, float], radius: float
+    ) -> torch.Tensor:
+        """(H, W) normalised radius of the drawn lesion: 1 on its outline (a rotated ellipse warped by smooth noise)."""
+        p, (cy, cx) = self._params, centre
         yy, xx = torch.meshgrid(
-            torch.arange(h, dtype=torch.float32) - cy, torch.arange(w, dtype=torch.float32) - cx, indexing="ij"
+            torch.arange(shape[0], dtype=torch.float32) - cy, torch.arange(shape[1], dtype=torch.float32) - cx,
+            indexing="ij",
         )
         ca, sa = math.cos(p["angle"]), math.sin(p["angle"])
-        u, v = (xx * ca + yy * sa) / r, (-xx * sa + yy * ca) / (r * p["aspect"])
-        # normalised radius: 1 on the (warped) outline
-        dist = torch.sqrt(u * u + v * v) * (1 + self.irregularity * 0.5 * self._smooth_noise(gen, (h, w), 6))
+        u, v = (xx * ca + yy * sa) / radius, (-xx * sa + yy * ca) / (radius * p["aspect"])
+        return torch.sqrt(u * u + v * v) * (1 + self.irregularity * 0.5 * self._smooth_noise(gen, shape, 6))
+
+    def _weights(
+        self, gen: torch.Generator, dist: torch.Tensor, fg: torch.Tensor, radius: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(H, W) weights in [0, 1] of the move towards the bright and the dark reference, for the drawn kind."""
+        p, (h, w) = self._params, dist.shape
 
         def soft(edge: float) -> torch.Tensor:
             return torch.sigmoid((edge - dist) / p["softness"])
 
-        vals = grey[fg].float()
-        dark_ref, bright_ref = torch.quantile(vals, 0.02), torch.quantile(vals, 0.99)
-        if not bright_ref - dark_ref > 1e-6 * max(float(hi - lo), 1e-12):
-            return None  # flat foreground: nothing to move towards
         fg_soft = F.avg_pool2d(fg[None, None].float(), 5, stride=1, padding=2)[0, 0]
-        texture = 1 + p["texture"] * self._smooth_noise(gen, (h, w), max(4, int(min(h, w) / max(r / 2, 1))))
-        s = p["strength"]
+        texture = 1 + p["texture"] * self._smooth_noise(gen, (h, w), max(4, int(min(h, w) / max(radius / 2, 1))))
+        s, none = p["strength"], torch.zeros_like(dist)
         if p["kind"] == "bright":
-            brighten, darken = soft(1.0) * s, torch.zeros_like(dist)
+            brighten, darken = soft(1.0) * s, none
         elif p["kind"] == "dark":
-            brighten, darken = torch.zeros_like(dist), soft(1.0) * s
+            brighten, darken = none, soft(1.0) * s
         else:
             outer, core = soft(1.0), soft(p["core"])
             halo = (soft(1.6) - outer) * p["halo"]
-            brighten = (outer - core) * s + halo * s * 0.5
-            darken = core * s
+            brighten, darken = (outer - core) * s + halo * s * 0.5, core * s
         brighten = (brighten * texture * fg_soft).clamp(0, 1)
         darken = (darken * texture * fg_soft).clamp(0, 1)
         # weights below 1e-3 (the sigmoid's far tail) are dropped: the change stays local to the lesion
-        brighten, darken = brighten * (brighten > 1e-3), darken * (darken > 1e-3)
-        out = img + brighten * (bright_ref - img) - darken * (img - dark_ref)
-        return out
+        return brighten * (brighten > 1e-3), darken * (darken > 1e-3)
 
     def __call__(self, img: NdarrayOrTensor, randomize: bool = True) -> NdarrayOrTensor:
         """
