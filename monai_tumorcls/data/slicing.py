@@ -68,6 +68,26 @@ def foreground_fraction(volume: np.ndarray) -> np.ndarray:
     return np.where(hi > lo, frac, 0.0)
 
 
+def _resample_square(images: np.ndarray, row_sp: float, col_sp: float) -> np.ndarray:
+    """(N, H, W) slices resampled (bilinear) to square pixels of the finer of the two spacings."""
+    target = min(row_sp, col_sp)
+    h = max(1, int(round(images.shape[1] * row_sp / target)))
+    w = max(1, int(round(images.shape[2] * col_sp / target)))
+    t = F.interpolate(torch.from_numpy(images)[:, None], size=(h, w), mode="bilinear", align_corners=False)
+    return t[:, 0].numpy()
+
+
+def _pad_square(images: np.ndarray) -> np.ndarray:
+    """(N, H, W) slices padded symmetrically to (N, S, S), S = max(H, W), with each slice's minimum."""
+    n, h, w = images.shape
+    size = max(h, w)
+    top, left = (size - h) // 2, (size - w) // 2
+    fill = images.reshape(n, -1).min(axis=1)
+    out = np.broadcast_to(fill[:, None, None], (n, size, size)).copy()
+    out[:, top : top + h, left : left + w] = images
+    return out
+
+
 def volume_to_slices(
     volume: np.ndarray,
     affine: np.ndarray,
@@ -105,26 +125,14 @@ def volume_to_slices(
     vol = np.where(np.isfinite(volume), volume, 0.0).astype(np.float32)
     fg = foreground_fraction(vol)
     images = np.ascontiguousarray(np.moveaxis(vol, 2, 0))  # (N, H, W)
+    resampled = bool(square_pixels) and abs(row_sp / col_sp - 1.0) > 0.01
     out_sp = (row_sp, col_sp)
-    resampled = False
-    if square_pixels and abs(row_sp / col_sp - 1.0) > 0.01:
-        target = min(row_sp, col_sp)
-        h = max(1, int(round(images.shape[1] * row_sp / target)))
-        w = max(1, int(round(images.shape[2] * col_sp / target)))
-        t = F.interpolate(torch.from_numpy(images)[:, None], size=(h, w), mode="bilinear", align_corners=False)
-        images = t[:, 0].numpy()
-        out_sp = (row_sp * volume.shape[0] / h, col_sp * volume.shape[1] / w)
-        resampled = True
-    padded = False
-    if pad_to_square and images.shape[1] != images.shape[2]:
-        h, w = images.shape[1:]
-        size = max(h, w)
-        top, left = (size - h) // 2, (size - w) // 2
-        fill = images.reshape(images.shape[0], -1).min(axis=1)
-        out = np.broadcast_to(fill[:, None, None], (images.shape[0], size, size)).copy()
-        out[:, top : top + h, left : left + w] = images
-        images = out
-        padded = True
+    if resampled:
+        images = _resample_square(images, row_sp, col_sp)
+        out_sp = (row_sp * volume.shape[0] / images.shape[1], col_sp * volume.shape[1] / images.shape[2])
+    padded = bool(pad_to_square) and images.shape[1] != images.shape[2]
+    if padded:
+        images = _pad_square(images)
     return SliceStack(
         images=images.astype(np.float32, copy=False),
         positions_mm=np.round(positions.astype(float), 4),
