@@ -170,6 +170,34 @@ def load_nifti_volume(
     return reader.get_data(reader.read(filename))
 
 
+def _read_voxels(img, filename, max_voxels: int | None) -> tuple[np.ndarray, int]:
+    """The (H, W, N) float32 voxels of a nibabel image, non-finite values set to 0, and how many there were.
+
+    Raises:
+        ImageReadError: an empty volume, one above ``max_voxels``, more than 3 non-singleton dimensions, or a data
+            block that cannot be read.
+    """
+    shape = tuple(int(s) for s in img.shape)
+    if len(shape) == 0 or 0 in shape:
+        raise ImageReadError(filename, f"zero-size volume (shape {shape})")
+    check_declared_size(filename, shape, max_voxels)
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) > 3:
+        raise ImageReadError(filename, f"{len(shape)}D image with shape {shape}: only single 3D volumes are read")
+    try:
+        data = np.asarray(img.get_fdata(dtype=np.float32)).reshape(shape)
+    except Exception as e:  # noqa: BLE001 - truncated/corrupt data block
+        raise ImageReadError(filename, f"voxel data could not be read ({type(e).__name__})") from e
+    while data.ndim < 3:
+        data = data[..., None]
+    nonfinite = ~np.isfinite(data)
+    n_nonfinite = int(nonfinite.sum())
+    if n_nonfinite:
+        data = np.where(nonfinite, 0.0, data).astype(np.float32)
+    return data, n_nonfinite
+
+
 class NiftiSliceReader(NibabelReader):
     """MONAI :class:`~monai.data.NibabelReader` returning volumes laid out for 2D slicing.
 
@@ -234,24 +262,7 @@ class NiftiSliceReader(NibabelReader):
         return np.stack(arrays, axis=0), meta
 
     def _get_one(self, img, filename) -> tuple[np.ndarray, dict]:
-        shape = tuple(int(s) for s in img.shape)
-        if len(shape) == 0 or 0 in shape:
-            raise ImageReadError(filename, f"zero-size volume (shape {shape})")
-        check_declared_size(filename, shape, self.max_voxels)
-        while len(shape) > 3 and shape[-1] == 1:
-            shape = shape[:-1]
-        if len(shape) > 3:
-            raise ImageReadError(filename, f"{len(shape)}D image with shape {shape}: only single 3D volumes are read")
-        try:
-            data = np.asarray(img.get_fdata(dtype=np.float32)).reshape(shape)
-        except Exception as e:  # noqa: BLE001 - truncated/corrupt data block
-            raise ImageReadError(filename, f"voxel data could not be read ({type(e).__name__})") from e
-        while data.ndim < 3:
-            data = data[..., None]
-        nonfinite = ~np.isfinite(data)
-        n_nonfinite = int(nonfinite.sum())
-        if n_nonfinite:
-            data = np.where(nonfinite, 0.0, data).astype(np.float32)
+        data, n_nonfinite = _read_voxels(img, filename, self.max_voxels)
         header = self._get_meta_dict(img)
         meta: dict = {k: header[k] for k in ("pixdim", "dim", "qform_code", "sform_code") if k in header}
         affine = np.array(img.affine, dtype=np.float64, copy=True)
