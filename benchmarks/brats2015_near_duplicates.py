@@ -3,7 +3,8 @@
 Writes ``docs/brats2015_split.md`` (atomically): byte copies (SHA-256), how many image pairs lie within each RMS
 distance of their 32x32 grey thumbnails (``monai_tumorcls.data.thumbnail_rms``, the distance the datalists group
 by) and whether such pairs join different classes, then the seeded split of ``build_brats2015_datalists`` (counts,
-byte copies across splits, smallest thumbnail distance from a held-out image to a training image)::
+byte copies across splits, smallest thumbnail distance from a held-out image to a training image), and how close
+the held-out images come to the Kaggle Training images the SimCLR trunk of the transfer rows was pretrained on::
 
     python benchmarks/brats2015_near_duplicates.py          # data root: $MONAI_DATA_DIRECTORY
 """
@@ -23,8 +24,10 @@ from scipy.sparse.csgraph import connected_components
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monai_tumorcls.config import get_brats2015_root  # noqa: E402
+from monai_tumorcls.config import get_brats2015_root, get_kaggle_root  # noqa: E402
 from monai_tumorcls.data import build_brats2015_datalists, scan_brats2015, thumbnail_rms  # noqa: E402
+from monai_tumorcls.data.datalist import file_sha256  # noqa: E402
+from monai_tumorcls.ssl import unlabelled_datalist  # noqa: E402
 from monai_tumorcls.utils.atomic import atomic_write_text  # noqa: E402
 from monai_tumorcls.utils.run_info import cpu_model, shell_join  # noqa: E402
 
@@ -51,10 +54,39 @@ def split_check(lists: dict) -> dict:
     """Counts per split and class, byte copies and smallest thumbnail distance between training and held-out."""
     held_out = lists["validation"] + lists["testing"]
     train_paths, held_paths = [it["image"] for it in lists["training"]], [it["image"] for it in held_out]
-    rms = thumbnail_rms(train_paths + held_paths)[: len(train_paths), len(train_paths):]
+    rms = thumbnail_rms(train_paths, others=held_paths)
     return {"counts": {k: Counter(it["class_name"] for it in v) for k, v in lists.items()},
             "shared_sha256": len({it["sha256"] for it in lists["training"]} & {it["sha256"] for it in held_out}),
             "min_rms": float(rms.min())}
+
+
+def pretraining_check(lists: dict, pretraining_paths: list[str]) -> dict:
+    """Per held-out split: images, byte copies among ``pretraining_paths``, images whose nearest pretraining
+    thumbnail lies within ``GROUP_RMS``, and the smallest such distance."""
+    pretraining_sha256 = {file_sha256(p) for p in pretraining_paths}
+    rows = {}
+    for split in ("validation", "testing"):
+        nearest = thumbnail_rms([it["image"] for it in lists[split]], others=pretraining_paths).min(axis=1)
+        rows[split] = {"images": len(lists[split]),
+                       "shared_sha256": sum(it["sha256"] in pretraining_sha256 for it in lists[split]),
+                       "within": int((nearest <= GROUP_RMS).sum()), "min_rms": float(nearest.min())}
+    return {"n_pretraining": len(pretraining_paths), "splits": rows}
+
+
+def render_pretraining(check: dict) -> list[str]:
+    return [
+        "", "## Against the images of the SimCLR pretraining", "",
+        "The in-domain SimCLR ResNet-50 trunk that stands in for ImageNet in pipeline 3's transfer rows "
+        f"(`benchmarks/full_recipes.py`) was pretrained, without labels, on {check['n_pretraining']} Kaggle Training "
+        "images (`monai_tumorcls.ssl.unlabelled_datalist` with the `ssl_simclr_resnet18` bundle's defaults: "
+        "Training less its validation split). Held-out BraTS-2015 slices against them:", "",
+        "| split | images | byte copies in the pretraining set | nearest pretraining thumbnail within "
+        f"{GROUP_RMS:g} | smallest RMS difference |", "|---|---:|---:|---:|---:|",
+        *[f"| {split} | {r['images']} | {r['shared_sha256']} | {r['within']} | {r['min_rms']:.2f} |"
+          for split, r in check["splits"].items()], "",
+        "- the Kaggle images are framed and sized differently from these slices: the same slice cropped or rescaled "
+        "would not fall within the threshold, so this finds copies, not every shared scan.",
+    ]
 
 
 def render(data_dir: Path, items: list[dict], table: list[dict], check: dict, command: str) -> str:
@@ -93,15 +125,20 @@ def render(data_dir: Path, items: list[dict], table: list[dict], check: dict, co
 def main(argv: list[str] | None = None) -> str:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", type=Path, default=None, help="default: $MONAI_DATA_DIRECTORY/brain-tumor-brats2015")
+    p.add_argument("--kaggle-dir", type=Path, default=None, help="the SimCLR pretraining images' root; "
+                   "default: $MONAI_DATA_DIRECTORY/brain-tumor-mri-dataset")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "brats2015_split.md")
     args = p.parse_args(argv)
     data_dir = args.data_dir or get_brats2015_root()
     items = scan_brats2015(data_dir)
     labels = np.array([it["label"] for it in items])
     table = pair_table(thumbnail_rms([it["image"] for it in items]), labels)
-    check = split_check(build_brats2015_datalists(data_dir))
+    lists = build_brats2015_datalists(data_dir)
+    check = split_check(lists)
+    pretraining = [it["image"] for it in unlabelled_datalist(args.kaggle_dir or get_kaggle_root())]
     command = shell_join(["python", "benchmarks/brats2015_near_duplicates.py", *(sys.argv[1:] if argv is None else argv)])
     text = render(data_dir, items, table, check, command)
+    text += "\n".join(render_pretraining(pretraining_check(lists, pretraining))) + "\n"
     atomic_write_text(args.out, text)
     print(text)
     return text

@@ -63,12 +63,13 @@ def _thumbnail(path: str, size: int) -> np.ndarray:
         return np.asarray(im.convert("L").resize((size, size), Image.BOX), dtype=np.float32).ravel()
 
 
-def thumbnail_rms(paths: Sequence[str], size: int = 32) -> np.ndarray:
+def thumbnail_rms(paths: Sequence[str], size: int = 32, others: Sequence[str] | None = None) -> np.ndarray:
     """``(N, N)`` root-mean-square difference, in grey levels, between the ``size x size`` box-filtered grey
-    thumbnails of every pair of images."""
+    thumbnails of every pair of images; with ``others``, ``(N, M)`` between ``paths`` and ``others``."""
     thumbs = np.stack([_thumbnail(p, size) for p in paths])
-    sq = (thumbs**2).sum(1)
-    return np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * thumbs @ thumbs.T, 0) / thumbs.shape[1])
+    other = thumbs if others is None else np.stack([_thumbnail(p, size) for p in others])
+    sq, other_sq = (thumbs**2).sum(1), (other**2).sum(1)
+    return np.sqrt(np.maximum(sq[:, None] + other_sq[None] - 2 * thumbs @ other.T, 0) / thumbs.shape[1])
 
 
 def near_duplicate_groups(paths: Sequence[str], max_rms: float = 4.0, size: int = 32) -> list[int]:

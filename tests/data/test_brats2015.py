@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from monai_tumorcls.data import build_brats2015_datalists, near_duplicate_groups, scan_brats2015
+from monai_tumorcls.data import build_brats2015_datalists, near_duplicate_groups, scan_brats2015, thumbnail_rms
 
 
 def _write_set(root, n_per_class: int = 12, copies: int = 3):
@@ -86,3 +86,11 @@ def test_shared_set_selection_is_balanced_and_free_of_near_copies_across_splits(
     a, b = thumbs["training"], thumbs["held_out"]
     rms = np.sqrt(np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2 * a @ b.T, 0) / a.shape[1])
     assert rms.min() > 4.0, rms.min()
+
+
+def test_thumbnail_rms_against_others_is_the_block_of_the_full_matrix(tmp_path):
+    _write_set(tmp_path, n_per_class=3, copies=1)
+    paths = [it["image"] for it in scan_brats2015(tmp_path)]
+    full = thumbnail_rms(paths)
+    np.testing.assert_allclose(thumbnail_rms(paths[:3], others=paths[3:]), full[:3, 3:], atol=1e-3)
+    assert thumbnail_rms(paths[:2], others=paths[:1]).shape == (2, 1)
