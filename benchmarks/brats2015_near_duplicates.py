@@ -64,12 +64,14 @@ def pretraining_check(lists: dict, pretraining_paths: list[str]) -> dict:
     """Per held-out split: images, byte copies among ``pretraining_paths``, images whose nearest pretraining
     thumbnail lies within ``GROUP_RMS``, and the smallest such distance."""
     pretraining_sha256 = {file_sha256(p) for p in pretraining_paths}
+    held_out = lists["validation"] + lists["testing"]
+    nearest = thumbnail_rms([it["image"] for it in held_out], others=pretraining_paths).min(axis=1)
+    n_val = len(lists["validation"])
     rows = {}
-    for split in ("validation", "testing"):
-        nearest = thumbnail_rms([it["image"] for it in lists[split]], others=pretraining_paths).min(axis=1)
+    for split, split_nearest in (("validation", nearest[:n_val]), ("testing", nearest[n_val:])):
         rows[split] = {"images": len(lists[split]),
                        "shared_sha256": sum(it["sha256"] in pretraining_sha256 for it in lists[split]),
-                       "within": int((nearest <= GROUP_RMS).sum()), "min_rms": float(nearest.min())}
+                       "within": int((split_nearest <= GROUP_RMS).sum()), "min_rms": float(split_nearest.min())}
     return {"n_pretraining": len(pretraining_paths), "splits": rows}
 
 
