@@ -186,11 +186,11 @@ class RandSyntheticLesion(RandomizableTransform):
 
         fg_soft = F.avg_pool2d(fg[None, None].float(), 5, stride=1, padding=2)[0, 0]
         texture = 1 + p["texture"] * self._smooth_noise(gen, (h, w), max(4, int(min(h, w) / max(radius / 2, 1))))
-        s, none = p["strength"], torch.zeros_like(dist)
+        s, no_change = p["strength"], torch.zeros_like(dist)
         if p["kind"] == "bright":
-            brighten, darken = soft(1.0) * s, none
+            brighten, darken = soft(1.0) * s, no_change
         elif p["kind"] == "dark":
-            brighten, darken = none, soft(1.0) * s
+            brighten, darken = no_change, soft(1.0) * s
         else:
             outer, core = soft(1.0), soft(p["core"])
             halo = (soft(1.6) - outer) * p["halo"]
