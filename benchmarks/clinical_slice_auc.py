@@ -79,6 +79,38 @@ def tumour_filled_volume(image_file: Path, label_file: Path, out_file: Path, dil
     return out_file
 
 
+def _bundle_network(bundle: str, bundle_root: str | None, checkpoint: str | None, overrides: dict):
+    """The bundle's parsed ``inference.json`` (with ``overrides``) and its network with the checkpoint loaded."""
+    from monai.bundle import ConfigParser
+
+    from monai_tumorcls.handlers import load_checkpoint
+
+    parser = ConfigParser()
+    parser.read_config(str(ROOT / "bundles" / bundle / "configs" / "inference.json"))
+    if bundle_root:
+        parser["bundle_root"] = bundle_root
+    for k, v in overrides.items():
+        parser[k] = v
+    parser.parse()
+    network = parser.get_parsed_content("network")
+    load_checkpoint(checkpoint or parser.get_parsed_content("checkpoint"), network)
+    return parser, network
+
+
+def position_scores(series) -> list:
+    """Content-free control: closeness of each classified slice to the middle of the classified range."""
+    idx = np.array([s.slice_index for s in series.slices if s.tumour_probability is not None], dtype=float)
+    centre, half = (idx.min() + idx.max()) / 2, max((idx.max() - idx.min()) / 2, 1.0)
+    return [None if s.tumour_probability is None else 1 - abs(s.slice_index - centre) / half for s in series.slices]
+
+
+def occlusion_drop(series, filled, flags) -> float | None:
+    """Mean drop of tumour probability on the tumour slices when the tumour is filled in (``filled``: same slices)."""
+    pairs = [(a, b) for a, b, t in zip(series.tumour_probabilities, filled.tumour_probabilities, flags)
+             if t and a is not None and b is not None]
+    return float(np.mean([a - b for a, b in pairs])) if pairs else None
+
+
 def slice_aucs(
     bundle: str, bundle_root: str | None, data_root: Path, output_dir: Path, margin: int = 2, checkpoint: str | None = None,
     volumes=None, occlusion: bool = True, **overrides,
@@ -97,59 +129,42 @@ def slice_aucs(
             the mean drop in tumour probability over the tumour slices (``occlusion_drop``).
         overrides: set on the bundle's ``inference.json`` (e.g. ``train_overrides``).
     """
-    from monai.bundle import ConfigParser
-
-    from monai_tumorcls.handlers import load_checkpoint
     from monai_tumorcls.inference import load_slice_labels, run_clinical_inference, tumour_slice_auc
 
-    parser = ConfigParser()
-    parser.read_config(str(ROOT / "bundles" / bundle / "configs" / "inference.json"))
-    if bundle_root:
-        parser["bundle_root"] = bundle_root
-    for k, v in overrides.items():
-        parser[k] = v
-    parser.parse()
-    network = parser.get_parsed_content("network")
-    load_checkpoint(checkpoint or parser.get_parsed_content("checkpoint"), network)
+    parser, network = _bundle_network(bundle, bundle_root, checkpoint, overrides)
+    class_names = parser.get_parsed_content("class_names")
 
     def infer(image: Path):
         result = run_clinical_inference(
-            [image], network, parser.get_parsed_content("slice_preprocessing"),
-            parser.get_parsed_content("class_names"), output_dir,
+            [image], network, parser.get_parsed_content("slice_preprocessing"), class_names, output_dir,
             tumour_classes=parser.get_parsed_content("positive_classes"), aggregation="top_k_mean",
             run_name="slice_auc", batch_size=32,
         )
         return result.series[0]
 
+    def auc(scores, flags):
+        return tumour_slice_auc(scores, flags, ignore_margin=margin)
+
     rows = []
     for vol in volumes if volumes is not None else labelled_volumes():
-        series = infer(Path(data_root) / vol.image)
-        flags = load_slice_labels(Path(data_root) / vol.label)
-        res = tumour_slice_auc(series.tumour_probabilities, flags, ignore_margin=margin)
-        class_aucs = {
-            name: tumour_slice_auc([None if s.probabilities is None else s.probabilities[name] for s in series.slices],
-                                   flags, ignore_margin=margin).auc
-            for name in parser.get_parsed_content("class_names")
-        }
-        # no image content at all: how close each classified slice is to the middle of the classified range
-        idx = np.array([s.slice_index for s in series.slices if s.tumour_probability is not None], dtype=float)
-        centre, half = (idx.min() + idx.max()) / 2, max((idx.max() - idx.min()) / 2, 1.0)
-        position = [None if s.tumour_probability is None else 1 - abs(s.slice_index - centre) / half for s in series.slices]
+        image, label = Path(data_root) / vol.image, Path(data_root) / vol.label
+        series, flags = infer(image), load_slice_labels(label)
+        res = auc(series.tumour_probabilities, flags)
         drop = None
         if occlusion:  # same slices, tumour filled in: does the tumour itself raise the slice's probability?
             Path(output_dir).mkdir(parents=True, exist_ok=True)
-            filled = infer(tumour_filled_volume(Path(data_root) / vol.image, Path(data_root) / vol.label,
-                                                Path(output_dir) / "tumour_filled.nii.gz"))
-            pairs = [(a, b) for a, b, t in zip(series.tumour_probabilities, filled.tumour_probabilities, flags)
-                     if t and a is not None and b is not None]
-            drop = float(np.mean([a - b for a, b in pairs])) if pairs else None
+            filled = infer(tumour_filled_volume(image, label, Path(output_dir) / "tumour_filled.nii.gz"))
+            drop = occlusion_drop(series, filled, flags)
         rows.append({
             "volume": vol.image, "group": vol.group, "label": vol.label, "what": vol.description, "auc": res.auc,
-            "position_auc": tumour_slice_auc(position, flags, ignore_margin=margin).auc,
+            "position_auc": auc(position_scores(series), flags).auc,
             "tumour_slices": res.n_tumour_slices, "tumour_free_slices": res.n_tumour_free_slices, "ignored": res.n_ignored,
             "series_tumour_probability": series.decision.tumour_probability if series.decision else None,
             "occlusion_drop": drop,
-            "class_aucs": class_aucs,
+            "class_aucs": {
+                name: auc([None if s.probabilities is None else s.probabilities[name] for s in series.slices], flags).auc
+                for name in class_names
+            },
         })
     return rows
 
