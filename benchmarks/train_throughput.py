@@ -153,9 +153,31 @@ def _train_step(model, optimizer, loss_fn, x, y, dtype: torch.dtype | None, scal
         optimizer.step()
 
 
+def _time_epochs(args, device: torch.device, batches, step) -> list[float]:
+    """Seconds taken by each of ``args.epochs`` epochs of ``step(x, y)`` over ``batches()``, device synchronised."""
+    timer = _EpochTimer()
+    for _ in range(args.epochs):
+        timer.start()
+        for x, y in batches():
+            step(x, y)
+        _sync(device)
+        timer.stop()
+    return timer.seconds
+
+
+def _row(kind: str, pipeline: str, arch: str, args, amp: str, images: int, epoch_s: list[float],
+         loader_workers: int = 0, cache_fill_s: float | None = None) -> dict:
+    """One training-throughput row (the fields ``render_section`` tabulates)."""
+    return {
+        "kind": kind, "pipeline": pipeline, "arch": arch, "amp": amp, "channels_last": args.channels_last,
+        "images": images, "loader_workers": loader_workers, "cache_fill_s": cache_fill_s, "epoch_s": epoch_s,
+    }
+
+
 # ---------------------------------------------------------------------------------------------- (a) plain loop
-def bench_plain(items: list[dict], data_dir: Path, arch: str, args, device: torch.device) -> dict:
-    """A plain torchvision loop: ``ImageFolder`` (decode every epoch) + ``DataLoader`` + ResNet + Adam."""
+def _plain_loader(items: list[dict], data_dir: Path, args, device: torch.device):
+    """``ImageFolder`` over ``<data_dir>/Training`` (decoded every epoch) restricted to ``items``, in a
+    ``DataLoader``; returns ``(loader, images, classes)``."""
     import torchvision
     from torchvision import transforms as T
 
@@ -182,33 +204,30 @@ def bench_plain(items: list[dict], data_dir: Path, arch: str, args, device: torc
         pin_memory=device.type == "cuda",
         persistent_workers=args.num_workers > 0,
     )
+    return loader, len(index), len(folder.classes)
+
+
+def bench_plain(items: list[dict], data_dir: Path, arch: str, args, device: torch.device) -> dict:
+    """A plain torchvision loop: ``ImageFolder`` (decode every epoch) + ``DataLoader`` + ResNet + Adam."""
+    import torchvision
+
+    loader, n_images, n_classes = _plain_loader(items, data_dir, args, device)
     torch.manual_seed(args.seed)
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
-    model = getattr(torchvision.models, arch)(weights=None, num_classes=len(folder.classes)).to(device, memory_format=fmt)
+    model = getattr(torchvision.models, arch)(weights=None, num_classes=n_classes).to(device, memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     loss_fn = torch.nn.CrossEntropyLoss()
     dtype = _amp_dtype(args.amp)
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 and device.type == "cuda" else None
     model.train()
-    timer = _EpochTimer()
-    for _ in range(args.epochs):
-        timer.start()
-        for x, y in loader:
-            x = x.to(device, non_blocking=True, memory_format=fmt)
-            _train_step(model, opt, loss_fn, x, y.to(device, non_blocking=True), dtype, scaler)
-        _sync(device)
-        timer.stop()
-    return {
-        "kind": "plain",
-        "pipeline": "plain torchvision ImageFolder + DataLoader",
-        "arch": arch,
-        "amp": args.amp,
-        "channels_last": args.channels_last,
-        "images": len(index),
-        "loader_workers": args.num_workers,
-        "cache_fill_s": None,
-        "epoch_s": timer.seconds,
-    }
+
+    def step(x, y):
+        x = x.to(device, non_blocking=True, memory_format=fmt)
+        _train_step(model, opt, loss_fn, x, y.to(device, non_blocking=True), dtype, scaler)
+
+    seconds = _time_epochs(args, device, lambda: loader, step)
+    return _row("plain", "plain torchvision ImageFolder + DataLoader", arch, args, args.amp, n_images, seconds,
+                loader_workers=args.num_workers)
 
 
 # ------------------------------------------------------------------------------------------- (b) bundle trainer
@@ -265,17 +284,9 @@ def bench_bundle(lists: dict, arch: str, args, device: torch.device, workdir: st
     trainer.add_event_handler(Events.EPOCH_STARTED, timer.start)
     trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda e: (_sync(device), timer.stop()))
     trainer.run()
-    return {
-        "kind": "bundle",
-        "pipeline": f"bundle {args.bundle} train#trainer (CacheDataset)",
-        "arch": arch,
-        "amp": args.amp if amp_in_bundle else "none",
-        "channels_last": args.channels_last,
-        "images": len(lists["training"]),
-        "loader_workers": parser.get_parsed_content("train#dataloader#num_workers"),
-        "cache_fill_s": cache_fill,
-        "epoch_s": timer.seconds,
-    }
+    return _row("bundle", f"bundle {args.bundle} train#trainer (CacheDataset)", arch, args,
+                args.amp if amp_in_bundle else "none", len(lists["training"]), timer.seconds,
+                loader_workers=parser.get_parsed_content("train#dataloader#num_workers"), cache_fill_s=cache_fill)
 
 
 # ----------------------------------------------------------------------------------- (c) synthetic-input ceiling
@@ -293,25 +304,17 @@ def bench_synthetic(lists: dict, arch: str, args, device: torch.device, workdir:
     n_images = len(lists["training"])
     x = torch.randn(args.batch_size, 3, args.image_size, args.image_size, device=device).to(memory_format=fmt)
     y = torch.randint(0, int(parser.get_parsed_content("network_def#num_classes")), (args.batch_size,), device=device)
-    timer = _EpochTimer()
-    for _ in range(args.epochs):
-        timer.start()
-        for start in range(0, n_images, args.batch_size):
-            k = min(args.batch_size, n_images - start)  # the last step is as short as (b)'s last batch
-            _train_step(network, optimizer, loss_fn, x[:k], y[:k], dtype, scaler)
-        _sync(device)
-        timer.stop()
-    return {
-        "kind": "synthetic",
-        "pipeline": f"synthetic ceiling: bundle {args.bundle} network + optimizer, one on-device batch",
-        "arch": arch,
-        "amp": args.amp if amp_in_bundle else "none",
-        "channels_last": args.channels_last,
-        "images": n_images,
-        "loader_workers": 0,
-        "cache_fill_s": None,
-        "epoch_s": timer.seconds,
-    }
+
+    def batches():  # as many steps as (b) takes, the last one as short as (b)'s last batch
+        sizes = (min(args.batch_size, n_images - start) for start in range(0, n_images, args.batch_size))
+        return ((x[:k], y[:k]) for k in sizes)
+
+    def step(xb, yb):
+        _train_step(network, optimizer, loss_fn, xb, yb, dtype, scaler)
+
+    seconds = _time_epochs(args, device, batches, step)
+    return _row("synthetic", f"synthetic ceiling: bundle {args.bundle} network + optimizer, one on-device batch", arch,
+                args, args.amp if amp_in_bundle else "none", n_images, seconds)
 
 
 # ---------------------------------------------------------------------------------------------------- latency
@@ -369,31 +372,40 @@ def bench_latency(items: list[dict], arch: str, args, device: torch.device, amp:
 
 
 # ---------------------------------------------------------------------------------------------------- stage 1
-def bench_stage1(args, device: torch.device, workdir: str) -> dict:
-    """Stage 1 of the two-stage bundle exactly as its ``run`` list starts it: cache the frozen trunk's features
-    of the training and validation images, then train the head for ``stage1#epochs`` epochs (validation,
-    early stopping and the stage-1 checkpoint included)."""
+def _stage1_parser(args, device: torch.device, workdir: str):
+    """The stage-1 bundle's ``train.json`` parsed with this benchmark's overrides, or why it cannot run (a str)."""
     from monai.bundle import ConfigParser
-    from monai.utils import set_determinism
 
     cfg = PROJECT_ROOT / "bundles" / args.stage1_bundle / "configs" / "train.json"
     if not cfg.is_file():
-        return {"status": f"not run: {cfg.relative_to(PROJECT_ROOT)} does not exist"}
+        return f"not run: {cfg.relative_to(PROJECT_ROOT)} does not exist"
     max_images = None if args.stage1_max_images in (None, "all") else int(args.stage1_max_images)
     lists = bundle_datalists(args.stage1_bundle, max_images, args.seed) if max_images else None
     parser = ConfigParser(globals={"_bench_datalists": lists})
     parser.read_config(str(cfg))
     if "features" not in (parser.config.get("stage1") or {}):
-        return {"status": f"not run: {cfg.relative_to(PROJECT_ROOT)} has no stage1#features (feature cache hook)"}
+        return f"not run: {cfg.relative_to(PROJECT_ROOT)} has no stage1#features (feature cache hook)"
     overrides = {"bundle_root": workdir, "device": f"$torch.device('{device}')", "num_workers": args.num_workers}
     if lists is not None:
         overrides["datalists"] = "$_bench_datalists"
     for key, value in overrides.items():
         parser[key] = value
     parser.parse()
+    return parser
+
+
+def bench_stage1(args, device: torch.device, workdir: str) -> dict:
+    """Stage 1 of the two-stage bundle exactly as its ``run`` list starts it: cache the frozen trunk's features
+    of the training and validation images, then train the head for ``stage1#epochs`` epochs (validation,
+    early stopping and the stage-1 checkpoint included)."""
+    from monai.utils import set_determinism
+
+    parser = _stage1_parser(args, device, workdir)
+    if isinstance(parser, str):
+        return {"status": parser}
     set_determinism(seed=args.seed)
     start = time.perf_counter()
-    lists = parser.get_parsed_content("datalists")
+    parser.get_parsed_content("datalists")  # timed with the setup: the data lists are read here
     parser.get_parsed_content("network")
     t_setup = time.perf_counter()
     train_feats = parser.get_parsed_content("stage1#features#training")
