@@ -376,6 +376,21 @@ def _walk_files(root: Path, follow_symlinks: bool) -> tuple[list[Path], list[Sca
     return files, issues
 
 
+def _new_series(ds, path: Path, root: Path) -> DicomSeries:
+    """An empty :class:`DicomSeries` described by the header ``ds`` of its first file ``path``."""
+    study, series_uid = str(ds.get("StudyInstanceUID", "") or ""), str(ds.get("SeriesInstanceUID", "") or "")
+    return DicomSeries(
+        series_id=_series_id(study, series_uid, str(path.parent)),
+        root=root,
+        modality=str(ds.get("Modality", "") or "").upper(),
+        sop_class_name=_sop_class_name(str(ds.get("SOPClassUID", "") or "")),
+        study_uid=study,
+        series_uid=series_uid,
+        series_description=str(ds.get("SeriesDescription", "") or ""),
+        slice_spacing_hint=_float(ds.get("SpacingBetweenSlices")) or _float(ds.get("SliceThickness")),
+    )
+
+
 def scan_dicom_files(
     files: Sequence[str | os.PathLike], root: str | os.PathLike | None = None, force: bool = False
 ) -> DicomScanResult:
@@ -405,21 +420,10 @@ def scan_dicom_files(
         except Exception as e:  # noqa: BLE001 - malformed functional groups etc.
             issues.append(ScanIssue(path, f"malformed image header ({type(e).__name__})", True))
             continue
-        study = str(ds.get("StudyInstanceUID", "") or "")
-        series_uid = str(ds.get("SeriesInstanceUID", "") or "")
-        key = (study, series_uid or f"folder:{path.parent}")
+        study, series_uid = str(ds.get("StudyInstanceUID", "") or ""), str(ds.get("SeriesInstanceUID", "") or "")
+        key = (study, series_uid or f"folder:{path.parent}")  # no series UID: the file's folder is the series
         if key not in series:
-            sop = str(ds.get("SOPClassUID", "") or "")
-            series[key] = DicomSeries(
-                series_id=_series_id(study, series_uid, str(path.parent)),
-                root=Path(root),
-                modality=str(ds.get("Modality", "") or "").upper(),
-                sop_class_name=_sop_class_name(sop),
-                study_uid=study,
-                series_uid=series_uid,
-                series_description=str(ds.get("SeriesDescription", "") or ""),
-                slice_spacing_hint=_float(ds.get("SpacingBetweenSlices")) or _float(ds.get("SliceThickness")),
-            )
+            series[key] = _new_series(ds, path, Path(root))
         s = series[key]
         s.frames.extend(frames)
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
