@@ -189,6 +189,16 @@ def _epoch_log_lines(r: dict) -> list[str]:
     return [f"- epochs timed in the training state (training + validation, every sitting): {'; '.join(parts)}"] if parts else []
 
 
+def _validation_lines(r: dict) -> list[str]:
+    """Each validated epoch's score from the training state, so that the best epoch is read beside the others."""
+    lines = []
+    for name, log in r.get("epoch_log", {}).items():
+        scores = [(e["epoch"], key, v) for e in log for key, v in e.items() if key not in ("epoch", "seconds", "load_1min")]
+        if scores:
+            lines.append(f"- {scores[0][1]} by epoch ({name}): " + ", ".join(f"{ep}: {v:.3f}" for ep, _, v in scores))
+    return lines
+
+
 def _training_seconds(r: dict) -> str:
     """The summary's training time: the training command's wall time or, for a run trained in several sittings
     (its logged epochs add up to more), the sum of the logged epochs, with "≥" when the log misses the first
@@ -270,6 +280,7 @@ def render(records: list[dict]) -> str:
                   f"{' (the last sitting only; every sitting in the next line)' if _trained_in_sittings(r) else ''}, "
                   f"evaluation {r['eval_seconds']:.0f} s",
                   *_epoch_log_lines(r),
+                  *_validation_lines(r),
                   *([f"- note: {r['note']}"] if r.get("note") else []),
                   "- commands:", "", "  ```bash", *[f"  {c}" for c in r["commands"]],
                   *[f"  {st['command']}" for st in r.get("stage_checkpoints", {}).values()], "  ```", ""]

@@ -139,8 +139,9 @@ class _BestMetric:
 
 
 class _EpochLog:
-    """Wall seconds (training and validation) and 1-minute load average of each completed epoch, kept across resumes.
-    The part of an epoch a kill interrupted is not in it; that epoch is trained, and timed, again after the resume."""
+    """Wall seconds (training and validation), 1-minute load average and validation key metric of each completed
+    epoch, kept across resumes. The part of an epoch a kill interrupted is not in it; that epoch is trained, and
+    timed, again after the resume."""
 
     def __init__(self) -> None:
         self.epochs: list[dict] = []
@@ -149,9 +150,9 @@ class _EpochLog:
     def epoch_started(self, engine: Engine) -> None:
         self._started = time.perf_counter()
 
-    def epoch_completed(self, engine: Engine) -> None:
+    def epoch_completed(self, engine: Engine, metrics: Mapping[str, float] | None = None) -> None:
         self.epochs.append({"epoch": engine.state.epoch, "seconds": round(time.perf_counter() - self._started, 1),
-                            "load_1min": round(os.getloadavg()[0], 2)})
+                            "load_1min": round(os.getloadavg()[0], 2), **(metrics or {})})
 
     def state_dict(self) -> dict:
         return {"epochs": list(self.epochs)}
@@ -161,8 +162,8 @@ class _EpochLog:
 
 
 def read_epoch_log(path: str | Path) -> list[dict]:
-    """The per-epoch ``{"epoch", "seconds", "load_1min"}`` records of a training-state file ([] when it predates
-    them)."""
+    """The per-epoch ``{"epoch", "seconds", "load_1min"}`` records of a training-state file, with the validation key
+    metric (e.g. ``"val_acc"``) of the epochs that ran validation ([] when the file predates them)."""
     state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     return list(state.get("epoch_log", {}).get("epochs", []))
 
@@ -232,8 +233,15 @@ class TrainingStateHandler:
         if self.resume:
             logger.info("no training state at %s: starting a new run", self.path)
 
+    def _validation_metrics(self, engine: Engine) -> dict[str, float]:
+        """The key metric of each evaluator in ``save_dict`` that validated this trainer epoch (not a stale one)."""
+        return {e.state.key_metric_name: round(float(e.state.metrics[e.state.key_metric_name]), 4)
+                for e in self.save_dict.values()
+                if isinstance(e, Engine) and e.state.epoch == engine.state.epoch
+                and getattr(e.state, "key_metric_name", None) in e.state.metrics}
+
     def save(self, engine: Engine) -> None:
-        self.epoch_log.epoch_completed(engine)
+        self.epoch_log.epoch_completed(engine, self._validation_metrics(engine))
         if dist_rank() != self.save_rank:
             return
         state = {k: state_dict_of(v) if isinstance(v, torch.nn.Module) else v.state_dict()

@@ -26,6 +26,17 @@ def test_epoch_log_lines_sum_every_sitting_per_state_file(results):
     assert results._epoch_log_lines({}) == []  # records written before the log render as before
 
 
+def test_validation_lines_list_the_validated_epochs(results):
+    record = {"epoch_log": {
+        "training_state.pt": [{"epoch": 1, "seconds": 600.0, "load_1min": 2.0, "val_acc": 0.8378},
+                              {"epoch": 2, "seconds": 600.0, "load_1min": 2.0},  # no validation this epoch
+                              {"epoch": 3, "seconds": 600.0, "load_1min": 2.0, "val_acc": 0.5222}],
+        "training_state_stage1.pt": [{"epoch": 1, "seconds": 60.0, "load_1min": 2.0}],  # logged before the scores
+    }}
+    assert results._validation_lines(record) == ["- val_acc by epoch (training_state.pt): 1: 0.838, 3: 0.522"]
+    assert results._validation_lines({}) == []
+
+
 def test_summary_training_time_covers_every_sitting(results):
     one_sitting = {"train_seconds": 700.0, "epoch_log": {"training_state.pt": [{"epoch": 1, "seconds": 650.0, "load_1min": 2.0}]}}
     assert results._training_seconds(one_sitting) == "700"  # the command's wall time (startup included)

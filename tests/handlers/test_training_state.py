@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from ignite.engine import Events
 from ignite.metrics import Accuracy
 from monai.data import DataLoader, Dataset
 from monai.engines import SupervisedEvaluator, SupervisedTrainer
@@ -44,8 +45,9 @@ def test_random_states_round_trip_through_a_weights_only_file(tmp_path):
     assert first[:3] == again[:3] and torch.equal(first[3], again[3])
 
 
-def _workflow(save_dir, epochs: int, resume: bool, patience: int = 10, scores=None):
-    """A trainer with validation, best-checkpoint saver, early stopping and the training-state handler."""
+def _workflow(save_dir, epochs: int, resume: bool, patience: int = 10, scores=None, val_interval: int = 1):
+    """A trainer with validation, best-checkpoint saver, early stopping and the training-state handler;
+    ``trainer.validated`` collects (trainer epoch, val_acc) of each validation of this sitting."""
     set_determinism(seed=0)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
@@ -54,8 +56,11 @@ def _workflow(save_dir, epochs: int, resume: bool, patience: int = 10, scores=No
     evaluator = SupervisedEvaluator("cpu", _loader(1), net, key_val_metric={"val_acc": Accuracy(stack_pred_label)},
                                     val_handlers=[saver, early_stop], decollate=False)
     trainer = SupervisedTrainer("cpu", epochs, _loader(), net, opt, torch.nn.CrossEntropyLoss(),
-                                train_handlers=[ValidationHandler(1, evaluator)], decollate=False)
+                                train_handlers=[ValidationHandler(val_interval, evaluator)], decollate=False)
     early_stop.set_trainer(trainer)
+    trainer.validated = []
+    evaluator.add_event_handler(
+        Events.EPOCH_COMPLETED, lambda e: trainer.validated.append((trainer.state.epoch, e.state.metrics["val_acc"])))
     state = TrainingStateHandler(save_dir, {"network": net, "optimizer": opt, "early_stop": early_stop,
                                             "checkpoint_saver": saver, "evaluator": evaluator}, resume=resume)
     state.attach(trainer)
@@ -63,8 +68,8 @@ def _workflow(save_dir, epochs: int, resume: bool, patience: int = 10, scores=No
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
-    trainer, straight, saver_a = _workflow(tmp_path / "a", epochs=4, resume=False)
-    trainer.run()
+    straight_trainer, straight, saver_a = _workflow(tmp_path / "a", epochs=4, resume=False)
+    straight_trainer.run()
     _workflow(tmp_path / "b", epochs=2, resume=False)[0].run()
     trainer, resumed, saver_b = _workflow(tmp_path / "b", epochs=4, resume=True)
     trainer.run()
@@ -75,6 +80,19 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     log = read_epoch_log(tmp_path / "b" / "training_state.pt")  # both sittings' epochs, each once
     assert [e["epoch"] for e in log] == [1, 2, 3, 4]
     assert all(e["seconds"] >= 0 and isinstance(e["load_1min"], float) for e in log)
+    # each epoch's validation score as the uninterrupted run saw it, the first sitting's included
+    assert [(e["epoch"], e["val_acc"]) for e in log] == [(k, round(v, 4)) for k, v in straight_trainer.validated]
+    assert len(straight_trainer.validated) == 4 and len({v for _, v in straight_trainer.validated}) > 1
+
+
+def test_epoch_log_holds_the_score_only_of_epochs_that_validated(tmp_path):
+    trainer, _, _ = _workflow(tmp_path, epochs=4, resume=False, val_interval=2)
+    trainer.run()
+    log = read_epoch_log(tmp_path / "training_state.pt")
+    assert [e["epoch"] for e in log] == [1, 2, 3, 4]
+    assert [e.get("val_acc") for e in log] == [None, round(trainer.validated[0][1], 4), None,
+                                               round(trainer.validated[1][1], 4)]  # epochs 1 and 3: not a stale one
+    assert [k for k, _ in trainer.validated] == [2, 4]
 
 
 def test_state_written_before_the_epoch_log_still_resumes(tmp_path):
