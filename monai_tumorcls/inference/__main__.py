@@ -35,8 +35,7 @@ from .records import ClinicalRunResult
 __all__ = ["main"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, run the configured target and return its exit code (3 when the run could not start)."""
+def _argument_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m monai_tumorcls.inference", description=__doc__.splitlines()[0])
     ap.add_argument("--config_file", action="append", required=True, help="bundle config file(s), merged in order")
     ap.add_argument("--meta_file", default=None)
@@ -48,7 +47,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="ID=JSON", help="override a config id")
     ap.add_argument("--log_level", default="INFO")
     ap.add_argument("--debug", action="store_true", help="print the traceback of a configuration error")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _configuration_error(error: Exception, debug: bool) -> int:
+    """Print the innermost cause of ``error`` on one line (MONAI wraps expression errors); exit status 3."""
+    cause = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    if debug:
+        traceback.print_exc()
+    print(f"configuration error: {type(cause).__name__}: {' '.join(str(cause).split())}", file=sys.stderr)
+    return 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the configured target and return its exit code (3 when the run could not start)."""
+    args = _argument_parser().parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -61,28 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # check_output_dir / output_lock: the one-line error is logged
         return int(e.code or 0)
     except Exception as e:  # noqa: BLE001 - a configuration problem: the run could not start (exit status 3)
-        cause = e
-        while cause.__cause__ is not None:  # MONAI wraps expression errors: show the innermost one
-            cause = cause.__cause__
-        if args.debug:
-            traceback.print_exc()
-        print(f"configuration error: {type(cause).__name__}: {' '.join(str(cause).split())}", file=sys.stderr)
-        return 3
+        return _configuration_error(e, args.debug)
     if not isinstance(result, ClinicalRunResult):
         print(f"configuration error: target {args.target!r} did not return a ClinicalRunResult", file=sys.stderr)
         return 3
-    print(
-        json.dumps(
-            {
-                "json": str(result.json_path),
-                "csv": str(result.csv_path),
-                "series": len(result.series),
-                "skipped": len(result.skipped),
-                "errors": len(result.errors),
-                "exit_code": result.exit_code,
-            }
-        )
-    )
+    summary = {"json": str(result.json_path), "csv": str(result.csv_path), "series": len(result.series),
+               "skipped": len(result.skipped), "errors": len(result.errors), "exit_code": result.exit_code}
+    print(json.dumps(summary))
     return result.exit_code
 
 
