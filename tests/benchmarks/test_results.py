@@ -37,6 +37,12 @@ def test_validation_lines_list_the_validated_epochs(results):
     assert results._validation_lines({}) == []
 
 
+def test_accuracy_cell_gives_the_wilson_interval_of_the_test_set(results):
+    assert results._accuracy_cell(53 / 60, 60) == "88.33 (77.8–94.2)"  # 60 slices: a wide interval
+    assert results._accuracy_cell(1120 / 1311, 1311) == "85.43 (83.4–87.2)"  # checked against the closed-form Wilson formula
+    assert results._accuracy_cell(1.0, 60) == "100.00 (94.0–100.0)"
+
+
 def test_summary_training_time_covers_every_sitting(results):
     one_sitting = {"train_seconds": 700.0, "epoch_log": {"training_state.pt": [{"epoch": 1, "seconds": 650.0, "load_1min": 2.0}]}}
     assert results._training_seconds(one_sitting) == "700"  # the command's wall time (startup included)
