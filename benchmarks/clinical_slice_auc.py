@@ -81,17 +81,11 @@ def tumour_filled_volume(image_file: Path, label_file: Path, out_file: Path, dil
 
 def _bundle_network(bundle: str, bundle_root: str | None, checkpoint: str | None, overrides: dict):
     """The bundle's parsed ``inference.json`` (with ``overrides``) and its network with the checkpoint loaded."""
-    from monai.bundle import ConfigParser
-
+    from monai_tumorcls.bundle import load_bundle_config
     from monai_tumorcls.handlers import load_checkpoint
 
-    parser = ConfigParser()
-    parser.read_config(str(ROOT / "bundles" / bundle / "configs" / "inference.json"))
-    if bundle_root:
-        parser["bundle_root"] = bundle_root
-    for k, v in overrides.items():
-        parser[k] = v
-    parser.parse()
+    root = {"bundle_root": bundle_root} if bundle_root else {}
+    parser = load_bundle_config(ROOT / "bundles" / bundle, "inference.json", {**root, **overrides})
     network = parser.get_parsed_content("network")
     load_checkpoint(checkpoint or parser.get_parsed_content("checkpoint"), network)
     return parser, network
