@@ -193,9 +193,9 @@ def _validation_lines(r: dict) -> list[str]:
     """Each validated epoch's score from the training state, so that the best epoch is read beside the others."""
     lines = []
     for name, log in r.get("epoch_log", {}).items():
-        scores = [(e["epoch"], key, v) for e in log for key, v in e.items() if key not in ("epoch", "seconds", "load_1min")]
-        if scores:
-            lines.append(f"- {scores[0][1]} by epoch ({name}): " + ", ".join(f"{ep}: {v:.3f}" for ep, _, v in scores))
+        metrics = dict.fromkeys(key for e in log for key in e if key not in ("epoch", "seconds", "load_1min"))
+        lines += [f"- {metric} by epoch ({name}): " + ", ".join(f"{e['epoch']}: {e[metric]:.3f}" for e in log if metric in e)
+                  for metric in metrics]
     return lines
 
 

@@ -24,7 +24,7 @@ from .distributed import (
 from .prediction_writer import PredictionWriter
 from .saliency_writer import SaliencyWriter
 from .training_state import RandomStates, TrainingStateHandler, read_epoch_log
-from .utils import stack_pred_label
+from .utils import stack_pred_label, stack_pred_onehot
 
 __all__ = [
     "AtomicCheckpointSaver",
@@ -53,5 +53,6 @@ __all__ = [
     "load_checkpoint",
     "read_checkpoint",
     "stack_pred_label",
+    "stack_pred_onehot",
     "state_dict_of",
 ]

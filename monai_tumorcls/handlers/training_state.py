@@ -10,6 +10,7 @@ random generator reachable from the training data loader: random transforms, sam
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import time
@@ -139,7 +140,7 @@ class _BestMetric:
 
 
 class _EpochLog:
-    """Wall seconds (training and validation), 1-minute load average and validation key metric of each completed
+    """Wall seconds (training and validation), 1-minute load average and validation metrics of each completed
     epoch, kept across resumes. The part of an epoch a kill interrupted is not in it; that epoch is trained, and
     timed, again after the resume."""
 
@@ -162,8 +163,9 @@ class _EpochLog:
 
 
 def read_epoch_log(path: str | Path) -> list[dict]:
-    """The per-epoch ``{"epoch", "seconds", "load_1min"}`` records of a training-state file, with the validation key
-    metric (e.g. ``"val_acc"``) of the epochs that ran validation ([] when the file predates them)."""
+    """The per-epoch ``{"epoch", "seconds", "load_1min"}`` records of a training-state file, with the validation
+    metrics (key metric first, e.g. ``"val_acc"``, ``"val_auc"``) of the epochs that ran validation ([] when the file
+    predates them)."""
     state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     return list(state.get("epoch_log", {}).get("epochs", []))
 
@@ -234,11 +236,13 @@ class TrainingStateHandler:
             logger.info("no training state at %s: starting a new run", self.path)
 
     def _validation_metrics(self, engine: Engine) -> dict[str, float]:
-        """The key metric of each evaluator in ``save_dict`` that validated this trainer epoch (not a stale one)."""
-        return {e.state.key_metric_name: round(float(e.state.metrics[e.state.key_metric_name]), 4)
-                for e in self.save_dict.values()
-                if isinstance(e, Engine) and e.state.epoch == engine.state.epoch
-                and getattr(e.state, "key_metric_name", None) in e.state.metrics}
+        """The key metric, then the other finite scalar metrics, of each evaluator in ``save_dict`` that validated
+        this trainer epoch (not a stale one)."""
+        validated = [e.state for e in self.save_dict.values() if isinstance(e, Engine)
+                     and e.state.epoch == engine.state.epoch and getattr(e.state, "key_metric_name", None) in e.state.metrics]
+        return {name: round(float(value), 4) for state in validated
+                for name, value in sorted(state.metrics.items(), key=lambda item: item[0] != state.key_metric_name)
+                if isinstance(value, (int, float)) and math.isfinite(value)}
 
     def save(self, engine: Engine) -> None:
         self.epoch_log.epoch_completed(engine, self._validation_metrics(engine))

@@ -35,6 +35,9 @@ def test_validation_lines_list_the_validated_epochs(results):
     }}
     assert results._validation_lines(record) == ["- val_acc by epoch (training_state.pt): 1: 0.838, 3: 0.522"]
     assert results._validation_lines({}) == []
+    record["epoch_log"]["training_state.pt"][2]["val_auc"] = 0.9012  # a later sitting also kept the AUC
+    assert results._validation_lines(record) == ["- val_acc by epoch (training_state.pt): 1: 0.838, 3: 0.522",
+                                                 "- val_auc by epoch (training_state.pt): 3: 0.901"]
 
 
 def test_accuracy_cell_gives_the_wilson_interval_of_the_test_set(results):

@@ -23,7 +23,7 @@ import torch
 
 from monai_tumorcls.bundle import load_bundle_config
 from monai_tumorcls.engines import random_transforms
-from monai_tumorcls.handlers import load_checkpoint
+from monai_tumorcls.handlers import load_checkpoint, read_epoch_log
 from monai_tumorcls.networks import (
     DenseHead,
     LinearHead,
@@ -112,6 +112,8 @@ def test_bundle_train_evaluate_infer(bundle, tmp_path, kaggle_root, inference_in
     assert json.loads((root / "models" / "model.pt.json").read_text())["kind"] == "best"
     if bundle in TWO_STAGE:
         assert (root / "models" / "model_stage1.pt").is_file()
+    (epoch,) = read_epoch_log(root / "models" / "training_state.pt")  # the validation scores the run saw
+    assert list(epoch)[3:] == ["val_acc", "val_auc"] and all(0 <= epoch[k] <= 1 for k in ("val_acc", "val_auc"))
     state = load_checkpoint(ckpt)
     parser = _parse(bundle, tmp_path, **budget)
     network = parser.get_parsed_content("network_def")

@@ -8,7 +8,7 @@ import torch
 from ignite.engine import Engine
 from monai.data import MetaTensor
 
-from monai_tumorcls.handlers import ClassificationReportHandler, PredictionWriter, stack_pred_label
+from monai_tumorcls.handlers import ClassificationReportHandler, PredictionWriter, stack_pred_label, stack_pred_onehot
 
 
 _OUTPUT_KEYS = ("pred", "label")
@@ -92,6 +92,19 @@ def test_prediction_writer_records_errors(tmp_path):
 def test_stack_pred_label():
     pred, label = stack_pred_label(_items())
     assert pred.shape == (4, 2) and label.tolist() == [0, 1, 0, 1] and label.dtype == torch.long
+
+
+def test_stack_pred_onehot_feeds_monai_rocauc():
+    from monai.handlers import ROCAUC
+
+    items = _items()
+    items[2]["pred"] = torch.tensor([0.25, 0.75], dtype=torch.bfloat16)  # a negative scored above one positive
+    pred, onehot = stack_pred_onehot(items)
+    assert pred.dtype == torch.float32 and onehot.tolist() == [[1, 0], [0, 1], [1, 0], [0, 1]]
+    auc = ROCAUC(output_transform=stack_pred_onehot)
+    auc.reset()
+    auc.update(stack_pred_onehot(items))
+    assert auc.compute() == pytest.approx(0.75)  # 3 of the 4 (positive, negative) pairs in order, in both classes
 
 
 def test_non_utf8_file_name_is_escaped_and_both_outputs_written(tmp_path):

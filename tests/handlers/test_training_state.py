@@ -12,12 +12,12 @@ from ignite.engine import Events
 from ignite.metrics import Accuracy
 from monai.data import DataLoader, Dataset
 from monai.engines import SupervisedEvaluator, SupervisedTrainer
-from monai.handlers import EarlyStopHandler, ValidationHandler, stopping_fn_from_metric
+from monai.handlers import ROCAUC, EarlyStopHandler, ValidationHandler, stopping_fn_from_metric
 from monai.transforms import Compose, RandGaussianNoised, RandFlipd
 from monai.utils import set_determinism
 
 from monai_tumorcls.handlers import (AtomicCheckpointSaver, RandomStates, TrainingStateHandler, read_epoch_log,
-                                     stack_pred_label)
+                                     stack_pred_label, stack_pred_onehot)
 from monai_tumorcls.utils import atomic_torch_save
 
 
@@ -47,20 +47,22 @@ def test_random_states_round_trip_through_a_weights_only_file(tmp_path):
 
 def _workflow(save_dir, epochs: int, resume: bool, patience: int = 10, scores=None, val_interval: int = 1):
     """A trainer with validation, best-checkpoint saver, early stopping and the training-state handler;
-    ``trainer.validated`` collects (trainer epoch, val_acc) of each validation of this sitting."""
+    ``trainer.validated`` collects (trainer epoch, val_acc, val_auc) of each validation of this sitting."""
     set_determinism(seed=0)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     saver = AtomicCheckpointSaver(save_dir, {"model": net}, metric_name="val_acc")
     early_stop = EarlyStopHandler(patience, stopping_fn_from_metric("val_acc") if scores is None else scores)
     evaluator = SupervisedEvaluator("cpu", _loader(1), net, key_val_metric={"val_acc": Accuracy(stack_pred_label)},
+                                    additional_metrics={"val_auc": ROCAUC(output_transform=stack_pred_onehot)},
                                     val_handlers=[saver, early_stop], decollate=False)
     trainer = SupervisedTrainer("cpu", epochs, _loader(), net, opt, torch.nn.CrossEntropyLoss(),
                                 train_handlers=[ValidationHandler(val_interval, evaluator)], decollate=False)
     early_stop.set_trainer(trainer)
     trainer.validated = []
     evaluator.add_event_handler(
-        Events.EPOCH_COMPLETED, lambda e: trainer.validated.append((trainer.state.epoch, e.state.metrics["val_acc"])))
+        Events.EPOCH_COMPLETED,
+        lambda e: trainer.validated.append((trainer.state.epoch, e.state.metrics["val_acc"], e.state.metrics["val_auc"])))
     state = TrainingStateHandler(save_dir, {"network": net, "optimizer": opt, "early_stop": early_stop,
                                             "checkpoint_saver": saver, "evaluator": evaluator}, resume=resume)
     state.attach(trainer)
@@ -80,9 +82,11 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     log = read_epoch_log(tmp_path / "b" / "training_state.pt")  # both sittings' epochs, each once
     assert [e["epoch"] for e in log] == [1, 2, 3, 4]
     assert all(e["seconds"] >= 0 and isinstance(e["load_1min"], float) for e in log)
-    # each epoch's validation score as the uninterrupted run saw it, the first sitting's included
-    assert [(e["epoch"], e["val_acc"]) for e in log] == [(k, round(v, 4)) for k, v in straight_trainer.validated]
-    assert len(straight_trainer.validated) == 4 and len({v for _, v in straight_trainer.validated}) > 1
+    # each epoch's validation scores as the uninterrupted run saw them, the first sitting's included, key metric first
+    assert [(e["epoch"], e["val_acc"], e["val_auc"]) for e in log] == [
+        (k, round(acc, 4), round(auc, 4)) for k, acc, auc in straight_trainer.validated]
+    assert all(list(e)[3:] == ["val_acc", "val_auc"] for e in log)
+    assert len(straight_trainer.validated) == 4 and len({acc for _, acc, _ in straight_trainer.validated}) > 1
 
 
 def test_epoch_log_holds_the_score_only_of_epochs_that_validated(tmp_path):
@@ -92,7 +96,7 @@ def test_epoch_log_holds_the_score_only_of_epochs_that_validated(tmp_path):
     assert [e["epoch"] for e in log] == [1, 2, 3, 4]
     assert [e.get("val_acc") for e in log] == [None, round(trainer.validated[0][1], 4), None,
                                                round(trainer.validated[1][1], 4)]  # epochs 1 and 3: not a stale one
-    assert [k for k, _ in trainer.validated] == [2, 4]
+    assert [k for k, *_ in trainer.validated] == [2, 4]
 
 
 def test_state_written_before_the_epoch_log_still_resumes(tmp_path):
