@@ -60,7 +60,8 @@ def entry_config(name: str):
 
 
 def run_networks(parser, models: Path) -> dict[str, torch.nn.Module]:
-    """``{"best (epoch n)": network, "last (epoch m)": network}`` of a run's ``models`` folder."""
+    """``{"best (epoch n)": network, "last (epoch m)": network}`` of a run's ``models`` folder; only the best when
+    the last epoch was the best."""
     from monai_tumorcls.handlers import load_checkpoint
 
     best = parser.get_parsed_content("network_def")
@@ -70,6 +71,8 @@ def run_networks(parser, models: Path) -> dict[str, torch.nn.Module]:
     last.load_state_dict(state["network"])
     best_epoch = json.loads((models / "model.pt.json").read_text())["epoch"]
     last_epoch = state["trainer"]["iteration"] // state["trainer"]["epoch_length"]
+    if best_epoch == last_epoch:
+        return {f"best and last (epoch {best_epoch})": best}
     return {f"best (epoch {best_epoch})": best, f"last (epoch {last_epoch})": last}
 
 
