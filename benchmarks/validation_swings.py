@@ -92,9 +92,9 @@ def score(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, 
     network.eval()
     with torch.no_grad():
         prob = torch.cat([torch.softmax(network(x), 1) for x in images.split(32)])
-    p_tumour, is_tumour = 1 - prob[:, tumour_free], labels != tumour_free
-    called_tumour = prob.argmax(1) != tumour_free
-    return {"accuracy": float((prob.argmax(1) == labels).float().mean()),
+    p_tumour, is_tumour, predicted = 1 - prob[:, tumour_free], labels != tumour_free, prob.argmax(1)
+    called_tumour = predicted != tumour_free
+    return {"accuracy": float((predicted == labels).float().mean()),
             "auc": roc_auc_binary(is_tumour.numpy(), p_tumour.numpy()),
             "p_tumour_tumour": float(p_tumour[is_tumour].mean()), "p_tumour_free": float(p_tumour[~is_tumour].mean()),
             "missed": int((is_tumour & ~called_tumour).sum()), "false_alarms": int((~is_tumour & called_tumour).sum())}
