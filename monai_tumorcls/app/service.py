@@ -139,7 +139,7 @@ class BundleService:
         overlay = png_data_url((writer.output_dir / row["saliency_file"]).read_bytes())
         return {"kind": "image", "class_names": self.class_names,
                 "decision": {"predicted_class": row["predicted"], "probabilities": row["probabilities"]},
-                "saliency_peak": row["saliency_peak"], "overlay": overlay}
+                "warnings": row["warnings"], "saliency_peak": row["saliency_peak"], "overlay": overlay}
 
     def _volume(self, parser, out: Path, path: Path, display_name: str) -> dict:
         recorder = SliceRecorder()

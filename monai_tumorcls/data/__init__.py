@@ -18,7 +18,7 @@ from .datalist import (
 )
 from .brats2015 import build_brats2015_datalists, near_duplicate_groups, scan_brats2015, take_groups, thumbnail_rms
 from .dataset import FailSafeDataset
-from .image_checks import MIN_SIDE_PX, image_warnings
+from .image_checks import MIN_SIDE_PX, FlagUntrustedImaged, FlagUntrustedImageD, FlagUntrustedImageDict, image_warnings
 from .lgg import LGG_DIRNAME, LGG_SEQUENCES, lgg_fold_datalists, lgg_patient_site, lgg_slice_items, patient_folds, scan_lgg_folder
 from .multisource import IXI_DIRNAME, SOURCES, build_multisource_datalists, ixi_volumes, source_balanced_sampler
 from .readers import DicomSeriesReader, ImageReadError, NiftiSliceReader, RasterImageReader
@@ -59,6 +59,9 @@ __all__ = [
     "TUMOUR_CLASSES",
     "DicomSeriesReader",
     "FailSafeDataset",
+    "FlagUntrustedImageD",
+    "FlagUntrustedImageDict",
+    "FlagUntrustedImaged",
     "ImageReadError",
     "LabelledVolume",
     "NiftiSliceReader",

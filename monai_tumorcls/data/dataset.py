@@ -8,7 +8,6 @@ from typing import Callable, Sequence
 import torch
 from monai.data import Dataset, MetaTensor
 
-from .image_checks import image_warnings
 from .readers.errors import ImageReadError
 
 __all__ = ["FailSafeDataset"]
@@ -30,8 +29,10 @@ def _reported_cause(error: BaseException, path: str) -> BaseException:
 class FailSafeDataset(Dataset):
     """A :class:`monai.data.Dataset` that turns a failing item into a placeholder instead of stopping the run.
 
-    A successful item gets ``error_key = ""`` and ``warnings_key``: the :func:`~monai_tumorcls.data.image_checks.image_warnings`
-    of the image (blank, or tiny as read, from ``meta["spatial_shape"]``), joined by ``"; "`` (``""`` when none). When loading or transforming item ``i`` raises, the item
+    Images come out as plain tensors (the file is in ``path_key``): a batch collates by the type of its first item,
+    and one that mixes a placeholder with images as read must not depend on which comes first.
+    A successful item gets ``error_key = ""`` and ``warnings_key = ""`` unless the transform set them (e.g.
+    :class:`~monai_tumorcls.data.FlagUntrustedImaged` after loading). When loading or transforming item ``i`` raises, the item
     becomes ``{image_key: zeros(fallback_shape), error_key: "<file>: <problem>", path_key: <file>, ...}`` (the
     other plain fields of the datalist item are kept), a warning is logged, and the run goes on; handlers such as
     :class:`monai_tumorcls.handlers.PredictionWriter` record the error for that file.
@@ -74,23 +75,16 @@ class FailSafeDataset(Dataset):
             msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
             return self._failed(item, msg if path in msg else f"{path}: {msg}")
         if isinstance(out, dict):
+            if isinstance(out.get(self.image_key), MetaTensor):
+                out[self.image_key] = out[self.image_key].as_tensor()
             out.setdefault(self.error_key, "")
-            out.setdefault(self.warnings_key, "; ".join(self._warnings(out.get(self.image_key))))
+            out.setdefault(self.warnings_key, "")
         return out
-
-    @staticmethod
-    def _warnings(image) -> list[str]:
-        """Blank (one value after preprocessing: resizing and intensity scaling keep a constant image constant) or
-        tiny as read (the reader's ``spatial_shape``)."""
-        if not isinstance(image, torch.Tensor) or image.numel() == 0:
-            return []
-        shape = getattr(image, "meta", {}).get("spatial_shape", image.shape[1:])
-        return image_warnings(shape, constant=bool(image.amin() == image.amax()))
 
     def _failed(self, item: dict, error: str) -> dict:
         """The placeholder item of a file that could not be read or transformed."""
         logger.warning("skipping %s", error)
         path = item[self.path_key]
-        placeholder = MetaTensor(torch.zeros(self.fallback_shape), meta={"filename_or_obj": path})
+        placeholder = torch.zeros(self.fallback_shape)
         plain = {k: v for k, v in item.items() if isinstance(v, (str, int, float, bool))}
         return {**plain, self.image_key: placeholder, self.error_key: error, self.warnings_key: ""}

@@ -26,6 +26,8 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
+from .datalist import IMAGE_SUFFIXES
+
 __all__ = [
     "DEFAULT_EXCLUDE_DESCRIPTION",
     "DICOM_SUFFIXES",
@@ -328,6 +330,9 @@ def _classify_file(path: Path, force: bool) -> tuple[object | None, ScanIssue | 
     except InvalidDicomError:
         if dicom_name:
             return None, ScanIssue(path, f"named {path.suffix} but not a DICOM file (no 'DICM' marker)", True)
+        if path.suffix.lower() in IMAGE_SUFFIXES:  # a mixed folder: say what to do, not only what it is not
+            return None, ScanIssue(path, "PNG/JPEG image: not read in a DICOM/NIfTI run (classify image files in a "
+                                         "run of their own)", False)
         return None, ScanIssue(path, "not a DICOM file", False)
     except PermissionError:
         return None, ScanIssue(path, "permission denied", True)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import io
 import zipfile
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from monai_tumorcls.app import UploadLimits, create_app
 
@@ -61,7 +63,7 @@ def test_predict_image_zip_and_nifti(client, work, seen_work_folders, kaggle_roo
     answer = _post(client, image.name, image.read_bytes()).json()
     assert answer["kind"] == "image" and answer["decision"]["predicted_class"] in ("notumor", "tumor")
     assert sum(answer["decision"]["probabilities"].values()) == pytest.approx(1, abs=1e-4)
-    assert answer["overlay"].startswith("data:image/png;base64,")
+    assert answer["overlay"].startswith("data:image/png;base64,") and answer["warnings"] == []
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -102,6 +104,20 @@ def test_bad_files_get_the_readers_errors(client, work, seen_work_folders):
     response = _post(client, "series.zip", buf.getvalue())
     assert response.status_code == 400 and response.json()["detail"] == "series.zip: no DICOM or NIfTI file in the zip"
     assert len(seen_work_folders) == 3 and not list(work.iterdir())
+
+
+def _png(pixels) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_blank_image_gets_no_decision_and_a_tiny_one_a_caution(client, work):
+    response = _post(client, "blank.png", _png(np.full((64, 64), 90, np.uint8)))
+    assert response.status_code == 400 and response.json()["detail"] == "blank.png: blank image (one value): no decision"
+    answer = _post(client, "tiny.png", _png(np.random.default_rng(0).integers(0, 255, (10, 12), dtype=np.uint8))).json()
+    assert answer["kind"] == "image" and answer["warnings"] == ["tiny image (10x12 px, a side below 16)"]
+    assert not list(work.iterdir())
 
 
 def test_refusals_before_any_classification(client, work, seen_work_folders):

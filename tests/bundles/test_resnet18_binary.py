@@ -8,8 +8,10 @@ import csv
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from monai_tumorcls.handlers import load_checkpoint, read_checkpoint_metadata
 from monai_tumorcls.networks import ResNetClassifier
@@ -74,18 +76,23 @@ def test_inference_on_folder_reports_bad_files_and_goes_on(trained, kaggle_root,
         shutil.copy(p, tmp_path / p.name)
     (tmp_path / "corrupt.jpg").write_bytes(src[0].read_bytes()[:300])
     (tmp_path / "notes.txt").write_text("not an image")
+    Image.fromarray(np.full((64, 64), 128, np.uint8)).save(tmp_path / "0_blank.png")  # first in its batch
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (12, 12), dtype=np.uint8)).save(tmp_path / "tiny.png")
     proc = run_bundle(f"{CFG}/inference.json", bundle_root=str(root), input_dir=str(tmp_path))
-    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # two files failed
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # three files failed
     rows = {r["file"].rsplit("/", 1)[-1]: r for r in csv.DictReader(open(root / "outputs" / "predictions.csv"))}
-    assert set(rows) == {p.name for p in src} | {"corrupt.jpg", "notes.txt"}
+    assert set(rows) == {p.name for p in src} | {"corrupt.jpg", "notes.txt", "0_blank.png", "tiny.png"}
     assert rows["corrupt.jpg"]["status"] == "error" and "corrupt.jpg" in rows["corrupt.jpg"]["error"]
     assert rows["notes.txt"]["status"] == "error"
+    assert rows["0_blank.png"]["status"] == "error" and rows["0_blank.png"]["error"].endswith(
+        "0_blank.png: blank image (one value): no decision")
+    assert rows["tiny.png"]["status"] == "ok" and rows["tiny.png"]["warnings"] == "tiny image (12x12 px, a side below 16)"
     for p in src:
         r = rows[p.name]
-        assert r["status"] == "ok" and r["predicted"] in ("notumor", "tumor")
+        assert r["status"] == "ok" and r["predicted"] in ("notumor", "tumor") and r["warnings"] == ""
         assert abs(float(r["prob_notumor"]) + float(r["prob_tumor"]) - 1) < 1e-4
     data = json.loads((root / "outputs" / "predictions.json").read_text())
-    assert data["num_failed"] == 2
+    assert data["num_failed"] == 3
 
 
 def test_missing_imagenet_weights_is_a_clear_error(tmp_path, monkeypatch):

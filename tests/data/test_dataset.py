@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from monai.data import DataLoader
-from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, Resized
+from monai.transforms import Compose, EnsureChannelFirstd, EnsureTyped, LoadImaged, Resized
 from PIL import Image
 
 from monai_tumorcls.data.dataset import FailSafeDataset
@@ -43,29 +44,59 @@ def test_the_readers_clear_message_wins_over_the_library_cause(tmp_path):
     assert "truncated JPEG pixel data" in error and "/in/x.jpg" in error and "broken data stream" not in error
 
 
-def test_blank_and_tiny_images_are_flagged_not_silently_classified(tmp_path):
-    from monai.transforms import ScaleIntensityd
+def _bundle_like_loading(checks):
+    """The bundles' inference chain in small: load, the checks, resize, ImageNet normalisation per channel, plain
+    tensors (``track_meta=False``), which hide a blank or tiny image from any check made after them."""
+    from monai.transforms import EnsureTyped, NormalizeIntensityd
 
     from monai_tumorcls.data import RasterImageReader
+    from monai_tumorcls.transforms import EnsureThreeChanneld
+
+    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    return Compose([LoadImaged("image", reader=RasterImageReader(reverse_indexing=False), image_only=True),
+                    EnsureChannelFirstd("image"), *checks, EnsureThreeChanneld("image"), Resized("image", (32, 32)),
+                    NormalizeIntensityd("image", subtrahend=mean, divisor=std), EnsureTyped("image", track_meta=False)])
+
+
+def test_blank_images_are_refused_and_tiny_ones_flagged_as_read(tmp_path):
+    from monai_tumorcls.data import FlagUntrustedImaged
 
     rng = np.random.default_rng(0)
     images = {
+        "blank.png": np.full((64, 64), 200, np.uint8),  # first: its placeholder leads the batch
         "brain.png": rng.integers(0, 255, (64, 48), dtype=np.uint8),
-        "blank.png": np.full((64, 64), 200, np.uint8),
         "one_pixel.png": np.array([[90]], np.uint8),
         "strip.png": rng.integers(0, 255, (8, 300), dtype=np.uint8),
     }
     for name, pixels in images.items():
         Image.fromarray(pixels).save(tmp_path / name)
-    transform = Compose([LoadImaged("image", reader=RasterImageReader(), image_only=True), EnsureChannelFirstd("image"),
-                         ScaleIntensityd("image"), Resized("image", (32, 32))])
-    ds = FailSafeDataset([{"image": str(tmp_path / n)} for n in images], transform, fallback_shape=(1, 32, 32))
-    warnings = {n: ds[i]["warnings"] for i, n in enumerate(images)}
-    assert warnings == {
-        "brain.png": "",
-        "blank.png": "blank image (one value)",
-        "one_pixel.png": "blank image (one value); tiny image (1x1 px, a side below 16)",
-        "strip.png": "tiny image (300x8 px, a side below 16)",  # the reader's (W, H) order
+    files = [{"image": str(tmp_path / n)} for n in images]
+    flagged = FailSafeDataset(files, _bundle_like_loading([FlagUntrustedImaged("image", reject_blank=True)]), (3, 32, 32))
+    batch = next(iter(DataLoader(flagged, batch_size=4)))
+    assert dict(zip(images, batch["warnings"])) == {
+        "blank.png": "", "brain.png": "", "one_pixel.png": "",
+        "strip.png": "tiny image (8x300 px, a side below 16)",  # (H, W), as the bundles read
     }
-    batch = next(iter(DataLoader(ds, batch_size=4)))
-    assert list(batch["warnings"]) == list(warnings.values())
+    assert [e.replace(str(tmp_path), "") for e in batch["error"]] == [
+        "/blank.png: blank image (one value): no decision", "", "/one_pixel.png: blank image (one value): no decision", ""]
+    kept = FailSafeDataset(files, _bundle_like_loading([FlagUntrustedImaged("image")]), (3, 32, 32))
+    assert [kept[i]["warnings"] for i in range(4)] == [
+        "blank image (one value)", "", "blank image (one value); tiny image (1x1 px, a side below 16)",
+        "tiny image (8x300 px, a side below 16)"]
+    # what the bundles did before the check came first: the normalised channels differ, the size is lost
+    unchecked = FailSafeDataset(files, _bundle_like_loading([]), (3, 32, 32))
+    assert [unchecked[i]["warnings"] for i in range(4)] == [""] * 4
+
+
+def test_a_batch_collates_whichever_item_fails_first(tmp_path):
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    Image.fromarray(np.arange(100, dtype=np.uint8).reshape(10, 10)).save(good)
+    bad.write_bytes(b"not an image")
+    for keep_meta in (True, False):  # MetaTensor out of the transform, or plain tensors as in the bundles
+        transform = Compose([LoadImaged("image", image_only=True), EnsureChannelFirstd("image"),
+                             *([] if keep_meta else [EnsureTyped("image", track_meta=False)])])
+        for order in ((bad, good), (good, bad)):
+            ds = FailSafeDataset([{"image": str(p)} for p in order], transform, fallback_shape=(1, 10, 10))
+            batch = next(iter(DataLoader(ds, batch_size=2)))
+            assert type(batch["image"]) is torch.Tensor and batch["image"].shape == (2, 1, 10, 10)
+            assert [bool(e) for e in batch["error"]] == [p == bad for p in order]

@@ -43,6 +43,7 @@ def study(tmp_path_factory):
     syn.write_sr(root / "SR" / "report.dcm", study_uid)
     syn.write_presentation_state(root / "PR" / "ps.dcm", study_uid)
     (root / "README.txt").write_text("exported by PACS")
+    (root / "key_image.JPG").write_bytes(b"\xff\xd8\xff\xe0 a JPEG export beside the series")
     (root / "fake.dcm").write_text("this is not DICOM")
     bad = syn.write_series(root / "BAD", "axial", n_slices=2)
     syn.truncate(bad[0], 0.05)  # header cut short
@@ -70,9 +71,11 @@ def test_issue_reasons(study):
     assert by_name["report.dcm"].reason == "not an image: Basic Text SR Storage" and not by_name["report.dcm"].is_error
     assert "Presentation State" in by_name["ps.dcm"].reason and not by_name["ps.dcm"].is_error
     assert by_name["README.txt"].reason == "not a DICOM file" and not by_name["README.txt"].is_error
+    assert by_name["key_image.JPG"].reason.startswith("PNG/JPEG image: not read in a DICOM/NIfTI run (classify image")
+    assert not by_name["key_image.JPG"].is_error
     assert "not a DICOM file" in by_name["fake.dcm"].reason and by_name["fake.dcm"].is_error
     assert "truncated or corrupt" in by_name["IM0001.dcm"].reason and by_name["IM0001.dcm"].is_error
-    assert len(scan.errors) == 2 and len(scan.skipped) == 3
+    assert len(scan.errors) == 2 and len(scan.skipped) == 4
 
 
 def test_selection_reports_reasons(study):

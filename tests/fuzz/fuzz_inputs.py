@@ -139,8 +139,10 @@ def image_path(files: list[Path], out: Path) -> dict:
     from monai_tumorcls.data import FailSafeDataset
     from monai_tumorcls.handlers import PredictionWriter
 
-    train = load_bundle_config(find_bundle_root("resnet18_binary"), "train.json", {"pretrained": None, "image_size": 64})
-    ds = FailSafeDataset([{"image": str(f)} for f in files], train.get_parsed_content("preprocessing"), (3, 64, 64))
+    # the inference config's image preprocessing (checks as read included), its checkpoint's options given directly
+    inference = load_bundle_config(find_bundle_root("resnet18_binary"), "inference.json",
+                                   {"checkpoint_train_overrides": {"image_size": 64}})
+    ds = FailSafeDataset([{"image": str(f)} for f in files], inference.get_parsed_content("preprocessing"), (3, 64, 64))
     net = tiny_network(2)
     writer = PredictionWriter(out, ["notumor", "tumor"])
     rows = []

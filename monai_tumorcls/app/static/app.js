@@ -90,10 +90,16 @@ function showSlice(i) {
   drawPlot(series, i);
 }
 
+function showNotes(title, notes) {  // what to weigh the decision above against (a tiny image, a resliced series)
+  $("warnings").textContent = notes.length ? `${title}: ${notes.join("; ")}` : "";
+  $("warnings").hidden = !notes.length;
+}
+
 function showSeries(k) {
   const series = volume.series[k];
   const d = series.decision;
   $("decision").textContent = d.predicted_class ?? d.label;
+  showNotes("Notes on this series", series.notes);
   probabilityTable(d.class_probabilities);
   $("series-summary").textContent = `series decision: ${d.label}, aggregated tumour probability ` +
     `${d.tumour_probability === null ? "n/a" : d.tumour_probability.toFixed(4)}; ${series.modality || series.source}, ` +
@@ -115,6 +121,7 @@ function showVolume(answer) {
 
 function showImage(answer) {
   $("decision").textContent = answer.decision.predicted_class;
+  showNotes("Caution", answer.warnings);
   probabilityTable(answer.decision.probabilities);
   $("overlay").src = answer.overlay;
   $("image-result").hidden = false;
