@@ -318,6 +318,14 @@ def _frames_from_dataset(ds, path: Path) -> list[DicomFrameRef]:
 _HEADER_DEFER_BYTES = 1 << 20  # header values longer than this are read only if used
 
 
+# files a scanned folder often holds beside DICOM: say what to do with them, not only what they are not
+_OTHER_FORMATS = {
+    **dict.fromkeys(IMAGE_SUFFIXES, "PNG/JPEG image: not read in a DICOM/NIfTI run (classify image files in a run of "
+                                    "their own)"),
+    **dict.fromkeys((".hdr", ".img"), "Analyze or NIfTI pair file (.hdr/.img): not read (convert the pair to .nii.gz)"),
+}
+
+
 def _classify_file(path: Path, force: bool) -> tuple[object | None, ScanIssue | None]:
     """Read the header of ``path``: ``(dataset, None)`` for an image file, ``(None, issue)`` otherwise."""
     dicom_name = _looks_like_dicom_name(path)
@@ -330,10 +338,7 @@ def _classify_file(path: Path, force: bool) -> tuple[object | None, ScanIssue | 
     except InvalidDicomError:
         if dicom_name:
             return None, ScanIssue(path, f"named {path.suffix} but not a DICOM file (no 'DICM' marker)", True)
-        if path.suffix.lower() in IMAGE_SUFFIXES:  # a mixed folder: say what to do, not only what it is not
-            return None, ScanIssue(path, "PNG/JPEG image: not read in a DICOM/NIfTI run (classify image files in a "
-                                         "run of their own)", False)
-        return None, ScanIssue(path, "not a DICOM file", False)
+        return None, ScanIssue(path, _OTHER_FORMATS.get(path.suffix.lower(), "not a DICOM file"), False)
     except PermissionError:
         return None, ScanIssue(path, "permission denied", True)
     except Exception as e:  # noqa: BLE001 - pydicom raises many types on corrupt headers

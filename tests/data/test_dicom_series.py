@@ -44,6 +44,7 @@ def study(tmp_path_factory):
     syn.write_presentation_state(root / "PR" / "ps.dcm", study_uid)
     (root / "README.txt").write_text("exported by PACS")
     (root / "key_image.JPG").write_bytes(b"\xff\xd8\xff\xe0 a JPEG export beside the series")
+    (root / "old_export.hdr").write_bytes(bytes(348))
     (root / "fake.dcm").write_text("this is not DICOM")
     bad = syn.write_series(root / "BAD", "axial", n_slices=2)
     syn.truncate(bad[0], 0.05)  # header cut short
@@ -73,9 +74,10 @@ def test_issue_reasons(study):
     assert by_name["README.txt"].reason == "not a DICOM file" and not by_name["README.txt"].is_error
     assert by_name["key_image.JPG"].reason.startswith("PNG/JPEG image: not read in a DICOM/NIfTI run (classify image")
     assert not by_name["key_image.JPG"].is_error
+    assert by_name["old_export.hdr"].reason.endswith("not read (convert the pair to .nii.gz)")
     assert "not a DICOM file" in by_name["fake.dcm"].reason and by_name["fake.dcm"].is_error
     assert "truncated or corrupt" in by_name["IM0001.dcm"].reason and by_name["IM0001.dcm"].is_error
-    assert len(scan.errors) == 2 and len(scan.skipped) == 4
+    assert len(scan.errors) == 2 and len(scan.skipped) == 5
 
 
 def test_selection_reports_reasons(study):
