@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from monai.data import PILReader
 from monai.transforms import EnsureChannelFirstd, LoadImage, LoadImaged
@@ -346,3 +346,49 @@ def test_load_image_keeps_original_dtype_when_asked(tmp_path):
     img = LoadImage(reader=RasterImageReader(dtype=None), dtype=None, ensure_channel_first=True)(str(path))
     assert not img.dtype.is_floating_point and img.shape == (1, 9, 7)  # MONAI's tensors hold uint16 as int32
     np.testing.assert_array_equal(img[0].numpy(), src.T)
+
+
+# ----------------------------------------------------------------------------------------------- EXIF orientation
+def _exif(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_exif_orientation_gives_the_displayed_image(tmp_path, orientation, fmt):
+    src = RNG.integers(0, 256, size=(6, 10), dtype=np.uint8)  # not square: a turn swaps height and width
+    path = _save(tmp_path / f"o{orientation}.{fmt.lower()}", src, fmt, exif=_exif(orientation), quality=95)
+    data, meta = _read(RasterImageReader(dtype=None, reverse_indexing=False), path)
+    with Image.open(path) as im:
+        shown = np.asarray(ImageOps.exif_transpose(im))  # what viewers display
+    np.testing.assert_array_equal(data, shown)
+    assert (meta["height"], meta["width"]) == shown.shape
+    assert meta["exif_orientation"] == orientation
+    if orientation in (5, 6, 7, 8):
+        assert data.shape == (10, 6)
+
+
+def test_exif_orientation_of_a_16bit_colour_png_and_the_opt_out(tmp_path):
+    src = RNG.integers(0, 65536, size=(5, 8, 3), dtype=np.uint16)
+    png = encode_png(src)
+    exif_chunk = _chunk(b"eXIf", _exif(6).removeprefix(b"Exif\x00\x00"))
+    path = tmp_path / "c16.png"
+    path.write_bytes(png[:33] + exif_chunk + png[33:])  # after the 33-byte signature + IHDR
+    data, meta = _read(RasterImageReader(dtype=None, reverse_indexing=False), path)
+    np.testing.assert_array_equal(data, np.rot90(src, -1))  # turned clockwise
+    assert (meta["mode"], meta["exif_orientation"], meta["width"], meta["height"]) == ("RGB;16", 6, 5, 8)
+
+    stored, meta = _read(RasterImageReader(dtype=None, reverse_indexing=False, apply_exif_orientation=False), path)
+    np.testing.assert_array_equal(stored, src)
+    assert meta["exif_orientation"] == 6
+
+
+@pytest.mark.parametrize("value", [0, 9, 300])
+def test_invalid_exif_orientation_keeps_the_stored_pixels(tmp_path, value):
+    src = RNG.integers(0, 256, size=(4, 7), dtype=np.uint8)
+    path = _save(tmp_path / "bad.png", src, "PNG", exif=_exif(value))
+    data, meta = _read(RasterImageReader(dtype=None, reverse_indexing=False), path)
+    np.testing.assert_array_equal(data, src)
+    assert meta["exif_orientation"] == 1

@@ -29,6 +29,17 @@ _SUFFIXES = (".png", ".jpg", ".jpeg")
 # Pillow modes decoded as they are, and the conversions applied to the others
 _KEEP_MODES = {"L", "LA", "RGB", "RGBA", "I;16", "I;16L", "I;16B", "I;16N"}
 _CONVERT_MODES = {"1": "L", "La": "LA", "RGBa": "RGBA", "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "PA": "RGBA"}
+_EXIF_ORIENTATION_TAG = 0x0112
+# EXIF orientation value -> how stored (H, W[, C]) pixels become the image that viewers and browsers display
+_DISPLAY_ORIENTATION = {
+    2: lambda a: a[:, ::-1],  # mirrored left-right
+    3: lambda a: a[::-1, ::-1],  # rotated 180
+    4: lambda a: a[::-1],  # mirrored top-bottom
+    5: lambda a: a.swapaxes(0, 1),  # transposed
+    6: lambda a: np.rot90(a, -1),  # to be turned 90 degrees clockwise
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),  # transversed
+    8: lambda a: np.rot90(a, 1),  # to be turned 90 degrees anticlockwise
+}
 
 
 class RasterImageReader(ImageReader):
@@ -53,11 +64,18 @@ class RasterImageReader(ImageReader):
     palette (``P``) -> its colours, RGB, or RGBA when the palette has transparency; bilevel (``1``) -> 0/255 grey;
     ``CMYK``/``YCbCr`` JPEG -> RGB. 16-bit PNGs keep 16 bits (grey via Pillow, colour via
     :func:`~monai_tumorcls.data.readers.png16.decode_png16`, since Pillow reduces those to 8 bits).
-    1/2/4-bit grey PNGs are scaled to 0-255 by Pillow. EXIF orientation and colour profiles are not applied.
+    1/2/4-bit grey PNGs are scaled to 0-255 by Pillow. Colour profiles are not applied.
+
+    **EXIF orientation** (JPEG, and PNG ``eXIf``) is applied by default, so that the array is the image every
+    viewer and browser displays (a photo or export turned by its Orientation tag, not by its pixels, would
+    otherwise be classified on its side); ``width``/``height`` are those of the displayed image and
+    ``exif_orientation`` records the tag (1 when absent or invalid). ``apply_exif_orientation=False`` keeps the
+    stored pixel order, as :class:`monai.data.PILReader` does.
 
     **Metadata**: ``filename_or_obj``, ``format`` (``"PNG"``/``"JPEG"``, detected), ``mode`` (the file's Pillow
     mode, ``"RGB;16"``/``"RGBA;16"``/``"LA;16"`` for 16-bit colour), ``bit_depth`` (bits per sample of the
-    returned values: 8 or 16), ``width``, ``height``, ``spatial_shape`` and ``original_channel_dim``.
+    returned values: 8 or 16), ``width``, ``height``, ``exif_orientation``, ``spatial_shape`` and
+    ``original_channel_dim``.
 
     **Errors.** Content problems raise :class:`~monai_tumorcls.data.readers.errors.ImageReadError`
     (a ``ValueError``) whose message names the file and the problem: empty file, not a PNG/JPEG (with a guess at
@@ -79,6 +97,7 @@ class RasterImageReader(ImageReader):
             ``False`` returns ``(H, W[, C])``.
         max_pixels: largest ``width * height`` accepted; ``None`` disables this check (Pillow's guard,
             which errors above ``2 * PIL.Image.MAX_IMAGE_PIXELS``, still applies to Pillow-decoded images).
+        apply_exif_orientation: turn and mirror the pixels as the file's EXIF Orientation tag says.
     """
 
     def __init__(
@@ -86,6 +105,7 @@ class RasterImageReader(ImageReader):
         dtype: DtypeLike | None = np.float32,
         reverse_indexing: bool = True,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        apply_exif_orientation: bool = True,
     ) -> None:
         super().__init__()
         if max_pixels is not None and (not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1):
@@ -93,6 +113,7 @@ class RasterImageReader(ImageReader):
         self.dtype = dtype
         self.reverse_indexing = reverse_indexing
         self.max_pixels = None if max_pixels is None else int(max_pixels)
+        self.apply_exif_orientation = apply_exif_orientation
 
     def verify_suffix(self, filename: Sequence[PathLike] | PathLike) -> bool:
         """Whether every file name ends in ``.png``, ``.jpg`` or ``.jpeg`` (any case)."""
@@ -163,6 +184,9 @@ class RasterImageReader(ImageReader):
             mode = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[header.channels]
         else:
             data, mode = self._decode_with_pillow(filename, raw, fmt)
+        orientation = _exif_orientation(raw, fmt)
+        if self.apply_exif_orientation and orientation in _DISPLAY_ORIENTATION:
+            data = np.ascontiguousarray(_DISPLAY_ORIENTATION[orientation](data))
         meta = {
             ImageMetaKey.FILENAME_OR_OBJ: filename,
             "format": fmt,
@@ -170,6 +194,7 @@ class RasterImageReader(ImageReader):
             "bit_depth": 16 if data.dtype == np.uint16 else 8,
             "width": int(data.shape[1]),
             "height": int(data.shape[0]),
+            "exif_orientation": orientation,
         }
         return data, meta
 
@@ -210,3 +235,16 @@ class RasterImageReader(ImageReader):
         if data.dtype.kind in "iu" and data.dtype.itemsize > 1:  # I;16* (any byte order) and legacy 16-bit "I"
             data = data.astype(np.uint16)
         return data, mode
+
+
+def _exif_orientation(raw: bytes, fmt: str) -> int:
+    """The EXIF Orientation tag of an image (1, as stored, when absent or unreadable: a damaged EXIF block does
+    not make the pixels unreadable)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size has been checked
+            with Image.open(io.BytesIO(raw), formats=(fmt,)) as im:
+                value = im.getexif().get(_EXIF_ORIENTATION_TAG, 1)
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
