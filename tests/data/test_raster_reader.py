@@ -392,3 +392,51 @@ def test_invalid_exif_orientation_keeps_the_stored_pixels(tmp_path, value):
     data, meta = _read(RasterImageReader(dtype=None, reverse_indexing=False), path)
     np.testing.assert_array_equal(data, src)
     assert meta["exif_orientation"] == 1
+
+
+# ----------------------------------------------------------------------------------------------- JPEGs Pillow cannot open
+def _jpeg_beyond_pillow(kind: str, src: np.ndarray) -> bytes:
+    import imagecodecs
+
+    if kind == "JPEG-LS":
+        return imagecodecs.jpegls_encode(src)
+    bits = 12 if src.max() < 4096 else 16
+    return imagecodecs.jpeg8_encode(src, lossless=kind == "lossless", bitspersample=bits, level=95)
+
+
+@pytest.mark.parametrize(
+    "kind, shape, dtype, top, mode",
+    [
+        ("lossless", (9, 14), np.uint16, 4095, "L;12"),  # 12-bit lossless: DICOM-style exports
+        ("lossless", (9, 14), np.uint16, 65535, "L;16"),
+        ("lossless", (9, 14, 3), np.uint16, 4095, "RGB;12"),
+        ("JPEG-LS", (9, 14), np.uint16, 65535, "L;16"),
+        ("JPEG-LS", (9, 14), np.uint8, 255, "L"),
+    ],
+)
+def test_high_bit_and_jpeg_ls_files_decode_exactly(tmp_path, kind, shape, dtype, top, mode):
+    src = RNG.integers(0, top, size=shape, dtype=dtype, endpoint=True)
+    path = tmp_path / "x.jpg"
+    path.write_bytes(_jpeg_beyond_pillow(kind, src))
+    with pytest.raises(Exception):  # why this reader decodes them itself
+        Image.open(path).load()
+    data, meta = _read(RasterImageReader(dtype=None, reverse_indexing=False), path)
+    np.testing.assert_array_equal(data, src)
+    assert (data.dtype, meta["format"], meta["mode"]) == (np.dtype(dtype), "JPEG", mode)
+
+
+def test_12bit_lossy_jpeg_keeps_its_range(tmp_path):
+    src = np.tile(np.linspace(0, 4095, 32).astype(np.uint16), (16, 1))  # a smooth ramp: small JPEG errors
+    path = tmp_path / "ramp.jpg"
+    path.write_bytes(_jpeg_beyond_pillow("extended", src))
+    data, meta = _read(RasterImageReader(dtype=None, reverse_indexing=False), path)
+    assert data.dtype == np.uint16 and meta["mode"] == "L;12"
+    assert np.abs(data.astype(int) - src).max() < 64  # under 2 % of the 12-bit range
+
+
+@pytest.mark.parametrize("kind, name", [("lossless", "12-bit JPEG"), ("JPEG-LS", "JPEG-LS")])
+def test_truncated_high_bit_and_jpeg_ls_files(tmp_path, kind, name):
+    raw = _jpeg_beyond_pillow(kind, RNG.integers(0, 4095, size=(32, 32), dtype=np.uint16))
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(raw[: len(raw) // 2])
+    _assert_read_error(path, f"corrupt or truncated {name} data")

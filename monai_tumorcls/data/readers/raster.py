@@ -64,7 +64,10 @@ class RasterImageReader(ImageReader):
     palette (``P``) -> its colours, RGB, or RGBA when the palette has transparency; bilevel (``1``) -> 0/255 grey;
     ``CMYK``/``YCbCr`` JPEG -> RGB. 16-bit PNGs keep 16 bits (grey via Pillow, colour via
     :func:`~monai_tumorcls.data.readers.png16.decode_png16`, since Pillow reduces those to 8 bits).
-    1/2/4-bit grey PNGs are scaled to 0-255 by Pillow. Colour profiles are not applied.
+    1/2/4-bit grey PNGs are scaled to 0-255 by Pillow. 12- and 16-bit JPEGs (extended or lossless, e.g.
+    exported from DICOM) and JPEG-LS files, which Pillow cannot open, are decoded with ``imagecodecs``
+    (libjpeg-turbo, CharLS) and keep their bits (``uint16``, mode ``"L;12"``, ``"RGB;16"``...; 8-bit JPEG-LS
+    gives ``uint8``, mode ``"L"``/``"RGB"``). Colour profiles are not applied.
 
     **EXIF orientation** (JPEG, and PNG ``eXIf``) is applied by default, so that the array is the image every
     viewer and browser displays (a photo or export turned by its Orientation tag, not by its pixels, would
@@ -182,6 +185,8 @@ class RasterImageReader(ImageReader):
             except ValueError as e:
                 raise ImageReadError(filename, f"corrupt or truncated PNG data: {e}") from e
             mode = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[header.channels]
+        elif fmt == "JPEG" and (header.bit_depth > 8 or header.jpeg_ls):
+            data, mode = _decode_beyond_pillow(filename, raw, header)
         else:
             data, mode = self._decode_with_pillow(filename, raw, fmt)
         orientation = _exif_orientation(raw, fmt)
@@ -248,3 +253,24 @@ def _exif_orientation(raw: bytes, fmt: str) -> int:
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _decode_beyond_pillow(filename: str, raw: bytes, header: RasterHeader) -> tuple[np.ndarray, str]:
+    """Decode a JPEG of more than 8 bits, or a JPEG-LS file, to ``(H, W[, C])`` with imagecodecs."""
+    import imagecodecs  # only these rare files need it
+
+    kind = "JPEG-LS" if header.jpeg_ls else f"{header.bit_depth}-bit JPEG"
+    if raw.rfind(b"\xff\xd9") < raw.find(b"\xff\xda"):  # libjpeg fills a cut-off scan with grey, silently
+        raise ImageReadError(filename, f"corrupt or truncated {kind} data: no end-of-image marker after the scan")
+    try:
+        data = imagecodecs.jpegls_decode(raw) if header.jpeg_ls else imagecodecs.jpeg8_decode(raw)
+    except (RuntimeError, ValueError) as e:  # imagecodecs' codec errors are RuntimeErrors
+        raise ImageReadError(filename, f"corrupt or truncated {kind} data: {e}") from e
+    if data.ndim == 3 and data.shape[-1] == 1:
+        data = data[..., 0]
+    if data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[-1] != 3):
+        raise ImageReadError(filename, f"unsupported {kind} layout: decoded shape {data.shape}")
+    colour = "L" if data.ndim == 2 else "RGB"
+    if header.bit_depth <= 8:
+        return data.astype(np.uint8, copy=False), colour
+    return data.astype(np.uint16, copy=False), f"{colour};{header.bit_depth}"

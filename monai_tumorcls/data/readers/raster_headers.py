@@ -23,6 +23,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SOI = b"\xff\xd8\xff"
 # JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic...); not C4 (DHT), C8 (JPG), CC (DAC)
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_JPEG_LS_SOF = 0xF7  # SOF55: JPEG-LS (ISO 14495), same SOI and frame header layout
 _JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM, RST0-7: markers without a length field
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel (3 = palette index)
 _PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
@@ -40,6 +41,7 @@ class RasterHeader:
         channels: samples per pixel as stored (a PNG palette image has 1, the index).
         color_type: the PNG colour type (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA); ``None`` for JPEG.
         interlaced: PNG Adam7 interlacing, or JPEG progressive coding.
+        jpeg_ls: a JPEG-LS file (start-of-frame SOF55) rather than JPEG (ISO 10918).
     """
 
     format: str
@@ -49,6 +51,7 @@ class RasterHeader:
     channels: int
     color_type: int | None = None
     interlaced: bool = False
+    jpeg_ls: bool = False
 
     @property
     def num_pixels(self) -> int:
@@ -131,9 +134,10 @@ def read_jpeg_header(raw: bytes) -> RasterHeader:
         (length,) = struct.unpack(">H", raw[pos : pos + 2])
         if length < 2:
             raise ValueError(f"invalid JPEG segment length {length}")
-        if marker in _JPEG_SOF:
+        if marker in _JPEG_SOF or marker == _JPEG_LS_SOF:
             if pos + 8 > size or length < 8:
                 raise ValueError("file ends inside the JPEG frame header (SOF)")
             precision, height, width, components = struct.unpack(">BHHB", raw[pos + 2 : pos + 8])
-            return RasterHeader("JPEG", width, height, precision, components, None, marker in (0xC2, 0xC6, 0xCA, 0xCE))
+            progressive = marker in (0xC2, 0xC6, 0xCA, 0xCE)
+            return RasterHeader("JPEG", width, height, precision, components, None, progressive, marker == _JPEG_LS_SOF)
         pos += length
