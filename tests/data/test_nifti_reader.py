@@ -164,3 +164,32 @@ def test_declared_size_is_capped_before_decoding(tmp_path):
     bomb.write_bytes(img.header.binaryblock + b"\0" * 4 + b"\0" * 64)
     with pytest.raises(ImageReadError, match="more than max_voxels"):
         load_nifti_volume(bomb)
+
+
+@pytest.mark.parametrize("klass", [nib.Nifti1Image, nib.Nifti2Image])
+def test_a_suffix_that_lies_about_compression_is_read_by_content(tmp_path, klass):
+    import gzip
+
+    volume = np.arange(5 * 6 * 7, dtype=np.int16).reshape(5, 6, 7)
+    raw = klass(volume, np.diag([2.0, 2.0, 3.0, 1.0])).to_bytes()
+    expected, expected_meta = None, None
+    for name, content in [("right.nii", raw), ("unpacked.nii.gz", raw), ("packed.nii", gzip.compress(raw))]:
+        (tmp_path / name).write_bytes(content)
+        data, meta = load_nifti_volume(tmp_path / name, plane=None)
+        if expected is None:
+            expected, expected_meta = data, meta
+        np.testing.assert_array_equal(data, expected)
+        np.testing.assert_allclose(meta["affine"], expected_meta["affine"])
+    np.testing.assert_array_equal(expected, volume)
+
+    cut = tmp_path / "cut_packed.nii"  # a truncated gzip named .nii: the data error, not a misleading one
+    noise = np.random.default_rng(0).random((32, 32, 32), dtype=np.float32)  # incompressible: half the bytes, half
+    packed = gzip.compress(klass(noise, np.eye(4)).to_bytes())
+    cut.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(ImageReadError, match="truncated or corrupt gzip data"):
+        load_nifti_volume(cut)
+
+    bomb = tmp_path / "bomb.nii"  # a gzip named .nii declaring more voxels than allowed: refused before inflating
+    bomb.write_bytes(gzip.compress(klass(np.zeros((64, 64, 64), np.uint8), np.eye(4)).to_bytes()))
+    with pytest.raises(ImageReadError, match="voxels"):
+        load_nifti_volume(bomb, max_voxels=1000)

@@ -23,6 +23,8 @@ acquisitions are mapped to the closest plane; the residual obliquity is reported
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -198,6 +200,29 @@ def _read_voxels(img, filename, max_voxels: int | None) -> tuple[np.ndarray, int
     return data, n_nonfinite
 
 
+def _load_by_content(filename: str, max_voxels: int | None, **kwargs):
+    """``nibabel.load``, except that a gzip file named ``.nii`` or a plain one named ``.nii.gz`` is read as what
+    its bytes are (nibabel goes by the suffix; browsers that unpack a download keep its ``.gz`` name). Such a file is
+    read into memory, header first: its declared size is checked before the voxels are decompressed."""
+    with open(filename, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    if gzipped == filename.lower().endswith(".gz"):
+        return nib.load(filename, **kwargs)
+    try:
+        with gzip.open(filename, "rb") if gzipped else open(filename, "rb") as stream:
+            head = stream.read(540)
+            sizeof_hdr = {int.from_bytes(head[:4], "little"), int.from_bytes(head[:4], "big")}  # either byte order
+            klass = nib.Nifti2Image if 540 in sizeof_hdr else nib.Nifti1Image
+            header = klass.header_class(head[: klass.header_class.template_dtype.itemsize])
+            shape = header.get_data_shape()
+            check_declared_size(filename, shape, max_voxels)
+            size = int(header.get_data_offset()) + int(np.prod(shape)) * header.get_data_dtype().itemsize
+            raw = head + stream.read(max(size - len(head), 0))
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise ImageReadError(filename, f"truncated or corrupt gzip data ({e})") from e
+    return klass.from_bytes(raw)
+
+
 class NiftiSliceReader(NibabelReader):
     """MONAI :class:`~monai.data.NibabelReader` returning volumes laid out for 2D slicing.
 
@@ -232,8 +257,10 @@ class NiftiSliceReader(NibabelReader):
         imgs = []
         for name in filenames:
             try:
-                img = nib.load(str(name), **kwargs_)
+                img = _load_by_content(str(name), self.max_voxels, **kwargs_)
                 img = correct_nifti_header_if_necessary(img)
+            except ImageReadError as e:
+                return DeferredReadError(e)
             except Exception as e:  # noqa: BLE001 - nibabel raises many types for bad files
                 error = ImageReadError(name, f"not a readable NIfTI file ({type(e).__name__})")
                 error.__cause__ = e
