@@ -28,9 +28,10 @@ def recipes(tmp_path, monkeypatch):
 
 def test_queue_without_imagenet_pretrains_the_simclr_trunk_before_the_transfer_rows(recipes):
     names = [recipes.name(e) for e in recipes.queue()]
-    assert names == ["spp-brats2015", "basic-brats2015", "full-recipe-random-init-resnet50", "ssl_simclr_resnet50",
-                     "tl-simclr-brats2015", "spp-tl-simclr-brats2015", "tl-simclr-kaggle", "spp-tl-simclr-kaggle",
-                     "basic-kaggle", "spp-kaggle", "full-recipe-random-init-resnet101", "full-recipe-random-init-resnet152"]
+    assert names == ["spp-brats2015", "basic-brats2015", "full-recipe-random-init-resnet50", "basic-kaggle",
+                     "spp-kaggle", "ssl_simclr_resnet50", "tl-simclr-brats2015", "spp-tl-simclr-brats2015",
+                     "tl-simclr-kaggle", "spp-tl-simclr-kaggle", "full-recipe-random-init-resnet101",
+                     "full-recipe-random-init-resnet152"]
     tl = next(e for e in recipes.queue() if e.label == "spp-tl-simclr-kaggle")
     assert tl.overrides == ("--head", "spp", "--pretrained", recipes.SSL_BACKBONE, "--dataset", "kaggle")
 
