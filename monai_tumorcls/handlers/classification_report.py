@@ -28,6 +28,9 @@ class ClassificationReportHandler(ItemCollector):
     ``metrics.json``, ``metrics.md``, ``confusion_matrix.{csv,png}``, ``roc_curves.png``, ``reliability.png`` and
     ``predictions.csv`` to ``output_dir``. Calibration (ECE, Brier score) is reported for the probabilities as
     evaluated and after dividing the logits by ``temperature`` (the checkpoint's, fitted on the validation split).
+    The ``file`` column of ``predictions.csv`` is :func:`~.collector.item_filename` of the item: its ``image_path``
+    (the bundles' evaluate overlays copy the datalist path there before loading, since their preprocessing drops
+    the image metadata), else the image's ``filename_or_obj``.
 
     Besides the report on all items, ``subsets`` adds reports on parts of the data: ``{"dedup":
     "duplicate_in_training"}`` reports on the items whose ``duplicate_in_training`` flag is false.

@@ -133,6 +133,9 @@ def test_bundle_train_evaluate_infer(bundle, tmp_path, kaggle_root, inference_in
     for name in ("confusion_matrix.csv", "confusion_matrix.png", "confusion_matrix_testing_dedup.csv",
                  "confusion_matrix_testing_dedup.png", "metrics.md", "predictions.csv"):
         assert (root / "eval" / name).stat().st_size > 0, name
+    with open(root / "eval" / "predictions.csv", newline="") as f:
+        files = sorted(r["file"] for r in csv.DictReader(f))  # every Testing image accounted for, by its path
+    assert files == sorted(it["image"] for it in parser.get_parsed_content("datalists")["testing"])
 
     # 3. inference on a folder with one corrupt file: one row per file, the run exits with status 1
     overrides = {"train_overrides#image_size": SMOKE_BUDGET["image_size"]}  # the size the model was trained at

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 
 import numpy as np
@@ -63,6 +64,9 @@ def test_evaluation_report_beats_chance(trained):
     for name in ("metrics.md", "confusion_matrix.csv", "confusion_matrix.png", "predictions.csv", "roc_curves.png",
                  "reliability.png"):
         assert (root / "eval" / name).stat().st_size > 0
+    rows = list(csv.DictReader(open(root / "eval" / "predictions.csv")))
+    files = [r["file"] for r in rows]  # every Testing image accounted for, by its path
+    assert len(files) == len(set(files)) == 120 and all("/Testing/" in f and os.path.isfile(f) for f in files)
     calibration = testing["calibration"]
     assert calibration["temperature"] == read_checkpoint_metadata(root / "models" / "model.pt")["temperature"]
     assert 0.0 <= calibration["ece"] <= 1.0 and 0.0 <= calibration["brier_scaled"] <= 2.0
