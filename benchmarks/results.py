@@ -51,14 +51,22 @@ PUBLISHED = {
 }
 
 
-
-
 def machine() -> str:
     """One line: CPU model and cores, or the GPU."""
     env = environment_info()
     if env.get("cuda"):
         return f"{env['cuda']} (GPU), {os.cpu_count()} CPU cores"
     return f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
+
+
+def merged_sections(existing: str, title: str, intro: str, name: str, new_section: list[str]) -> str:
+    """A benchmark page (``title``, ``intro``, then ``## name`` sections) with ``name``'s section replaced (or added)
+    and the other sections of ``existing`` kept in order: each run of a script rewrites only what it measured."""
+    sections = {}
+    for block in existing.split("\n## ")[1:]:
+        sections[block.split("\n", 1)[0].strip()] = "## " + block.rstrip() + "\n"
+    sections[name] = "\n".join(new_section).rstrip() + "\n"
+    return "\n".join([title, "", intro, ""]) + "\n" + "\n".join(sections.values())
 
 
 def rel_path(path: Path) -> str:

@@ -41,9 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import full_recipes  # noqa: E402  (benchmarks/full_recipes.py: same folder)
+from results import merged_sections  # noqa: E402  (benchmarks/results.py: same folder)
 
 OUT = ROOT / "docs" / "validation_swings.md"
 TITLE = "# Validation accuracy swings: threshold or ranking?"
+INTRO = (__doc__ or "").split("\n\n")[1].replace("\n", " ")
 
 
 def entry_config(name: str):
@@ -172,16 +174,6 @@ def section(result: dict, command: str, seconds: float, loads: tuple[float, floa
             f"and {100 * gap_of[2]['running_var']:.2f} % (running variance) per layer, on average over its channels.", ""]
 
 
-def merged(existing: str, name: str, new_section: list[str]) -> str:
-    """``docs/validation_swings.md`` with ``name``'s section replaced (or added), the others kept in order."""
-    intro = [TITLE, "", (__doc__ or "").split("\n\n")[1].replace("\n", " "), ""]
-    sections = {}
-    for block in existing.split("\n## ")[1:]:
-        sections[block.split("\n", 1)[0].strip()] = "## " + block.rstrip() + "\n"
-    sections[name] = "\n".join(new_section).rstrip() + "\n"
-    return "\n".join(intro) + "\n" + "\n".join(sections.values())
-
-
 def main(argv: list[str] | None = None) -> None:
     from monai_tumorcls.utils import atomic_write_text, shell_join
 
@@ -198,7 +190,8 @@ def main(argv: list[str] | None = None) -> None:
         start, load_start = time.perf_counter(), os.getloadavg()[0]
         result = measure(name, args.bn_batches, args.seed)
         new = section(result, command, time.perf_counter() - start, (load_start, os.getloadavg()[0]), args.note)
-        atomic_write_text(args.out, merged(args.out.read_text() if args.out.is_file() else "", name, new))
+        existing = args.out.read_text() if args.out.is_file() else ""
+        atomic_write_text(args.out, merged_sections(existing, TITLE, INTRO, name, new))
         print("\n".join(new), flush=True)
 
 

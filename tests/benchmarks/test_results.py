@@ -77,3 +77,11 @@ def test_a_run_trained_in_sittings_is_told_by_its_epoch_log(results):
     resumed["train_seconds"] = 1300.0  # one sitting: its wall time covers both epochs
     assert not results._trained_in_sittings(resumed)
     assert not results._trained_in_sittings({"train_seconds": 42.0})  # records written before the log
+
+
+def test_benchmark_page_replaces_only_the_section_it_measured(results):
+    text = results.merged_sections("", "# T", "intro", "a", ["## a", "", "first a"])
+    text = results.merged_sections(text, "# T", "intro", "b", ["## b", "", "b"])
+    text = results.merged_sections(text, "# T", "intro", "a", ["## a", "", "second a"])
+    assert text.startswith("# T\n\nintro\n") and text.count("## ") == 2
+    assert text.index("## a") < text.index("## b") and "second a" in text and "first a" not in text

@@ -61,14 +61,6 @@ def test_batchnorm_reestimated_on_a_copy_from_the_training_images(swings):
     assert augmented[0].running_mean.item() == pytest.approx(6.0)  # through the named transform
 
 
-def test_report_replaces_only_the_entry_it_measured(swings):
-    text = swings.merged("", "a", ["## a", "", "first a"])
-    text = swings.merged(text, "b", ["## b", "", "b"])
-    text = swings.merged(text, "a", ["## a", "", "second a"])
-    assert text.startswith(swings.TITLE) and text.count("## ") == 2
-    assert text.index("## a") < text.index("## b") and "second a" in text and "first a" not in text
-
-
 def test_unknown_entry_is_refused(swings):
     with pytest.raises(SystemExit, match="not-an-entry: not a recorded entry"):
         swings.entry_config("not-an-entry")

@@ -1,0 +1,130 @@
+"""How far does the Kaggle set's image size alone go, and how do the Kaggle-trained runs do once it is taken away?
+
+The Kaggle "Brain Tumor MRI Dataset" merges sources: its 512x512 images are nearly all tumour slices (the figshare
+set of glioma, meningioma and pituitary tumours) and nearly every tumour-free image has another size. So the
+content-free rule "512x512 -> tumour" scores well without looking at a brain, and a network can learn the source's
+look instead of the lesion. This script measures the rule on Training and Testing (tumour vs no tumour), then splits
+each run's Testing predictions by the same size: on "512x512" the rule is almost always right; on "other sizes"
+(the tumour-free images and the tumours of the other sources) it calls everything tumour-free, and a network that
+beats it there has looked at something else.
+
+Reads ``<run>/eval/predictions.csv`` of the named ``benchmarks/full_recipes.py`` entries (evaluations since
+2026-12-03 list each file; rerun an older one with the evaluate command of its record in ``docs/results/``) and
+writes ``docs/kaggle_size_shortcut.md`` (the rule, then one section per entry; the other entries' sections are
+kept)::
+
+    MONAI_DATA_DIRECTORY=/path/to/shared/data python benchmarks/kaggle_size_shortcut.py --entries basic-kaggle
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import sys
+from collections import Counter
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import full_recipes  # noqa: E402  (benchmarks/full_recipes.py: same folder)
+from results import machine, merged_sections  # noqa: E402  (benchmarks/results.py: same folder)
+
+OUT = ROOT / "docs" / "kaggle_size_shortcut.md"
+TITLE = "# The Kaggle set's image-size shortcut"
+INTRO = (__doc__ or "").split("\n\n")[1].replace("\n", " ")
+SIZE = (512, 512)
+TUMOUR_FREE = "notumor"
+
+
+def size_stratum(path: str | Path) -> str:
+    """``"512x512"`` or ``"other sizes"`` from the image header (the pixels are not decoded)."""
+    with Image.open(path) as image:
+        return "512x512" if image.size == SIZE else "other sizes"
+
+
+def rule_table(kaggle_root: Path) -> list[str]:
+    """Images per split, class and size stratum, and the accuracy of "512x512 -> tumour" per split."""
+    lines = ["| split | class | 512x512 | other sizes |", "|---|---|---|---|"]
+    accuracy = []
+    for split in ("Training", "Testing"):
+        counts = Counter((p.parent.name, size_stratum(p)) for p in sorted((kaggle_root / split).glob("*/*")))
+        for cls in sorted({c for c, _ in counts}):
+            lines.append(f"| {split} | {cls} | {counts[cls, '512x512']} | {counts[cls, 'other sizes']} |")
+        right = sum(n for (cls, stratum), n in counts.items() if (stratum == "512x512") == (cls != TUMOUR_FREE))
+        accuracy.append(f"{split} {100 * right / sum(counts.values()):.2f} % ({right} of {sum(counts.values())})")
+    return lines + ["", f"Accuracy of the rule \"512x512 -> tumour\", tumour vs no tumour: {'; '.join(accuracy)}."]
+
+
+def read_predictions(path: Path) -> list[dict]:
+    """Rows of an evaluation's ``predictions.csv``; a clear error when it does not name its files."""
+    if not path.is_file():
+        raise SystemExit(f"{path}: no evaluation predictions (has the entry been evaluated?)")
+    rows = list(csv.DictReader(path.open(newline="", encoding="utf-8")))
+    if not rows or not all(r["file"] for r in rows):
+        raise SystemExit(f"{path}: rows without a file name (an evaluation before 2026-12-03): rerun the evaluate "
+                         "command of the entry's record in docs/results/")
+    return rows
+
+
+def stratum_scores(rows: list[dict]) -> dict[str, dict]:
+    """Per stratum and in all: images, accuracy (tumour vs no tumour) of the run and of the size rule, tumours found
+    (recall) and tumour-free images called tumour-free (specificity)."""
+    scored = [(size_stratum(r["file"]), r["label"] != TUMOUR_FREE, r["predicted"] != TUMOUR_FREE) for r in rows]
+    out = {}
+    for name in ("512x512", "other sizes", "all"):
+        part = [(s, t, p) for s, t, p in scored if name in (s, "all")]
+        tumours, free = [p for _, t, p in part if t], [p for _, t, p in part if not t]
+        out[name] = {"n": len(part), "tumours": len(tumours), "tumour_free": len(free),
+                     "accuracy": sum(t == p for _, t, p in part) / len(part),
+                     "rule": sum(t == (s == "512x512") for s, t, _ in part) / len(part),
+                     "recall": sum(tumours) / len(tumours) if tumours else None,
+                     "specificity": free.count(False) / len(free) if free else None}
+    return out
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f}"
+
+
+def section(label: str, entry, scores: dict[str, dict], command: str) -> list[str]:
+    lines = [f"## {label}", "",
+             f"Bundle `{entry.bundle}` ({' '.join(entry.overrides)}), predictions `{entry.root}/eval/predictions.csv`; "
+             f"written by `{command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.", "",
+             "| Testing images | n (tumour / tumour-free) | run accuracy % | size rule accuracy % | run recall % | "
+             "run specificity % |", "|---|---|---|---|---|---|"]
+    for name, s in scores.items():
+        lines.append(f"| {name} | {s['n']} ({s['tumours']} / {s['tumour_free']}) | {_pct(s['accuracy'])} | "
+                     f"{_pct(s['rule'])} | {_pct(s['recall'])} | {_pct(s['specificity'])} |")
+    return lines + [""]
+
+
+def main(argv: list[str] | None = None) -> None:
+    from monai_tumorcls.config import get_kaggle_root
+    from monai_tumorcls.utils import atomic_write_text, shell_join
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--entries", nargs="*", default=[], help="labels of benchmarks/full_recipes.py Kaggle entries")
+    p.add_argument("--out", type=Path, default=OUT)
+    args = p.parse_args(argv)
+    command = shell_join(["python", "benchmarks/kaggle_size_shortcut.py", *argv])
+    entries = {e.label: e for e in full_recipes.queue() if e.label}
+    text = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
+    rule = ["## The rule", "", f"Written by `{command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; "
+            f"machine: {machine()}; data `{get_kaggle_root()}` (image headers only).", "", *rule_table(get_kaggle_root())]
+    text = merged_sections(text, TITLE, INTRO, "The rule", rule)
+    for label in args.entries:
+        if label not in entries or "kaggle" not in label:
+            raise SystemExit(f"{label}: not a Kaggle entry of benchmarks/full_recipes.py")
+        rows = read_predictions(ROOT / entries[label].root / "eval" / "predictions.csv")
+        text = merged_sections(text, TITLE, INTRO, label, section(label, entries[label], stratum_scores(rows), command))
+    atomic_write_text(args.out, text)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
