@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import full_recipes  # noqa: E402  (benchmarks/full_recipes.py: same folder)
-from results import machine, merged_sections  # noqa: E402  (benchmarks/results.py: same folder)
+from results import dataset_of, machine, merged_sections  # noqa: E402  (benchmarks/results.py: same folder)
 
 OUT = ROOT / "docs" / "kaggle_size_shortcut.md"
 TITLE = "# The Kaggle set's image-size shortcut"
@@ -112,14 +112,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     command = shell_join(["python", "benchmarks/kaggle_size_shortcut.py", *argv])
-    entries = {e.label: e for e in full_recipes.queue() if e.label}
+    entries = {e.label: e for e in full_recipes.queue() if e.label and dataset_of(list(e.overrides)) == "kaggle"}
+    unknown = [label for label in args.entries if label not in entries]
+    if unknown:
+        p.error(f"not Kaggle entries of benchmarks/full_recipes.py: {', '.join(unknown)}; they are {', '.join(entries)}")
     text = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
     rule = ["## The rule", "", f"Written by `{command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; "
             f"machine: {machine()}; data `{get_kaggle_root()}` (image headers only).", "", *rule_table(get_kaggle_root())]
     text = merged_sections(text, TITLE, INTRO, "The rule", rule)
     for label in args.entries:
-        if label not in entries or "kaggle" not in label:
-            raise SystemExit(f"{label}: not a Kaggle entry of benchmarks/full_recipes.py")
         rows = read_predictions(ROOT / entries[label].root / "eval" / "predictions.csv")
         text = merged_sections(text, TITLE, INTRO, label, section(label, entries[label], stratum_scores(rows), command))
     atomic_write_text(args.out, text)

@@ -59,3 +59,11 @@ def test_predictions_without_file_names_are_refused(shortcut, tmp_path):
         shortcut.read_predictions(old)
     with pytest.raises(SystemExit, match="no evaluation predictions"):
         shortcut.read_predictions(tmp_path / "missing.csv")
+
+
+def test_only_kaggle_entries_are_accepted(shortcut, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        shortcut.main(["--entries", "basic-kaggle", "basic-brats2015", "--out", str(tmp_path / "page.md")])
+    error = capsys.readouterr().err
+    assert "not Kaggle entries of benchmarks/full_recipes.py: basic-brats2015;" in error and "spp-kaggle" in error
+    assert not (tmp_path / "page.md").exists()
