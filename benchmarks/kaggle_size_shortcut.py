@@ -63,7 +63,8 @@ def read_predictions(path: Path) -> list[dict]:
     """Rows of an evaluation's ``predictions.csv``; a clear error when it does not name its files."""
     if not path.is_file():
         raise SystemExit(f"{path}: no evaluation predictions (has the entry been evaluated?)")
-    rows = list(csv.DictReader(path.open(newline="", encoding="utf-8")))
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     if not rows or not all(r["file"] for r in rows):
         raise SystemExit(f"{path}: rows without a file name (an evaluation before 2026-12-03): rerun the evaluate "
                          "command of the entry's record in docs/results/")
@@ -71,12 +72,14 @@ def read_predictions(path: Path) -> list[dict]:
 
 
 def stratum_scores(rows: list[dict]) -> dict[str, dict]:
-    """Per stratum and in all: images, accuracy (tumour vs no tumour) of the run and of the size rule, tumours found
-    (recall) and tumour-free images called tumour-free (specificity)."""
+    """Per stratum that has images, and in all: images, accuracy (tumour vs no tumour) of the run and of the size
+    rule, tumours found (recall) and tumour-free images called tumour-free (specificity)."""
     scored = [(size_stratum(r["file"]), r["label"] != TUMOUR_FREE, r["predicted"] != TUMOUR_FREE) for r in rows]
     out = {}
     for name in ("512x512", "other sizes", "all"):
         part = [(s, t, p) for s, t, p in scored if name in (s, "all")]
+        if not part:
+            continue
         tumours, free = [p for _, t, p in part if t], [p for _, t, p in part if not t]
         out[name] = {"n": len(part), "tumours": len(tumours), "tumour_free": len(free),
                      "accuracy": sum(t == p for _, t, p in part) / len(part),

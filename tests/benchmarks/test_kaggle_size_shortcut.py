@@ -50,6 +50,7 @@ def test_scores_split_by_size_against_the_rule(shortcut, tmp_path):
     line = shortcut.section("basic-kaggle", next(e for e in benchmark_module("full_recipes").queue()
                                                  if e.label == "basic-kaggle"), scores, "cmd")[-2]
     assert line == "| all | 5 (2 / 3) | 60.00 | 60.00 | 100.00 | 33.33 |"
+    assert list(shortcut.stratum_scores(rows[2:])) == ["other sizes", "all"]  # no 512x512 image: no such row
 
 
 def test_predictions_without_file_names_are_refused(shortcut, tmp_path):
