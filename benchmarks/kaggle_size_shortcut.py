@@ -31,13 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import full_recipes  # noqa: E402  (benchmarks/full_recipes.py: same folder)
+from monai_tumorcls.data.datalist import BINARY_CLASSES, KAGGLE_CLASSES, list_images  # noqa: E402
 from results import dataset_of, machine, merged_sections  # noqa: E402  (benchmarks/results.py: same folder)
 
 OUT = ROOT / "docs" / "kaggle_size_shortcut.md"
 TITLE = "# The Kaggle set's image-size shortcut"
 INTRO = (__doc__ or "").split("\n\n")[1].replace("\n", " ")
 SIZE = (512, 512)
-TUMOUR_FREE = "notumor"
+TUMOUR_FREE = BINARY_CLASSES[0]
 
 
 def size_stratum(path: str | Path) -> str:
@@ -51,8 +52,8 @@ def rule_table(kaggle_root: Path) -> list[str]:
     lines = ["| split | class | 512x512 | other sizes |", "|---|---|---|---|"]
     accuracy = []
     for split in ("Training", "Testing"):
-        counts = Counter((p.parent.name, size_stratum(p)) for p in sorted((kaggle_root / split).glob("*/*")))
-        for cls in sorted({c for c, _ in counts}):
+        counts = Counter((cls, size_stratum(p)) for cls in KAGGLE_CLASSES for p in list_images(kaggle_root / split / cls))
+        for cls in KAGGLE_CLASSES:
             lines.append(f"| {split} | {cls} | {counts[cls, '512x512']} | {counts[cls, 'other sizes']} |")
         right = sum(n for (cls, stratum), n in counts.items() if (stratum == "512x512") == (cls != TUMOUR_FREE))
         accuracy.append(f"{split} {100 * right / sum(counts.values()):.2f} % ({right} of {sum(counts.values())})")

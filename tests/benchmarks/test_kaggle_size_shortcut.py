@@ -25,6 +25,8 @@ def test_rule_counts_and_scores_each_split(shortcut, tmp_path):
         _image(tmp_path / split / "glioma" / "g.jpg", (512, 512))
         _image(tmp_path / split / "meningioma" / "m.jpg", (300, 280))  # a tumour of another source: rule says no
         _image(tmp_path / split / "notumor" / "n.jpg", (225, 225))
+        (tmp_path / split / "pituitary").mkdir()  # every Kaggle class folder exists, this one empty
+        (tmp_path / split / "notumor" / "notes.txt").write_text("not an image")  # left out like the datalists do
     _image(tmp_path / "Training" / "notumor" / "n512.jpg", (512, 512))  # a 512x512 tumour-free image: rule wrong
     lines = shortcut.rule_table(tmp_path)
     assert "| Training | notumor | 1 | 1 |" in lines and "| Testing | meningioma | 0 | 1 |" in lines
