@@ -6,7 +6,8 @@ content-free rule "512x512 -> tumour" scores well without looking at a brain, an
 look instead of the lesion. This script measures the rule on Training and Testing (tumour vs no tumour), then splits
 each run's Testing predictions by the same size: on "512x512" the rule is almost always right; on "other sizes"
 (the tumour-free images and the tumours of the other sources) it calls everything tumour-free, and a network that
-beats it there has looked at something else.
+beats it there has looked at something else. (Evaluations since 2026-12-03 also report the "other sizes" images as
+``testing_other_sizes`` in their ``metrics.json``, from the datalist's ``size_512x512`` flag.)
 
 Reads ``<run>/eval/predictions.csv`` of the named ``benchmarks/full_recipes.py`` entries (evaluations since
 2026-12-03 list each file; rerun an older one with the evaluate command of its record in ``docs/results/``) and
@@ -25,26 +26,23 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import full_recipes  # noqa: E402  (benchmarks/full_recipes.py: same folder)
-from monai_tumorcls.data.datalist import BINARY_CLASSES, KAGGLE_CLASSES, list_images  # noqa: E402
+from monai_tumorcls.data.datalist import BINARY_CLASSES, KAGGLE_CLASSES, has_shortcut_size, list_images  # noqa: E402
 from results import dataset_of, machine, merged_sections  # noqa: E402  (benchmarks/results.py: same folder)
 
 OUT = ROOT / "docs" / "kaggle_size_shortcut.md"
 TITLE = "# The Kaggle set's image-size shortcut"
 INTRO = (__doc__ or "").split("\n\n")[1].replace("\n", " ")
-SIZE = (512, 512)
 TUMOUR_FREE = BINARY_CLASSES[0]
 
 
 def size_stratum(path: str | Path) -> str:
     """``"512x512"`` or ``"other sizes"`` from the image header (the pixels are not decoded)."""
-    with Image.open(path) as image:
-        return "512x512" if image.size == SIZE else "other sizes"
+    return "512x512" if has_shortcut_size(path) else "other sizes"
 
 
 def rule_table(kaggle_root: Path) -> list[str]:

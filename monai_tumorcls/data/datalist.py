@@ -4,10 +4,13 @@ The tree is ``<root>/Training/<class>/*`` and ``<root>/Testing/<class>/*``. Ever
 MONAI's datalist convention::
 
     {"image": "/abs/path.jpg", "label": 1, "class_name": "glioma", "sha256": "...",
-     "duplicate_in_training": False}
+     "duplicate_in_training": False, "size_512x512": True}
 
 ``duplicate_in_training`` marks Testing files whose bytes equal a Training file (the upstream dataset has
-103), so metrics can be reported with and without them. The validation split is stratified by class,
+103), so metrics can be reported with and without them. ``size_512x512`` marks Testing images of
+:data:`KAGGLE_SHORTCUT_SIZE`: the set merges sources, and nearly every 512x512 image is a tumour slice while nearly
+every tumour-free image has another size (``docs/kaggle_size_shortcut.md``), so the evaluate configs also report the
+images of other sizes, where image size gives nothing away. The validation split is stratified by class,
 seeded, and keeps byte-identical files together so that no image is in both training and validation.
 """
 
@@ -21,11 +24,15 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from PIL import Image
+
 __all__ = [
     "KAGGLE_CLASSES",
     "TUMOUR_CLASSES",
     "BINARY_CLASSES",
     "IMAGE_SUFFIXES",
+    "KAGGLE_SHORTCUT_SIZE",
+    "has_shortcut_size",
     "scan_class_folder",
     "label_items",
     "stratified_split",
@@ -45,6 +52,8 @@ TUMOUR_CLASSES: tuple[str, ...] = ("glioma", "meningioma", "pituitary")
 #: binary task: index 0 = no tumour, index 1 = tumour (the positive class for precision/recall)
 BINARY_CLASSES: tuple[str, ...] = ("notumor", "tumor")
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png")
+#: (width, height) of the Kaggle set's figshare source, nearly all tumour slices (see the module docstring)
+KAGGLE_SHORTCUT_SIZE: tuple[int, int] = (512, 512)
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -54,6 +63,16 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def has_shortcut_size(path: str | Path) -> bool:
+    """Whether the image is :data:`KAGGLE_SHORTCUT_SIZE`, from its header (the pixels are not decoded); ``False``
+    when the header cannot be read (the reader reports that file's error when it is loaded)."""
+    try:
+        with Image.open(path) as image:
+            return image.size == KAGGLE_SHORTCUT_SIZE
+    except (OSError, ValueError):
+        return False
 
 
 def list_images(folder: str | Path, suffixes: Sequence[str] = IMAGE_SUFFIXES, recursive: bool = True) -> list[Path]:
@@ -188,7 +207,8 @@ def build_kaggle_datalists(
 
     Returns:
         ``{"training": [...], "validation": [...], "testing": [...]}``; Testing items carry
-        ``duplicate_in_training`` (bytes identical to a Training file).
+        ``duplicate_in_training`` (bytes identical to a Training file) and ``size_512x512``
+        (:func:`has_shortcut_size`).
     """
     root = Path(root)
     if not root.is_dir():
@@ -198,6 +218,7 @@ def build_kaggle_datalists(
     train_hashes = {it["sha256"] for it in train_all}
     for it in test_all:
         it["duplicate_in_training"] = it["sha256"] in train_hashes
+        it["size_512x512"] = has_shortcut_size(it["image"])
     for it in train_all:
         it["duplicate_in_training"] = False
     train_all = limit_per_class(train_all, max_per_class, seed)

@@ -33,7 +33,9 @@ class ClassificationReportHandler(ItemCollector):
     the image metadata), else the image's ``filename_or_obj``.
 
     Besides the report on all items, ``subsets`` adds reports on parts of the data: ``{"dedup":
-    "duplicate_in_training"}`` reports on the items whose ``duplicate_in_training`` flag is false.
+    "duplicate_in_training"}`` reports on the items whose ``duplicate_in_training`` flag is false. A subset is
+    reported only when every evaluated item carries its flag, so one evaluate config serves datalists that set the
+    flag and datalists that do not (the Kaggle set's ``size_512x512``, which the BraTS-2015 datalist lacks).
 
     Args:
         output_dir: destination folder.
@@ -82,15 +84,20 @@ class ClassificationReportHandler(ItemCollector):
             "prob": prob.reshape(-1).tolist(),
         }
         for key in self.subsets.values():
-            row[key] = bool(to_scalar(item.get(key, False)))
+            if key in item:
+                row[key] = bool(to_scalar(item[key]))
         return row
 
+    def flagged_subsets(self, rows: list[dict]) -> dict[str, str]:
+        """The subsets (name -> flag key) whose flag every row carries."""
+        return {name: key for name, key in self.subsets.items() if all(key in r for r in rows)}
+
     def scores(self, rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Report name -> (labels, probabilities) of its items: all rows, and each subset's."""
+        """Report name -> (labels, probabilities) of its items: all rows, and each flagged subset's."""
         if not rows:
             raise ValueError("no item was evaluated: the evaluation datalist is empty")
         parts = {self.main_name: rows}
-        parts.update({name: [r for r in rows if not r[key]] for name, key in self.subsets.items()})
+        parts.update({name: [r for r in rows if not r[key]] for name, key in self.flagged_subsets(rows).items()})
         return {name: (np.array([r["label"] for r in part]), np.array([r["prob"] for r in part]))
                 for name, part in parts.items() if part}
 
@@ -108,12 +115,13 @@ class ClassificationReportHandler(ItemCollector):
         write_classification_report(reports, self.output_dir, extra=self.extra, scores=self.scores(rows))
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["file", "label", "predicted"] + [f"prob_{c}" for c in self.class_names] + list(self.subsets.values()))
+        flags = list(self.flagged_subsets(rows).values())
+        writer.writerow(["file", "label", "predicted"] + [f"prob_{c}" for c in self.class_names] + flags)
         for r in rows:
             writer.writerow(
                 [r["file"], self.class_names[r["label"]], self.class_names[int(np.argmax(r["prob"]))]]
                 + [f"{v:.6f}" for v in r["prob"]]
-                + [int(r[k]) for k in self.subsets.values()]
+                + [int(r[k]) for k in flags]
             )
         atomic_write_text(self.output_dir / "predictions.csv", buf.getvalue())
         main = reports[self.main_name]

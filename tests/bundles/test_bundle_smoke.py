@@ -135,7 +135,9 @@ def test_bundle_train_evaluate_infer(bundle, tmp_path, kaggle_root, inference_in
         assert (root / "eval" / name).stat().st_size > 0, name
     with open(root / "eval" / "predictions.csv", newline="") as f:
         files = sorted(r["file"] for r in csv.DictReader(f))  # every Testing image accounted for, by its path
-    assert files == sorted(it["image"] for it in parser.get_parsed_content("datalists")["testing"])
+    testing = parser.get_parsed_content("datalists")["testing"]
+    assert files == sorted(it["image"] for it in testing)
+    assert reports["testing_other_sizes"]["num_samples"] == sum(not it["size_512x512"] for it in testing) > 0
 
     # 3. inference on a folder with one corrupt file: one row per file, the run exits with status 1
     overrides = {"train_overrides#image_size": SMOKE_BUDGET["image_size"]}  # the size the model was trained at

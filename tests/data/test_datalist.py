@@ -11,6 +11,7 @@ from monai_tumorcls.data.datalist import (
     KAGGLE_CLASSES,
     build_kaggle_datalists,
     class_counts,
+    has_shortcut_size,
     label_items,
     limit_per_class,
     stratified_split,
@@ -92,6 +93,16 @@ def test_real_kaggle_datalists(kaggle_root):
     assert len(d["testing"]) == 1311
     assert sum(it["duplicate_in_training"] for it in d["testing"]) == 103
     assert class_counts(d["testing"], "label") == {0: 405, 1: 906}
+    other_sizes = [it for it in d["testing"] if not it["size_512x512"]]  # docs/kaggle_size_shortcut.md's table
+    assert class_counts(other_sizes, "label") == {0: 402, 1: 122}
+
+
+def test_has_shortcut_size_reads_the_header_and_is_false_for_unreadable_files(tmp_path):
+    for name, shape in (("square.png", (512, 512)), ("wide.png", (256, 512)), ("small.jpg", (256, 256))):
+        Image.fromarray(np.zeros(shape, np.uint8)).save(tmp_path / name)
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    found = {name: has_shortcut_size(tmp_path / name) for name in ("square.png", "wide.png", "small.jpg", "broken.png")}
+    assert found == {"square.png": True, "wide.png": False, "small.jpg": False, "broken.png": False}
 
 
 def test_folder_datalist_accounts_for_links_loops_and_unreadable_folders(tmp_path, monkeypatch):

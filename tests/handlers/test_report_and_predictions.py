@@ -66,6 +66,26 @@ def test_report_handler_writes_all_artefacts(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_report_handler_reports_a_subset_only_where_the_items_carry_its_flag(tmp_path):
+    """The Kaggle datalist flags 512x512 images and the BraTS-2015 one does not: one evaluate config serves both,
+    reporting the "other sizes" subset only on the data that has the flag."""
+    subsets = {"dedup": "duplicate_in_training", "other_sizes": "size_512x512"}
+    handler = ClassificationReportHandler(tmp_path / "brats", ["notumor", "tumor"], subsets=subsets, main_name="testing")
+    rows = [handler.row(it) for it in _items()]
+    handler.finalize(rows)
+    assert set(json.loads((tmp_path / "brats" / "metrics.json").read_text())["reports"]) == {"testing", "dedup"}
+    header = next(csv.reader(open(tmp_path / "brats" / "predictions.csv")))
+    assert header[-1] == "duplicate_in_training" and "size_512x512" not in header
+
+    kaggle = [dict(it, size_512x512=big) for it, big in zip(_items(), [False, True, False, True])]
+    handler = ClassificationReportHandler(tmp_path / "kaggle", ["notumor", "tumor"], subsets=subsets, main_name="testing")
+    handler.finalize([handler.row(it) for it in kaggle])
+    reports = json.loads((tmp_path / "kaggle" / "metrics.json").read_text())["reports"]
+    assert reports["other_sizes"]["num_samples"] == 2 and reports["other_sizes"]["accuracy"] == pytest.approx(0.5)
+    table = list(csv.DictReader(open(tmp_path / "kaggle" / "predictions.csv")))
+    assert [r["size_512x512"] for r in table] == ["0", "1", "0", "1"]
+
+
 def test_report_handler_empty_raises(tmp_path):
     handler = ClassificationReportHandler(tmp_path, ["a", "b"])
     with pytest.raises(ValueError, match="empty"):
