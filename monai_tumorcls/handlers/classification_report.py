@@ -101,18 +101,19 @@ class ClassificationReportHandler(ItemCollector):
         return {name: (np.array([r["label"] for r in part]), np.array([r["prob"] for r in part]))
                 for name, part in parts.items() if part}
 
-    def compute(self, rows: list[dict]) -> dict:
-        """Reports (name -> metrics dict, with ``"calibration"``) for ``rows``."""
+    def compute(self, rows: list[dict], scores: dict | None = None) -> dict:
+        """Reports (name -> metrics dict, with ``"calibration"``) for ``rows``; ``scores`` when already taken."""
         reports = {}
-        for name, (y, p) in self.scores(rows).items():
+        for name, (y, p) in (scores or self.scores(rows)).items():
             reports[name] = classification_metrics(y, p, self.class_names, self.positive_classes)
             reports[name]["calibration"] = calibration_summary(p, y, self.temperature)
         return reports
 
     def finalize(self, rows: list[dict], engine: Engine | None = None) -> None:
-        reports = self.compute(rows)
+        scores = self.scores(rows)
+        reports = self.compute(rows, scores)
         self.last_reports = reports
-        write_classification_report(reports, self.output_dir, extra=self.extra, scores=self.scores(rows))
+        write_classification_report(reports, self.output_dir, extra=self.extra, scores=scores)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         flags = list(self.flagged_subsets(rows).values())
