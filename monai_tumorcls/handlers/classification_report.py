@@ -101,17 +101,17 @@ class ClassificationReportHandler(ItemCollector):
         return {name: (np.array([r["label"] for r in part]), np.array([r["prob"] for r in part]))
                 for name, part in parts.items() if part}
 
-    def compute(self, rows: list[dict], scores: dict | None = None) -> dict:
-        """Reports (name -> metrics dict, with ``"calibration"``) for ``rows``; ``scores`` when already taken."""
+    def compute(self, scores: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
+        """Reports (name -> metrics dict, with ``"calibration"``) for the ``scores`` of :meth:`scores`."""
         reports = {}
-        for name, (y, p) in (scores or self.scores(rows)).items():
+        for name, (y, p) in scores.items():
             reports[name] = classification_metrics(y, p, self.class_names, self.positive_classes)
             reports[name]["calibration"] = calibration_summary(p, y, self.temperature)
         return reports
 
     def finalize(self, rows: list[dict], engine: Engine | None = None) -> None:
         scores = self.scores(rows)
-        reports = self.compute(rows, scores)
+        reports = self.compute(scores)
         self.last_reports = reports
         write_classification_report(reports, self.output_dir, extra=self.extra, scores=scores)
         buf = io.StringIO()

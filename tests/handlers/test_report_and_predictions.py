@@ -89,7 +89,8 @@ def test_report_handler_reports_a_subset_only_where_the_items_carry_its_flag(tmp
 def test_report_handler_empty_raises(tmp_path):
     handler = ClassificationReportHandler(tmp_path, ["a", "b"])
     with pytest.raises(ValueError, match="empty"):
-        handler.compute([])
+        handler.finalize([])
+    assert not list(tmp_path.iterdir())  # nothing written for an empty evaluation
 
 
 def test_prediction_writer_records_errors(tmp_path):
