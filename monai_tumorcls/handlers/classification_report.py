@@ -73,7 +73,6 @@ class ClassificationReportHandler(ItemCollector):
         self.main_name = main_name
         self.extra = dict(extra or {})
         self.temperature = float(temperature)
-        self.last_reports: dict = {}
 
     def row(self, item: dict) -> dict:
         prob = item[self.pred_key]
@@ -112,7 +111,6 @@ class ClassificationReportHandler(ItemCollector):
     def finalize(self, rows: list[dict], engine: Engine | None = None) -> None:
         scores = self.scores(rows)
         reports = self.compute(scores)
-        self.last_reports = reports
         write_classification_report(reports, self.output_dir, extra=self.extra, scores=scores)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
