@@ -14,14 +14,19 @@ import fire
 
 def serve(bundle: str = "bundles/resnet18_binary", host: str = "127.0.0.1", port: int = 8000,
           checkpoint: str | None = None, max_upload_mb: int = 256, **overrides) -> None:
-    """Load the bundle and its checkpoint once, then serve until interrupted. Binds 127.0.0.1 by default: the app
-    has no authentication, so it is meant for this machine only."""
+    """Load the bundle and its checkpoint once, then serve until interrupted. ``host`` must be a loopback address
+    (127.0.0.1 by default, ::1 or localhost): the app has no authentication, so it is meant for this machine only."""
     import uvicorn
 
     from . import BundleService, UploadLimits, create_app
+    from .server import allowed_hosts
 
+    try:
+        hosts = allowed_hosts(host)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     service = BundleService(bundle, checkpoint, overrides)
-    app = create_app(service, UploadLimits(max_upload_bytes=int(max_upload_mb) << 20))
+    app = create_app(service, UploadLimits(max_upload_bytes=int(max_upload_mb) << 20), hosts=hosts)
     uvicorn.run(app, host=host, port=int(port), log_level="info")
 
 

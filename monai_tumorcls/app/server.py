@@ -1,11 +1,15 @@
 """The FastAPI application: the page, ``POST /predict``, ``GET /health`` and ``GET /model``.
 
 Every asset is served from ``static/`` (no CDN: the machines are offline), and FastAPI's interactive API pages
-are off because they load their scripts from a CDN.
+and their ``/openapi.json`` are off because they load their scripts from a CDN. The app is single-user and has no
+authentication: it serves loopback addresses only, and answers only requests whose Host header names the loopback
+address it was bound to (a web page whose domain was rebound to 127.0.0.1 sends its own domain and is refused).
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -13,11 +17,12 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .service import BundleService
 from .uploads import UploadError, UploadLimits, request_folder, safe_name, store_upload
 
-__all__ = ["create_app", "STATIC_DIR"]
+__all__ = ["create_app", "allowed_hosts", "STATIC_DIR"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 _FORM_OVERHEAD = 64 << 10  # multipart boundaries and headers around the file
@@ -43,17 +48,39 @@ def _capped_request(request: Request, cap: int) -> Request:
     return Request(request.scope, receive)
 
 
-def create_app(service: BundleService, limits: UploadLimits | None = None,
-               work_root: str | Path | None = None) -> FastAPI:
+def allowed_hosts(bind_host: str) -> list[str]:
+    """The Host header names (any port) the app answers when bound to ``bind_host``: that loopback address and
+    ``localhost`` (all three loopback names for ``localhost``).
+
+    Raises:
+        ValueError: ``bind_host`` is not a loopback address (the app has no authentication).
+    """
+    if bind_host == "localhost":
+        return ["localhost", "127.0.0.1", "[::1]"]
+    try:
+        address = ipaddress.ip_address(bind_host)
+    except ValueError:
+        address = None
+    if address is None or not address.is_loopback:
+        raise ValueError(f"host {bind_host!r} is not a loopback address (127.0.0.1, ::1 or localhost): the app has "
+                         "no authentication and serves this machine only")
+    return [f"[{address}]" if address.version == 6 else str(address), "localhost"]
+
+
+def create_app(service: BundleService, limits: UploadLimits | None = None, work_root: str | Path | None = None,
+               hosts: Sequence[str] | None = None) -> FastAPI:
     """The app serving ``service``.
 
     Args:
         service: the loaded bundle.
         limits: upload caps (default :class:`UploadLimits`).
         work_root: parent of the per-request temporary folders (default: the system's temporary folder).
+        hosts: the Host header names answered (default ``allowed_hosts("127.0.0.1")``); any other gets a 400.
     """
     limits = limits or UploadLimits()
-    app = FastAPI(title="monai-tumorcls", docs_url=None, redoc_url=None)
+    app = FastAPI(title="monai-tumorcls", openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts or allowed_hosts("127.0.0.1")),
+                       www_redirect=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     body_cap = limits.max_upload_bytes + _FORM_OVERHEAD
 

@@ -8,14 +8,17 @@ import fcntl
 import logging
 import os
 import sys
+import shutil
 import tempfile
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Mapping, NoReturn
+from typing import Any, Mapping
 
 from monai.bundle import ConfigParser
 
+from ..data.own_outputs import OUTPUT_FOLDER_MARKER
+from ..utils.atomic import is_out_of_space
+from ..utils.exits import could_not_start
 from .packaged import packaged_bundles_dir
 
 __all__ = [
@@ -32,11 +35,14 @@ __all__ = [
     "one_line_errors",
     "optional_value",
     "LOCK_FILE",
+    "MIN_FREE_BYTES",
 ]
 
 logger = logging.getLogger("monai_tumorcls")
 
-LOCK_FILE = ".monai_tumorcls.lock"
+LOCK_FILE = OUTPUT_FOLDER_MARKER  # the lock file also marks the folder as a run's outputs, never scanned as input
+#: free space an output folder needs at the start of a run (tables, reports and overlays of a study fit well within)
+MIN_FREE_BYTES = 64 * 2**20
 
 
 def find_bundle_root(bundle_name: str) -> str:
@@ -82,9 +88,13 @@ def optional_value(value: Any) -> Any:
     return value
 
 
-def exit_on_failures(num_failed: int, what: str = "item") -> None:
-    """End a bundle run with exit status 1 when ``num_failed`` inputs could not be processed (each is recorded in
-    the run's outputs); do nothing otherwise."""
+def exit_on_failures(num_failed: int, what: str = "item", num_classified: int | None = None) -> None:
+    """End a bundle run with exit status 2 when nothing was classified (``num_classified == 0``: every input failed or
+    was skipped), else 1 when ``num_failed`` inputs could not be processed (each is recorded in the run's outputs);
+    do nothing otherwise (``num_classified=None``: not counted)."""
+    if num_classified == 0:
+        logger.error("no %s classified (%d failed); see the run's outputs for the reasons", what, num_failed)
+        sys.exit(2)
     if num_failed:
         logger.error("%d %s(s) failed; see the run's outputs for the reasons", num_failed, what)
         sys.exit(1)
@@ -95,20 +105,6 @@ def exit_with_status(code: int) -> None:
     failed, 2 = nothing classified)."""
     if code:
         sys.exit(int(code))
-
-
-def could_not_start(problem: str, debug: Any = False) -> NoReturn:
-    """End the run with exit status 3 ("the run could not start") and ``problem`` as a one-line error.
-
-    The traceback of the exception being handled is logged at DEBUG level (it reaches a log file configured at that
-    level with ``--logging_file``) and printed to the console only with ``debug`` (``--debug true``). A
-    ``SystemExit`` passes through MONAI's config expressions, which wrap any other exception in a long
-    "Failed to evaluate" traceback."""
-    logger.debug("the run could not start", exc_info=True)
-    if str(debug).strip().lower() in ("true", "1", "yes"):
-        traceback.print_exc()
-    logger.error("%s", " ".join(problem.split()))
-    sys.exit(3)
 
 
 def start_or_exit(what: str | os.PathLike, func: Callable, *args: Any, debug: Any = False, **kwargs: Any) -> Any:
@@ -164,14 +160,19 @@ def one_line_errors(debug: Any = False) -> None:
 
 
 def check_output_dir(output_dir: str | os.PathLike) -> None:
-    """End the run with exit status 3 and a one-line error when ``output_dir`` cannot be created or written,
-    before any work is done (a read-only or full disk is otherwise found only when the results are written)."""
+    """End the run with exit status 3 and a one-line error when ``output_dir`` cannot be created or written, or has
+    less than :data:`MIN_FREE_BYTES` free, before any work is done (a read-only or full disk is otherwise found
+    only when the results are written)."""
     try:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write_test_"):
             pass
+        free = shutil.disk_usage(output_dir).free
     except OSError as e:
         could_not_start(f"{output_dir}: output folder not writable ({e.strerror or e})")
+    if free < MIN_FREE_BYTES:
+        could_not_start(f"{output_dir}: only {free // 2**20} MiB free in the output folder's file system; a run "
+                        f"needs at least {MIN_FREE_BYTES // 2**20} MiB")
 
 
 @contextlib.contextmanager
@@ -197,11 +198,12 @@ def run_inference(
     input_kind: str, evaluator, writer, clinical_run, output_dir: str | os.PathLike | None = None, debug: Any = False
 ) -> None:
     """The one run statement of a bundle's ``inference.json``: a folder of images goes through the Ignite
-    ``evaluator`` (one row per file by ``writer``; exit status 1 when any file failed), clinical input (DICOM
-    folders, NIfTI files) through ``clinical_run`` (exit status from its result: 1 some inputs failed, 2 nothing
-    classified; 3 when it refuses its options, before reading any input). ``output_dir`` is checked first
-    (:func:`check_output_dir`, exit status 3) and locked for the run (:func:`output_lock`, exit status 3 when
-    another run holds it)."""
+    ``evaluator`` (one row per file by ``writer``; exit status 2 when no file was classified, else 1 when any file
+    failed), clinical input (DICOM folders, NIfTI files) through ``clinical_run`` (exit status from its result: 1
+    some inputs failed, 2 nothing classified; 3 when it refuses its options, before reading any input).
+    ``output_dir`` is checked first (:func:`check_output_dir`, exit status 3) and locked for the run
+    (:func:`output_lock`, exit status 3 when another run holds it). A disk that fills up during the run ends it with
+    one line and exit status 3; the result tables are written as one set, so none of them is left half-written."""
     if output_dir is not None:
         check_output_dir(output_dir)
     global _RUN_STARTED
@@ -210,12 +212,24 @@ def run_inference(
         earlier = sorted(p.name for p in Path(output_dir).glob("*.json")) if output_dir is not None else []
         if earlier:  # one run after another into one folder: said, not silent
             logger.warning("%s: this run replaces the outputs of an earlier run (%s)", output_dir, ", ".join(earlier))
-        if input_kind == "images":
-            evaluator.run()
-            exit_on_failures(writer.num_failed, "image")
-            return
         try:
-            result = clinical_run()
-        except (ValueError, TypeError) as e:  # options refused by ClinicalInferer (or unknown) before any input is read
-            could_not_start(f"clinical inference options: {e}", debug)
-        exit_with_status(result.exit_code)
+            _run(input_kind, evaluator, writer, clinical_run, debug)
+        except OSError as e:
+            if not is_out_of_space(e):
+                raise
+            could_not_start(f"{output_dir}: no space left while writing the results ({e.strerror}); the run's "
+                            "result tables were not written", debug)
+
+
+def _run(input_kind: str, evaluator, writer, clinical_run, debug: Any) -> None:
+    if input_kind == "images":
+        evaluator.run()
+        if getattr(writer, "write_error", None) is not None:
+            raise writer.write_error
+        exit_on_failures(writer.num_failed, "image", getattr(writer, "num_classified", None))
+        return
+    try:
+        result = clinical_run()
+    except (ValueError, TypeError) as e:  # options refused by ClinicalInferer (or unknown) before any input is read
+        could_not_start(f"clinical inference options: {e}", debug)
+    exit_with_status(result.exit_code)

@@ -26,6 +26,9 @@ from typing import Iterable, Mapping, Sequence
 
 from PIL import Image
 
+from .input_limits import MAX_INPUT_FILE_BYTES, entry_problem, open_capped
+from .own_outputs import is_output_folder, own_output_kind, skip_reason
+
 __all__ = [
     "KAGGLE_CLASSES",
     "TUMOUR_CLASSES",
@@ -57,9 +60,14 @@ KAGGLE_SHORTCUT_SIZE: tuple[int, int] = (512, 512)
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a regular file's bytes.
+
+    Raises:
+        ImageReadError: ``path`` is not a regular file (never opened) or holds more than
+            :data:`~monai_tumorcls.data.input_limits.MAX_INPUT_FILE_BYTES`.
+    """
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_capped(path, MAX_INPUT_FILE_BYTES) as f:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
@@ -240,41 +248,62 @@ def class_counts(items: Iterable[Mapping], key: str = "class_name") -> dict[str,
 
 
 
-def image_folder_datalist(folder: str | Path, suffixes: Sequence[str] | None = None) -> list[dict]:
+def image_folder_datalist(
+    folder: str | Path, suffixes: Sequence[str] | None = None, exclude: Sequence[str | os.PathLike] = ()
+) -> list[dict]:
     """Inference datalist ``[{"image": path}]`` of every non-hidden entry below ``folder`` (sorted).
 
     With ``suffixes=None`` no file is filtered out by name, so a corrupt or mislabelled file gets its own
-    per-file error from the reader instead of being silently ignored. Entries that are found but cannot be read
-    as files are listed too, with the reason in ``problem`` (:class:`~monai_tumorcls.data.FailSafeDataset` turns it
-    into the item's error row): dangling symbolic links, links to folders (not followed: no loops) and folders that
-    cannot be listed.
+    per-file error from the reader instead of being silently ignored. Entries that are found but must not or cannot
+    be read as files are listed too, never opened, with the reason in ``problem``
+    (:class:`~monai_tumorcls.data.FailSafeDataset` turns it into the item's error row): dangling symbolic links, links
+    to folders (not followed: no loops), folders that cannot be listed, and anything that is not a regular file
+    (:func:`~monai_tumorcls.data.input_limits.entry_problem`: a FIFO would block the run, ``/dev/zero`` never ends).
+    This package's own outputs get the reason in ``skip`` (a "skipped" row, not a failure;
+    :mod:`~monai_tumorcls.data.own_outputs`): the output folder of a run (it holds the run's lock file) and any folder
+    in ``exclude`` are not entered, and Grad-CAM overlays and prediction tables are not classified.
 
     Raises:
         FileNotFoundError: ``folder`` does not exist.
         ValueError: ``folder`` holds nothing.
     """
     folder = Path(folder)
-    if folder.is_file():
-        return [{"image": str(folder.resolve())}]
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: input folder not found")
+        if not os.path.lexists(folder):
+            raise FileNotFoundError(f"{folder}: input folder not found")
+        return [_entry_item(folder)]
     sfx = None if suffixes is None else {s.lower() for s in suffixes}
-    items = []
+    excluded = {os.path.realpath(p) for p in exclude}
+    items: list[dict] = []
     unlistable = lambda e: items.append({"image": str(Path(e.filename).absolute()), "problem": "folder cannot be listed (permission denied or unreadable)"})  # noqa: E731
     for dirpath, dirnames, filenames in os.walk(folder, onerror=unlistable):  # links to folders are not entered
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for d in dirnames:
-            if (here / d).is_symlink():
-                items.append({"image": str((here / d).absolute()), "problem": "symbolic link to a folder, not followed"})
+        dirnames[:] = _folders_to_enter(Path(dirpath), dirnames, excluded, items)
         for name in sorted(f for f in filenames if not f.startswith(".")):
-            p = here / name
-            if sfx is not None and p.suffix.lower() not in sfx:
-                continue
-            if p.is_symlink() and not p.exists():
-                items.append({"image": str(p.absolute()), "problem": "dangling or looping symbolic link"})
-            else:
-                items.append({"image": str(p.resolve())})
+            if sfx is None or Path(name).suffix.lower() in sfx:
+                items.append(_entry_item(Path(dirpath) / name))
     if not items:
         raise ValueError(f"{folder}: input folder holds no file to classify")
     return sorted(items, key=lambda it: it["image"])
+
+
+def _folders_to_enter(here: Path, names: Sequence[str], excluded: set[str], items: list[dict]) -> list[str]:
+    """The non-hidden sub-folders of ``here`` to scan; links to folders and output folders go to ``items``."""
+    keep = []
+    for name in sorted(n for n in names if not n.startswith(".")):
+        path = here / name
+        if path.is_symlink():
+            items.append({"image": str(path.absolute()), "problem": "symbolic link to a folder, not followed"})
+        elif is_output_folder(path) or os.path.realpath(path) in excluded:
+            items.append({"image": str(path.absolute()), "skip": skip_reason("the output folder of a run")})
+        else:
+            keep.append(name)
+    return keep
+
+
+def _entry_item(path: Path) -> dict:
+    """The datalist item of a file entry: ``problem`` when it must not be opened, ``skip`` for an own output."""
+    problem = entry_problem(path)
+    if problem is not None:
+        return {"image": str(path.absolute()), "problem": problem}
+    kind = own_output_kind(path)
+    return {"image": str(path.resolve()), **({"skip": skip_reason(kind)} if kind else {})}

@@ -10,7 +10,7 @@ from monai.data import Dataset, MetaTensor
 
 from .readers.errors import ImageReadError
 
-__all__ = ["FailSafeDataset"]
+__all__ = ["FailSafeDataset", "DATALIST_NOTES"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,16 +26,29 @@ def _reported_cause(error: BaseException, path: str) -> BaseException:
             or next((c for c in chain if str(path) in str(c)), None) or chain[-1])
 
 
+#: fields a datalist sets on an entry that is not read: ``problem`` (why it cannot be, an error row) and ``skip`` (why
+#: it is not classified, e.g. an output of this package; a skipped row)
+DATALIST_NOTES = ("problem", "skip")
+_PLAIN = (str, int, float, bool)
+
+
 class FailSafeDataset(Dataset):
     """A :class:`monai.data.Dataset` that turns a failing item into a placeholder instead of stopping the run.
 
-    Images come out as plain tensors (the file is in ``path_key``): a batch collates by the type of its first item,
-    and one that mixes a placeholder with images as read must not depend on which comes first.
+    **Every item has the same keys**, whatever happened to it: the plain (str, int, float, bool) fields of its datalist
+    item, ``image_key`` (a plain tensor; the file is in ``path_key``), ``error_key``, ``warnings_key`` and
+    ``skipped_key``. A batch collates by the keys and types of its first item, so a batch must not depend on which item
+    comes first (a failed item leading a batch used to drop the others' fields, or stop the whole run on a
+    ``KeyError``); other keys a transform adds are left out.
+
     A successful item gets ``error_key = ""`` and ``warnings_key = ""`` unless the transform set them (e.g.
-    :class:`~monai_tumorcls.data.FlagUntrustedImaged` after loading). When loading or transforming item ``i`` raises, the item
-    becomes ``{image_key: zeros(fallback_shape), error_key: "<file>: <problem>", path_key: <file>, ...}`` (the
-    other plain fields of the datalist item are kept), a warning is logged, and the run goes on; handlers such as
-    :class:`monai_tumorcls.handlers.PredictionWriter` record the error for that file.
+    :class:`~monai_tumorcls.data.FlagUntrustedImaged` after loading). When loading or transforming item ``i`` raises,
+    or its datalist entry has a ``problem`` (e.g. a FIFO, never opened: :func:`~monai_tumorcls.data.
+    image_folder_datalist`), the item becomes a placeholder ``{image_key: zeros(fallback_shape), error_key: "<file>:
+    <problem>", ...}``, a warning is logged, and the run goes on. An entry with ``skip`` (an output of this package)
+    becomes a placeholder with ``skipped_key = "<file>: <reason>"``. Handlers such as
+    :class:`monai_tumorcls.handlers.PredictionWriter` record the error or the skip for that file and ignore the
+    network's output on a placeholder.
 
     Args:
         data: datalist of dicts, each with ``image_key`` holding the file path.
@@ -45,6 +58,7 @@ class FailSafeDataset(Dataset):
         error_key: key receiving the error message.
         path_key: key receiving the original file path (kept for reports).
         warnings_key: key receiving the image's warnings.
+        skipped_key: key receiving why the file is not classified ("" when it is).
     """
 
     def __init__(
@@ -56,35 +70,49 @@ class FailSafeDataset(Dataset):
         error_key: str = "error",
         path_key: str = "image_path",
         warnings_key: str = "warnings",
+        skipped_key: str = "skipped",
     ) -> None:
         data = [{**d, path_key: str(d[image_key])} for d in data]
         super().__init__(data=data, transform=transform)
         self.fallback_shape = tuple(int(s) for s in fallback_shape)
         self.image_key, self.error_key, self.path_key = image_key, error_key, path_key
-        self.warnings_key = warnings_key
+        self.warnings_key, self.skipped_key = warnings_key, skipped_key
 
     def _transform(self, index: int):
         item = self.data[index]
-        if item.get("problem"):  # found by the datalist but not a readable file (e.g. a dangling link)
-            return self._failed(item, f"{item[self.image_key]}: {item['problem']}")
+        path = item[self.path_key]
+        if item.get("skip"):
+            logger.info("%s: %s", path, item["skip"])
+            return self._placeholder(item, skipped=f"{path}: {item['skip']}")
+        if item.get("problem"):  # found by the datalist but not a readable file (never opened)
+            return self._failed(item, f"{path}: {item['problem']}")
         try:
             out = super()._transform(index)
         except Exception as e:  # noqa: BLE001 - any failure of one file must not stop the batch
-            path = item[self.path_key]
             cause = _reported_cause(e, path)
             msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
             return self._failed(item, msg if path in msg else f"{path}: {msg}")
-        if isinstance(out, dict):
-            if isinstance(out.get(self.image_key), MetaTensor):
-                out[self.image_key] = out[self.image_key].as_tensor()
-            out.setdefault(self.error_key, "")
-            out.setdefault(self.warnings_key, "")
-        return out
+        return self._same_keys(item, out) if isinstance(out, dict) else out
+
+    def _plain_fields(self, item: dict) -> dict:
+        return {k: v for k, v in item.items() if k not in DATALIST_NOTES and isinstance(v, _PLAIN)}
+
+    def _same_keys(self, item: dict, out: dict) -> dict:
+        """A transformed item with exactly the keys of a placeholder (see the class doc)."""
+        image = out[self.image_key]
+        return {
+            **{k: out.get(k, v) for k, v in self._plain_fields(item).items()},
+            self.image_key: image.as_tensor() if isinstance(image, MetaTensor) else image,
+            self.error_key: out.get(self.error_key) or "",
+            self.warnings_key: out.get(self.warnings_key) or "",
+            self.skipped_key: "",
+        }
 
     def _failed(self, item: dict, error: str) -> dict:
         """The placeholder item of a file that could not be read or transformed."""
         logger.warning("skipping %s", error)
-        path = item[self.path_key]
-        placeholder = torch.zeros(self.fallback_shape)
-        plain = {k: v for k, v in item.items() if isinstance(v, (str, int, float, bool))}
-        return {**plain, self.image_key: placeholder, self.error_key: error, self.warnings_key: ""}
+        return self._placeholder(item, error=error)
+
+    def _placeholder(self, item: dict, error: str = "", skipped: str = "") -> dict:
+        return {**self._plain_fields(item), self.image_key: torch.zeros(self.fallback_shape), self.error_key: error,
+                self.warnings_key: "", self.skipped_key: skipped}

@@ -27,6 +27,9 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
 from .datalist import IMAGE_SUFFIXES
+from .input_limits import MAX_DICOM_FILE_BYTES, entry_problem, open_capped, read_head
+from .own_outputs import is_output_folder, is_own_dicom, own_output_kind, skip_reason
+from .readers.errors import ImageReadError
 
 __all__ = [
     "DEFAULT_EXCLUDE_DESCRIPTION",
@@ -256,16 +259,13 @@ def _looks_like_dicom_name(path: Path) -> bool:
 def is_dicom_file(path: str | os.PathLike) -> bool:
     """Cheap test without parsing: a DICOM suffix (:data:`DICOM_SUFFIXES`), or the ``DICM`` marker at byte 128.
 
-    An unreadable file is not DICOM here; the scanner reports it when it reads the folder.
+    An unreadable file, or an entry that is not a regular file, is not DICOM here; the scanner reports it when it reads
+    the folder.
     """
     path = Path(path)
     if _looks_like_dicom_name(path):
         return True
-    try:
-        with open(path, "rb") as f:
-            head = f.read(132)
-    except OSError:
-        return False
+    head = read_head(path, 132)  # b"" for anything but a regular file: a FIFO is never opened
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
@@ -326,23 +326,36 @@ _OTHER_FORMATS = {
 }
 
 
+def _not_dicom(path: Path, dicom_name: bool) -> ScanIssue:
+    """The issue of a file without the DICOM marker: an error when named like DICOM, else what it is."""
+    own = own_output_kind(path)
+    if own is not None:
+        return ScanIssue(path, skip_reason(own), False)
+    if dicom_name:
+        return ScanIssue(path, f"named {path.suffix} but not a DICOM file (no 'DICM' marker)", True)
+    return ScanIssue(path, _OTHER_FORMATS.get(path.suffix.lower(), "not a DICOM file"), False)
+
+
 def _classify_file(path: Path, force: bool) -> tuple[object | None, ScanIssue | None]:
     """Read the header of ``path``: ``(dataset, None)`` for an image file, ``(None, issue)`` otherwise."""
     dicom_name = _looks_like_dicom_name(path)
     try:
-        if path.stat().st_size == 0:
-            return None, ScanIssue(path, "empty file (0 bytes)", is_error=dicom_name)
-        with quiet_pydicom():
-            # defer_size: a corrupt element length is skipped (seek), not allocated (a 22 KB file can declare 2 GB)
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=force, defer_size=_HEADER_DEFER_BYTES)
+        with open_capped(path, MAX_DICOM_FILE_BYTES, "a DICOM file") as f:  # a regular file; never a FIFO or device
+            if os.fstat(f.fileno()).st_size == 0:
+                return None, ScanIssue(path, "empty file (0 bytes)", is_error=dicom_name)
+            with quiet_pydicom():
+                # defer_size: a corrupt element length is skipped (seek), not allocated (a 22 KB file can declare 2 GB)
+                ds = pydicom.dcmread(f, stop_before_pixels=True, force=force, defer_size=_HEADER_DEFER_BYTES)
     except InvalidDicomError:
-        if dicom_name:
-            return None, ScanIssue(path, f"named {path.suffix} but not a DICOM file (no 'DICM' marker)", True)
-        return None, ScanIssue(path, _OTHER_FORMATS.get(path.suffix.lower(), "not a DICOM file"), False)
+        return None, _not_dicom(path, dicom_name)
+    except ImageReadError as e:  # not a regular file, or over the size limit
+        return None, ScanIssue(path, e.reason, True)
     except PermissionError:
         return None, ScanIssue(path, "permission denied", True)
     except Exception as e:  # noqa: BLE001 - pydicom raises many types on corrupt headers
         return None, ScanIssue(path, f"truncated or corrupt DICOM header ({type(e).__name__})", True)
+    if is_own_dicom(ds):
+        return None, ScanIssue(path, skip_reason("DICOM SR or secondary capture"), False)
     sop_class = str(ds.get("SOPClassUID", "") or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", ""))
     if sop_class == _MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
         return None, ScanIssue(path, "DICOMDIR (media directory), not an image", False)
@@ -356,34 +369,44 @@ def _classify_file(path: Path, force: bool) -> tuple[object | None, ScanIssue | 
     return ds, None
 
 
-def _walk_files(root: Path, follow_symlinks: bool) -> tuple[list[Path], list[ScanIssue]]:
-    """Every file below ``root`` and the entries that cannot be read as files (never silently left out):
-    unlistable folders, dangling links, links to folders not followed, and link loops (when following)."""
+def _walk_files(root: Path, follow_symlinks: bool, excluded: set[str]) -> tuple[list[Path], list[ScanIssue]]:
+    """Every regular file below ``root`` and the entries that are not read (never silently left out): unlistable
+    folders, links to folders not followed, link loops (when following), output folders of a run and the folders
+    ``excluded`` (real paths), and entries that are not regular files (dangling links, FIFOs, sockets, devices and
+    links to them: :func:`~monai_tumorcls.data.input_limits.entry_problem`; never opened)."""
     files: list[Path] = []
     issues: list[ScanIssue] = []
     seen = {os.path.realpath(root)}
     on_error = lambda e: issues.append(ScanIssue(Path(e.filename), "folder cannot be listed (permission denied or unreadable)", True))  # noqa: E731
     for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks, onerror=on_error):
         here = Path(dirpath)
-        keep = []
-        for d in sorted(dirnames):
-            if not (here / d).is_symlink():
-                keep.append(d)
-            elif not follow_symlinks:
-                issues.append(ScanIssue(here / d, "symbolic link to a folder, not followed", False))
-            elif os.path.realpath(here / d) in seen:
-                issues.append(ScanIssue(here / d, "symbolic link loop, not followed", True))
-            else:
-                seen.add(os.path.realpath(here / d))
-                keep.append(d)
-        dirnames[:] = keep
+        dirnames[:] = [d for d in sorted(dirnames) if _enter_folder(here / d, follow_symlinks, seen, excluded, issues)]
         for name in sorted(filenames):
             path = here / name
-            if path.is_symlink() and not path.exists():
-                issues.append(ScanIssue(path, "dangling symbolic link", True))
-            else:
+            problem = entry_problem(path)
+            if problem is None:
                 files.append(path)
+            else:
+                issues.append(ScanIssue(path, problem, True))
     return files, issues
+
+
+def _enter_folder(folder: Path, follow_symlinks: bool, seen: set[str], excluded: set[str], issues: list) -> bool:
+    """Whether the walk enters ``folder``; when not, the reason is appended to ``issues``."""
+    real = os.path.realpath(folder)
+    if is_output_folder(folder) or real in excluded:
+        issues.append(ScanIssue(folder, skip_reason("the output folder of a run"), False))
+        return False
+    if not folder.is_symlink():
+        return True
+    if not follow_symlinks:
+        issues.append(ScanIssue(folder, "symbolic link to a folder, not followed", False))
+    elif real in seen:
+        issues.append(ScanIssue(folder, "symbolic link loop, not followed", True))
+    else:
+        seen.add(real)
+        return True
+    return False
 
 
 def _new_series(ds, path: Path, root: Path) -> DicomSeries:
@@ -418,6 +441,10 @@ def scan_dicom_files(
     issues: list[ScanIssue] = []
     nifti: list[Path] = []
     for path in paths:
+        problem = entry_problem(path)
+        if problem is not None:  # a FIFO, device or socket is never opened
+            issues.append(ScanIssue(path, problem, True))
+            continue
         if is_nifti_file(path):
             nifti.append(path)
             continue
@@ -441,28 +468,36 @@ def scan_dicom_files(
     return DicomScanResult(Path(root), sorted(series.values(), key=lambda s: s.series_id), issues, nifti, len(paths))
 
 
-def scan_dicom_folder(root: str | os.PathLike, follow_symlinks: bool = False, force: bool = False) -> DicomScanResult:
+def scan_dicom_folder(
+    root: str | os.PathLike, follow_symlinks: bool = False, force: bool = False,
+    exclude: Sequence[str | os.PathLike] = (),
+) -> DicomScanResult:
     """Walk ``root`` and group every DICOM image file by StudyInstanceUID/SeriesInstanceUID.
 
     Non-image files are reported in :attr:`DicomScanResult.issues`: non-DICOM files and DICOMDIR, structured
     reports, presentation states and other SOP classes without pixels are skipped (``is_error=False``); empty
-    or truncated files, files named ``.dcm`` that are not DICOM, and an empty folder are errors. NIfTI files
+    or truncated files, files named ``.dcm`` that are not DICOM, entries that are not regular files (FIFOs, sockets,
+    devices, dangling links: never opened), files over :data:`~monai_tumorcls.data.input_limits.MAX_DICOM_FILE_BYTES`
+    and an empty folder are errors. NIfTI files
     are listed in :attr:`DicomScanResult.nifti_files`. Files are visited in sorted order (deterministic).
 
     Args:
         root: folder to walk (a single file is accepted too).
         follow_symlinks: follow symbolic links to folders.
         force: passed to ``pydicom.dcmread`` (read files without the DICOM preamble).
+        exclude: folders not scanned (e.g. the run's output folder), recorded as skipped; the output folder of any
+            run (it holds the run's lock file) is not scanned either, and the DICOM files this package writes are
+            skipped (:mod:`~monai_tumorcls.data.own_outputs`).
 
     Returns:
         a :class:`DicomScanResult`.
     """
     root = Path(root)
-    if root.is_file():
-        return scan_dicom_files([root], root=root.parent, force=force)
     if not root.is_dir():
-        return DicomScanResult(root, [], [ScanIssue(root, "input does not exist", True)], [], 0)
-    files, walk_issues = _walk_files(root, follow_symlinks)
+        if not os.path.lexists(root):
+            return DicomScanResult(root, [], [ScanIssue(root, "input does not exist", True)], [], 0)
+        return scan_dicom_files([root], root=root.parent, force=force)
+    files, walk_issues = _walk_files(root, follow_symlinks, {os.path.realpath(p) for p in exclude})
     result = scan_dicom_files(files, root=root, force=force)
     result.issues.extend(walk_issues)
     if result.n_files == 0 and not walk_issues:

@@ -29,6 +29,7 @@ def export_onnx(
     filepath: str | os.PathLike | None = None,
     ckpt_file: str | os.PathLike | None = None,
     config_file: str = "train.json",
+    accept_edited_checkpoint: bool | str = False,
     **override: Any,
 ) -> Path:
     """
@@ -42,6 +43,8 @@ def export_onnx(
         ckpt_file: the checkpoint, read by :func:`~monai_tumorcls.handlers.load_checkpoint`. Defaults to
             ``<bundle_root>/models/model.pt``.
         config_file: the config in ``configs/`` defining ``network_def`` and ``image_size``.
+        accept_edited_checkpoint: use checkpoint metadata that its digest does not bind to the weights (the schema
+            is checked all the same).
         override: config overrides, e.g. ``image_size=64``; the checkpoint's own settings (its metadata, as at
             inference) apply first and an override contradicting them is refused.
 
@@ -56,7 +59,7 @@ def export_onnx(
     bundle_root = Path(bundle_root).resolve()
     filepath = Path(filepath or bundle_root / "models" / "model.onnx")
     ckpt_file = ckpt_file or bundle_root / "models" / "model.pt"
-    overrides = checkpoint_train_overrides(read_checkpoint_metadata(ckpt_file), override)
+    overrides = checkpoint_train_overrides(read_checkpoint_metadata(ckpt_file, accept_edited_checkpoint), override)
     parser = load_bundle_config(bundle_root, config_file, {**overrides, "pretrained": None, "bundle_root": str(bundle_root)})
     network = parser.get_parsed_content("network_def")
     load_checkpoint(ckpt_file, network)

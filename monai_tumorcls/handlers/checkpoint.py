@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 import torch
 from monai.utils import IgniteInfo, min_version, optional_import
 
+from monai_tumorcls.checkpoint import DIGEST_KEY, METADATA_KEY, check_finite_weights, checkpoint_digest, read_checkpoint
 from monai_tumorcls.utils.atomic import atomic_torch_save, atomic_write_text
 
 from .distributed import dist_rank
@@ -26,10 +26,6 @@ __all__ = ["AtomicCheckpointSaver", "METADATA_KEY", "load_checkpoint", "read_che
 
 logger = logging.getLogger(__name__)
 
-#: key of a checkpoint's metadata (:mod:`~monai_tumorcls.handlers.checkpoint_meta`), next to the weights' keys.
-METADATA_KEY = "metadata"
-
-
 def state_dict_of(obj) -> dict:
     """``state_dict()`` of a module (unwrapping DataParallel/DDP ``.module``), optimizer or scheduler."""
     obj = getattr(obj, "module", obj) if isinstance(obj, torch.nn.Module) else obj
@@ -40,7 +36,8 @@ class AtomicCheckpointSaver:
     """Saves the best checkpoint (by a key metric of the attached engine) and/or a final one, atomically.
 
     With one entry in ``save_dict`` and no ``metadata`` the file holds that object's plain ``state_dict`` (as
-    MONAI's ``CheckpointSaver`` does), else ``{name: state_dict}`` plus ``"metadata"`` when given. A JSON sidecar
+    MONAI's ``CheckpointSaver`` does), else ``{name: state_dict}`` plus ``"metadata"`` and its ``"digest"`` when given
+    (:mod:`monai_tumorcls.checkpoint`). A JSON sidecar
     ``<file>.json`` records the epoch and metric. Files load with ``torch.load(..., weights_only=True)``.
 
     Args:
@@ -96,7 +93,10 @@ class AtomicCheckpointSaver:
         if len(self.save_dict) == 1 and not self.metadata:
             return state_dict_of(next(iter(self.save_dict.values())))
         payload = {k: state_dict_of(v) for k, v in self.save_dict.items()}
-        return {**payload, METADATA_KEY: self.metadata} if self.metadata else payload
+        if not self.metadata:
+            return payload
+        payload[METADATA_KEY] = self.metadata
+        return {**payload, DIGEST_KEY: checkpoint_digest(payload)}  # binds the metadata to these weights
 
     def save(self, filename: str, info: dict) -> Path:
         """Write the checkpoint ``filename`` and its JSON sidecar now (on ``save_rank`` only)."""
@@ -126,29 +126,11 @@ class AtomicCheckpointSaver:
         self.save(self.final_filename, info)
 
 
-def read_checkpoint(path: str | Path) -> Mapping:
-    """The whole content of checkpoint ``path`` (weights and, if stored, ``"metadata"``), read with
-    ``torch.load(..., weights_only=True)``: files that hold arbitrary pickled objects are refused."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found (train the bundle first or pass a checkpoint path)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:  # torch's message advises weights_only=False: never for untrusted files
-        raise ValueError(f"{path}: refused, the checkpoint holds pickled objects other than tensors (loading them "
-                         "could run code); save the weights with torch.save(model.state_dict(), ...)") from e
-    except Exception as e:  # noqa: BLE001
-        first_line = (str(e).strip().splitlines() or [""])[0]
-        raise ValueError(f"{path}: not a loadable checkpoint ({type(e).__name__}: {first_line})") from e
-    if not isinstance(ckpt, Mapping):
-        raise ValueError(f"{path}: checkpoint holds {type(ckpt).__name__}, expected a state dict")
-    return ckpt
-
-
 def load_checkpoint(path: str | Path, network: torch.nn.Module | None = None, key: str | None = None, strict: bool = True):
     """Load a checkpoint written by :class:`AtomicCheckpointSaver` or MONAI's ``CheckpointSaver``.
 
-    Uses ``torch.load(..., weights_only=True)``: files that hold arbitrary pickled objects are refused.
+    Uses ``torch.load(..., weights_only=True)``: files that hold arbitrary pickled objects are refused; weights
+    holding NaN or infinite values are refused too (a broken model must not decide).
 
     Args:
         path: checkpoint file.
@@ -158,11 +140,21 @@ def load_checkpoint(path: str | Path, network: torch.nn.Module | None = None, ke
 
     Returns:
         The state dict (of ``key`` when it applies).
+
+    Raises:
+        ValueError: one line naming the file: not loadable, not tensors, NaN or infinite values, or weights that do
+            not fit ``network``.
     """
     ckpt = read_checkpoint(path)
     if key is None:
         key = next((k for k in ("model", "network") if isinstance(ckpt.get(k), Mapping)), None)
     state = ckpt[key] if key is not None else ckpt
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: the weights{f' under {key!r}' if key else ''} are not a state dict of tensors")
+    check_finite_weights(state, path)
     if network is not None:
-        getattr(network, "module", network).load_state_dict(state, strict=strict)
+        try:
+            getattr(network, "module", network).load_state_dict(state, strict=strict)
+        except RuntimeError as e:  # torch lists every missing/unexpected/mis-shaped tensor over many lines
+            raise ValueError(f"{path}: the weights do not fit the network ({' '.join(str(e).split())[:300]})") from e
     return state

@@ -4,7 +4,8 @@ Training writes ``{"model": state_dict, "metadata": {...}}`` (:class:`~.checkpoi
 ``metadata``); the metadata holds plain types only, so the file still loads with ``torch.load(...,
 weights_only=True)``. Inference applies the stored train-config ``options`` (image size, backbone, head, task,
 normalisation, ...) as overrides of the bundle's ``train.json`` and refuses an explicit override that contradicts
-them; a checkpoint without metadata (written before it existed) is used as before, with a warning.
+them; a checkpoint without metadata (a plain state dict) is used as before, with a warning. The metadata is checked
+against :mod:`monai_tumorcls.checkpoint`'s schema and digest before any of it is used.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from monai_tumorcls.checkpoint import DIGEST_KEY, METADATA_KEY, read_checkpoint, read_metadata, save_checkpoint
 from monai_tumorcls.metrics.calibration import brier_score, expected_calibration_error, fit_temperature
-from monai_tumorcls.utils.atomic import atomic_torch_save
+from monai_tumorcls.utils.flags import as_flag
 from monai_tumorcls.utils.run_info import describe_init, environment_info
 
-from .checkpoint import METADATA_KEY, load_checkpoint, read_checkpoint
+from .checkpoint import load_checkpoint
 from .distributed import dist_rank
 
 __all__ = [
@@ -134,16 +136,10 @@ def checkpoint_metadata(
     }
 
 
-def read_checkpoint_metadata(path: str | Path) -> dict:
-    """The metadata stored in checkpoint ``path``; ``{}`` with a warning for a checkpoint written without it (and
-    ``{}`` for a missing file, which loading the weights reports)."""
-    if not Path(path).is_file():
-        return {}
-    meta = read_checkpoint(path).get(METADATA_KEY)
-    if not meta:
-        logger.warning("%s holds no metadata (written before checkpoints described themselves): the network and "
-                       "preprocessing come from the bundle's train.json and overrides alone, unchecked", path)
-    return dict(meta or {})
+def read_checkpoint_metadata(path: str | Path, accept_edited: bool | str = False) -> dict:
+    """The checked metadata of checkpoint ``path`` (:func:`monai_tumorcls.checkpoint.read_metadata`: schema always,
+    digest unless ``accept_edited``, a yes/no bundle option); ``{}`` for a checkpoint without metadata."""
+    return read_metadata(path, as_flag(accept_edited, "accept_edited_checkpoint"))
 
 
 def _refuse_contradictions(stored: Mapping, values: Mapping) -> None:
@@ -222,7 +218,8 @@ def calibrate_checkpoint(path: str | Path, network: torch.nn.Module, dataset, ba
         "ece_before": expected_calibration_error(before, y), "ece_after": expected_calibration_error(after, y),
         "brier_before": brier_score(before, y), "brier_after": brier_score(after, y),
     }
-    atomic_torch_save(ckpt, Path(path))
+    weights = {k: v for k, v in ckpt.items() if k not in (METADATA_KEY, DIGEST_KEY)}
+    save_checkpoint(path, weights, ckpt[METADATA_KEY])  # a new digest: the metadata changed
     logger.info("%s: temperature %.4f fitted on %d validation items (ECE, Brier before -> after: %s)", path,
                 temperature, len(labels), ckpt[METADATA_KEY]["calibration"])
     return temperature

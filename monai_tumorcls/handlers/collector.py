@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
+from monai.engines.utils import IterationEvents
 from monai.utils import IgniteInfo, min_version, optional_import
 
 from .distributed import dist_rank, dist_world_size
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 else:
     Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
 
-__all__ = ["ItemCollector", "item_filename", "merged_items", "to_scalar"]
+__all__ = ["ItemCollector", "RawOutputs", "item_filename", "merged_items", "to_scalar"]
 
 
 def item_filename(item: dict, keys: Sequence[str] = ("image_path", "image")) -> str:
@@ -51,6 +52,37 @@ def merged_items(batch: Any, output: Any) -> list[dict]:
     outputs = output if isinstance(output, list) else [output]
     batches = batch if isinstance(batch, list) and len(batch) == len(outputs) else [{}] * len(outputs)
     return [{**(b if isinstance(b, dict) else {}), **o} for b, o in zip(batches, outputs)]
+
+
+class RawOutputs:
+    """The network's raw output (e.g. logits) of each item of the current iteration, captured before the
+    postprocessing: MONAI engines fire ``FORWARD_COMPLETED`` between the forward pass and the postprocessing (run at
+    ``ITERATION_COMPLETED``). What a handler needs to check them: a ``-inf`` logit still gives finite probabilities.
+    On a plain Ignite engine (no such event) nothing is captured.
+
+    Args:
+        key: key of the network output in ``engine.state.output`` (a batched tensor).
+    """
+
+    def __init__(self, key: str = "pred") -> None:
+        self.key = key
+        self.items: list[torch.Tensor] | None = None
+
+    def attach(self, engine: Engine) -> None:
+        try:
+            engine.add_event_handler(IterationEvents.FORWARD_COMPLETED, self._capture)
+        except ValueError:  # a plain Ignite engine: the event is not registered, nothing to capture
+            pass
+
+    def _capture(self, engine: Engine) -> None:
+        output = engine.state.output
+        pred = output.get(self.key) if isinstance(output, dict) else None
+        self.items = list(pred.detach().cpu()) if isinstance(pred, torch.Tensor) and pred.ndim else None
+
+    def take(self, n_items: int) -> list[torch.Tensor] | None:
+        """The captured outputs of the current iteration when there are ``n_items`` of them (else ``None``), once."""
+        items, self.items = self.items, None
+        return items if items is not None and len(items) == n_items else None
 
 
 class ItemCollector:

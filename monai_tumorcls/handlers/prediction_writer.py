@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import torch
 
-from monai_tumorcls.handlers.collector import ItemCollector, item_filename
-from monai_tumorcls.utils.atomic import atomic_write_text
+from monai_tumorcls.handlers.collector import ItemCollector, RawOutputs, item_filename, merged_items
+from monai_tumorcls.inference.aggregation import NON_FINITE_OUTPUT
+from monai_tumorcls.utils.atomic import atomic_write_texts, is_out_of_space
 
 if TYPE_CHECKING:
     from ignite.engine import Engine
 
-__all__ = ["PredictionWriter"]
+__all__ = ["PredictionWriter", "finite_values"]
 
 
 def printable_name(text: str) -> str:
@@ -26,11 +27,21 @@ def printable_name(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def finite_values(value) -> np.ndarray | None:
+    """``value`` (a tensor or array-like) flattened to float64, or ``None`` when any element is NaN or infinite."""
+    values = value.detach().double().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, float)
+    values = values.reshape(-1)
+    return values if np.all(np.isfinite(values)) else None
+
+
 class PredictionWriter(ItemCollector):
-    """Writes ``<stem>.csv`` and ``<stem>.json`` with, per input file, the predicted class and class
-    probabilities, or the error that stopped the file from being read (``error`` column; see
-    :class:`monai_tumorcls.data.FailSafeDataset`), and what makes a prediction untrustworthy (``warnings``: a blank
-    or tiny image). Files are written atomically when the run completes.
+    """Writes ``<stem>.csv`` and ``<stem>.json`` with one row per input file: ``status`` ``ok`` with the predicted
+    class and class probabilities; ``error`` with what stopped the file from being read or classified (see
+    :class:`monai_tumorcls.data.FailSafeDataset`; a network output that is not finite, e.g. from NaN weights, is an
+    error too: no decision from a broken model); or ``skipped`` with why the file is not classified (an output of this
+    package). ``error`` holds the one-line reason of both. ``warnings`` says what makes a prediction untrustworthy (a
+    blank or tiny image). Files are written atomically when the run completes; :attr:`num_classified`,
+    :attr:`num_failed` and :attr:`num_skipped` count the rows.
 
     Args:
         output_dir: destination folder.
@@ -40,6 +51,10 @@ class PredictionWriter(ItemCollector):
         error_key: item key holding an error message ("" when the item was read).
         warnings_key: item key holding the image's warnings, joined by "; " ("" or absent when none).
         save_rank: rank that writes in distributed runs.
+        skipped_key: item key holding why the file is not classified ("" or absent when it is).
+        logits_key: item key of the network's raw output (checked to be finite too: a ``-inf`` logit can still give
+            finite probabilities); on a MONAI engine it is captured before the postprocessing (:class:`RawOutputs`
+            of ``pred_key``).
     """
 
     def __init__(
@@ -51,24 +66,42 @@ class PredictionWriter(ItemCollector):
         error_key: str = "error",
         warnings_key: str = "warnings",
         save_rank: int = 0,
+        skipped_key: str = "skipped",
+        logits_key: str = "logits",
     ) -> None:
         super().__init__(save_rank=save_rank)
         self.output_dir = Path(output_dir)
         self.class_names = list(class_names)
         self.stem, self.pred_key, self.error_key, self.warnings_key = stem, pred_key, error_key, warnings_key
-        self.num_failed = 0
+        self.skipped_key, self.logits_key = skipped_key, logits_key
+        self.raw_outputs = RawOutputs(pred_key)
+        self.num_failed = self.num_skipped = self.num_classified = 0
+        self.write_error: OSError | None = None  # a full disk when the tables were written
+
+    def attach(self, engine: Engine) -> None:
+        super().attach(engine)
+        self.raw_outputs.attach(engine)
+
+    def _collect(self, engine: Engine) -> None:
+        items = merged_items(engine.state.batch, engine.state.output)
+        raw = self.raw_outputs.take(len(items))  # in batch order, as the decollated items
+        if raw is not None:
+            items = [{**item, self.logits_key: logits} for item, logits in zip(items, raw)]
+        self.rows.extend(self.row(item) for item in items)
 
     def row(self, item: dict) -> dict:
-        error = item.get(self.error_key) or ""
+        name = printable_name(item_filename(item))
+        error, skipped = item.get(self.error_key) or "", item.get(self.skipped_key) or ""
+        prob = None if error or skipped else finite_values(item[self.pred_key])
+        if not (error or skipped) and (prob is None or not self._finite_logits(item)):
+            error = f"{name}: {NON_FINITE_OUTPUT}"
+            self.logger.error("%s", error)
         warnings = [w for w in str(item.get(self.warnings_key) or "").split("; ") if w]
-        row = {"file": printable_name(item_filename(item)), "status": "error" if error else "ok",
-               "error": printable_name(error), "warnings": warnings}
-        if error:
+        row = {"file": name, "status": "error" if error else ("skipped" if skipped else "ok"),
+               "error": printable_name(error or skipped), "warnings": warnings}
+        if error or skipped:
             row.update({"predicted": None, "probabilities": None})
             return row
-        prob = item[self.pred_key]
-        prob = prob.detach().float().cpu().numpy() if isinstance(prob, torch.Tensor) else np.asarray(prob, float)
-        prob = prob.reshape(-1)
         row["predicted"] = self.class_names[int(prob.argmax())]
         row["probabilities"] = {c: round(float(v), 6) for c, v in zip(self.class_names, prob)}
         for key in ("saliency_peak", "saliency_file"):  # from a SaliencyWriter attached before this writer
@@ -76,22 +109,32 @@ class PredictionWriter(ItemCollector):
                 row[key] = item[key]
         return row
 
+    def _finite_logits(self, item: dict) -> bool:
+        return self.logits_key not in item or finite_values(item[self.logits_key]) is not None
+
     def finalize(self, rows: list[dict], engine: Engine | None = None) -> None:
         rows = sorted(rows, key=lambda r: r["file"])
-        self.num_failed = sum(r["status"] == "error" for r in rows)
-        summary = {"num_files": len(rows), "num_failed": self.num_failed, "class_names": self.class_names, "rows": rows}
-        json_text = json.dumps(summary, indent=2) + "\n"
+        counts = {status: sum(r["status"] == status for r in rows) for status in ("ok", "error", "skipped")}
+        self.num_classified, self.num_failed, self.num_skipped = counts["ok"], counts["error"], counts["skipped"]
+        summary = {"num_files": len(rows), "num_failed": self.num_failed, "num_skipped": self.num_skipped,
+                   "num_classified": self.num_classified, "class_names": self.class_names, "rows": rows}
+        json_text = json.dumps(summary, indent=2, allow_nan=False) + "\n"
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["file", "status", "predicted"] + [f"prob_{c}" for c in self.class_names] + ["error", "warnings"])
         for r in rows:
             probs = [r["probabilities"][c] for c in self.class_names] if r["probabilities"] else [""] * len(self.class_names)
             writer.writerow([r["file"], r["status"], r["predicted"] or ""] + probs + [r["error"], "; ".join(r["warnings"])])
-        # both texts are complete before either file is written: the two outputs always come from the same run
-        atomic_write_text(self.output_dir / f"{self.stem}.json", json_text)
-        atomic_write_text(self.output_dir / f"{self.stem}.csv", buf.getvalue())
-        self.logger.info(
-            "predictions for %d files written to %s (%d failed)", len(rows), self.output_dir, self.num_failed
-        )
+        # one set: either both files of this run replace the old ones, or neither does (e.g. on a full disk)
+        try:
+            atomic_write_texts({self.output_dir / f"{self.stem}.json": json_text,
+                                self.output_dir / f"{self.stem}.csv": buf.getvalue()})
+        except OSError as e:
+            if not is_out_of_space(e):
+                raise
+            self.write_error = e  # the run ends with one line (run_inference), not an engine traceback
+            return
+        self.logger.info("predictions for %d files written to %s (%d classified, %d failed, %d skipped)", len(rows),
+                         self.output_dir, self.num_classified, self.num_failed, self.num_skipped)
         if engine is not None:
             engine.state.metrics["num_failed"] = self.num_failed

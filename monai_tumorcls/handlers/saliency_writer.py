@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
 from ..visualize.saliency import DEFAULT_TARGET_LAYER, grad_cam, peak_fractions, write_overlay
-from .collector import item_filename, merged_items
+from .collector import RawOutputs, item_filename, merged_items
 
 __all__ = ["SaliencyWriter"]
 
@@ -22,7 +21,9 @@ class SaliencyWriter:
     channel with the map on top; the cross marks the peak) and adds to the engine's output item
     ``saliency_peak`` = ``{"row": r, "col": c}`` as fractions of the input's height and width (so they map onto the
     original image whatever the resize) and ``saliency_file`` (relative to ``output_dir``), which
-    :class:`~monai_tumorcls.handlers.PredictionWriter` puts into the JSON. Items that failed to load are skipped.
+    :class:`~monai_tumorcls.handlers.PredictionWriter` puts into the JSON. Items without a prediction get no overlay:
+    those that failed to load, those skipped (an output of this package) and those whose network output is not finite
+    (a broken model explains nothing).
     Attach it before the prediction writer (both run on ``ITERATION_COMPLETED``, in attachment order).
 
     Args:
@@ -31,20 +32,33 @@ class SaliencyWriter:
         target_layer: dotted module name (default: the trunk's last stage).
         folder: sub-folder of the PNGs.
         image_key, error_key: item keys of the network input and of a load error.
+        skipped_key, pred_key: item keys of why a file is not classified and of the class probabilities.
     """
 
     def __init__(self, network: torch.nn.Module, output_dir: str | Path, target_layer: str = DEFAULT_TARGET_LAYER,
-                 folder: str = "saliency", image_key: str = "image", error_key: str = "error") -> None:
+                 folder: str = "saliency", image_key: str = "image", error_key: str = "error",
+                 skipped_key: str = "skipped", pred_key: str = "pred") -> None:
         self.network, self.output_dir, self.target_layer = network, Path(output_dir), target_layer
         self.folder, self.image_key, self.error_key = folder, image_key, error_key
+        self.skipped_key, self.pred_key = skipped_key, pred_key
+        self.raw_outputs = RawOutputs(pred_key)
+
+    def _explained(self, item: dict, raw: torch.Tensor | None) -> bool:
+        """Whether ``item`` (with its network output before postprocessing, ``raw``) has a prediction to explain."""
+        if item.get(self.error_key) or item.get(self.skipped_key):
+            return False
+        outputs = [torch.as_tensor(v) for v in (item.get(self.pred_key), raw) if v is not None]
+        return all(bool(torch.isfinite(v).all()) for v in outputs)
 
     def attach(self, engine: Engine) -> None:
+        self.raw_outputs.attach(engine)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self.iteration_completed)
 
     def iteration_completed(self, engine: Engine) -> None:
         outputs = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
         items = merged_items(engine.state.batch, outputs)
-        keep = [i for i, it in enumerate(items) if not it.get(self.error_key)]
+        raw = self.raw_outputs.take(len(items)) or [None] * len(items)
+        keep = [i for i, (it, r) in enumerate(zip(items, raw)) if self._explained(it, r)]
         if not keep:
             return
         device = next(self.network.parameters()).device

@@ -22,7 +22,9 @@ import torch
 from monai.handlers import CheckpointLoader, EarlyStopHandler
 from monai.utils import IgniteInfo, min_version, optional_import
 
+from monai_tumorcls.checkpoint import read_checkpoint
 from monai_tumorcls.utils.atomic import atomic_torch_save
+from monai_tumorcls.utils.exits import could_not_start
 from monai_tumorcls.utils.flags import as_flag
 
 from .checkpoint import AtomicCheckpointSaver, state_dict_of
@@ -195,6 +197,11 @@ class TrainingStateHandler:
         self.epoch_log = _EpochLog()
 
     def attach(self, engine: Engine) -> None:
+        if self.resume and self.path.is_file():  # a damaged state file: one line naming it, before training starts
+            try:
+                read_checkpoint(self.path)
+            except ValueError as e:
+                could_not_start(f"cannot resume: {e}")
         engine.add_event_handler(Events.STARTED, self.start)
         engine.add_event_handler(Events.EPOCH_STARTED, self.epoch_log.epoch_started)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.save)

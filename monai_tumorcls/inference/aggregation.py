@@ -9,6 +9,7 @@ import numpy as np
 
 __all__ = [
     "AGGREGATIONS",
+    "NON_FINITE_OUTPUT",
     "NON_TUMOUR_NAMES",
     "SeriesDecision",
     "aggregate_slices",
@@ -19,6 +20,9 @@ __all__ = [
 #: aggregation methods: the highest slice tumour probability, the mean of the ``top_k`` highest, or the mean
 AGGREGATIONS: tuple[str, ...] = ("max", "top_k_mean", "mean")
 _ALIASES = {"topk": "top_k_mean", "top_k": "top_k_mean", "topk_mean": "top_k_mean", "average": "mean"}
+#: why a slice, image or series has no decision when the network's output is not finite (NaN weights, an overflow):
+#: a broken model decides nothing, and never "no tumour"
+NON_FINITE_OUTPUT = "non-finite model output (NaN/Inf): the model is broken"
 #: class names treated as "no tumour" when ``tumour_classes`` is not given
 NON_TUMOUR_NAMES = frozenset({"notumor", "notumour", "no_tumor", "no_tumour", "no-tumor", "normal", "healthy"})
 
@@ -105,7 +109,8 @@ def aggregate_slices(
         probabilities: (N, C) class probabilities per slice (rows of excluded slices may be NaN).
         class_names: the C class names.
         tumour_classes: tumour class names (default :func:`default_tumour_classes`).
-        valid: (N,) bool, slices allowed to contribute (default: rows without NaN).
+        valid: (N,) bool, slices allowed to contribute (default: rows without NaN). A valid slice whose row is not
+            finite means a broken model: no decision at all (``is_tumour=None``), never one from the other slices.
         method: ``max`` | ``top_k_mean`` (alias ``topk``) | ``mean``.
         top_k: number of highest slices averaged by ``top_k_mean`` (fewer if fewer are valid).
         threshold: decision threshold on the aggregated tumour probability.
@@ -123,7 +128,8 @@ def aggregate_slices(
     tumour_classes = tuple(tumour_classes) if tumour_classes is not None else default_tumour_classes(class_names)
     ok = np.all(np.isfinite(probs), axis=1)
     if valid is not None:
-        ok &= np.asarray(valid, dtype=bool)
+        valid = np.asarray(valid, dtype=bool)
+        ok = ok & valid if np.all(ok[valid]) else np.zeros_like(ok)  # a valid slice without a finite output: broken
     n_valid = int(ok.sum())
     if n_valid == 0:
         return SeriesDecision(method, top_k, threshold, None, None, None, None, [], 0)

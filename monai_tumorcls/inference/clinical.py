@@ -29,13 +29,15 @@ import torch
 
 from ..data.datalist import file_sha256
 from ..data.image_checks import image_warnings
+from ..data.input_limits import entry_problem
 from ..data.dicom_series import NIFTI_SUFFIXES, SeriesSelection, scan_dicom_folder, select_series
 from ..data.readers.dicom import load_dicom_series
 from ..data.readers.errors import ImageReadError
 from ..data.readers.nifti import PLANES, load_nifti_volume
 from ..data.slicing import volume_to_slices
+from ..utils.atomic import is_out_of_space
 from ..visualize.saliency import DEFAULT_TARGET_LAYER
-from .aggregation import aggregate_slices, default_tumour_classes, tumour_probability
+from .aggregation import NON_FINITE_OUTPUT, aggregate_slices, default_tumour_classes, tumour_probability
 from .records import SCHEMA_VERSION, ClinicalRunResult, InputResult, RunIssue, SeriesResult, SliceRecord
 from .records import write_run_outputs
 from .slice_prediction import SlicePredictor
@@ -49,10 +51,11 @@ _PLANE_WORLD_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
 
 
 def _file_id(path: Path) -> str:
-    """``f-`` + sha256(content)[:16], or ``p-`` + sha256(path)[:16] when the file cannot be read."""
+    """``f-`` + sha256(content)[:16], or ``p-`` + sha256(path)[:16] when the file cannot be read (or is not a regular
+    file: a FIFO or device is never opened)."""
     try:
         return "f-" + file_sha256(path)[:16]
-    except OSError:
+    except (OSError, ImageReadError):
         return "p-" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
 
 
@@ -162,7 +165,8 @@ class ClinicalInferer:
         )
 
     def classify_input(
-        self, path: str | PathLike, input_index: int = 0, saliency_dir: str | PathLike | None = None
+        self, path: str | PathLike, input_index: int = 0, saliency_dir: str | PathLike | None = None,
+        exclude: Sequence[str | PathLike] = (),
     ) -> InputResult:
         """Classify one input: a DICOM folder (walked recursively; NIfTI files inside too), a DICOM file or a NIfTI
         file. Never raises for bad input: what could not be classified is in the result's ``errors``.
@@ -173,6 +177,9 @@ class ClinicalInferer:
             saliency_dir: if given, a Grad-CAM overlay PNG of every contributing slice is written there; the
                 slice's ``saliency_file`` is ``"<saliency_dir name>/<png name>"`` (relative to the folder above
                 ``saliency_dir``) and ``saliency_peak`` its peak (fractions of height and width).
+            exclude: folders not scanned (e.g. the run's output folder inside the input), recorded as skipped. The
+                output folder of any run (it holds the run's lock file) and this package's own DICOM outputs are
+                skipped anyway.
 
         Returns:
             an :class:`~monai_tumorcls.inference.records.InputResult`: ``series`` (each with ``decision``, per-slice
@@ -180,7 +187,7 @@ class ClinicalInferer:
             ``errors`` and the summary ``record`` (``status``: ok / partial / failed).
         """
         saliency_dir = Path(saliency_dir) if saliency_dir is not None else None
-        return _InputRun(self, input_index, saliency_dir).run(path)
+        return _InputRun(self, input_index, saliency_dir, [Path(p) for p in exclude]).run(path)
 
     def run(
         self,
@@ -200,7 +207,7 @@ class ClinicalInferer:
             run_name, output_dir / f"{run_name}.json", output_dir / f"{run_name}.csv", [], [], [], []
         )
         for idx, inp in enumerate(inputs):
-            found = self.classify_input(inp, idx, saliency_dir)
+            found = self.classify_input(inp, idx, saliency_dir, exclude=[output_dir])  # outputs are never inputs
             for s in found.series:  # numbered across the run
                 s.series_index = len(result.series)
                 result.series.append(s)
@@ -238,7 +245,7 @@ class ClinicalInferer:
             "run": {"name": result.run_name, "created_utc": created, **self.options()},
             "summary": {
                 "n_inputs": len(result.inputs),
-                "n_series_classified": len(result.series),
+                "n_series_classified": result.n_decided,
                 "n_tumour": sum(1 for s in result.series if s.decision.is_tumour),
                 "n_skipped": len(result.skipped),
                 "n_errors": len(result.errors),
@@ -251,11 +258,17 @@ class ClinicalInferer:
         }
 
 
+def _raise_if_out_of_space(error: Exception) -> None:
+    """A full disk ends the whole run (one line, exit status 3: see ``run_inference``); it is no input's failure."""
+    if is_out_of_space(error):
+        raise error
+
+
 class _InputRun:
     """Classifying one input of a :class:`ClinicalInferer`: collects its series, skips and errors."""
 
-    def __init__(self, inferer: ClinicalInferer, idx: int, saliency_dir: Path | None):
-        self.o, self.idx, self.saliency_dir = inferer, idx, saliency_dir
+    def __init__(self, inferer: ClinicalInferer, idx: int, saliency_dir: Path | None, exclude: Sequence[Path] = ()):
+        self.o, self.idx, self.saliency_dir, self.exclude = inferer, idx, saliency_dir, exclude
         self.result = InputResult({"input_index": idx})
 
     def rel(self, path: Path, base: Path) -> str | None:
@@ -277,24 +290,36 @@ class _InputRun:
         if self.o.record_paths:
             record["path"] = str(inp)
         try:
-            if not path.exists():
-                record["kind"] = "missing"
-                self.issue(True, "input", "does not exist")
-            elif path.is_file() and path.name.lower().endswith(NIFTI_SUFFIXES):
-                record["kind"] = "nifti"
-                self.nifti(path, path.parent)
-            else:
-                record["kind"] = "dicom_folder" if path.is_dir() else "dicom_file"
-                found, classified = self.dicom(path)
-                if classified == 0:
-                    self.issue(True, "input", f"nothing classified ({found} series/volume(s) found)")
+            self.classify_path(path)
         except Exception as e:  # noqa: BLE001 - last resort: never let one input stop the batch
+            _raise_if_out_of_space(e)
             logger.debug("input %d failed", self.idx, exc_info=True)
             self.issue(True, "input", f"internal error ({type(e).__name__})")
-        record["n_series_classified"] = len(self.result.series)
+        # a series without a decision (no usable slice, a broken model) is not classified; its error says why
+        record["n_series_classified"] = sum(s.decision.is_tumour is not None for s in self.result.series)
         record["n_errors"] = len(self.result.errors)
         record["status"] = "ok" if not record["n_errors"] else ("partial" if record["n_series_classified"] else "failed")
         return self.result
+
+    def classify_path(self, path: Path) -> None:
+        """Classify the input ``path`` by its kind: a folder, a NIfTI file or a DICOM file; anything that is not a
+        regular file (a FIFO, device, socket or a dangling link) is an error and never opened."""
+        record, folder = self.result.record, path.is_dir()
+        problem = None if folder else entry_problem(path)
+        if problem == "file not found":
+            record["kind"] = "missing"
+            self.issue(True, "input", "does not exist")
+        elif problem is not None:
+            record["kind"] = "not_a_file"
+            self.issue(True, "input", problem)
+        elif not folder and path.name.lower().endswith(NIFTI_SUFFIXES):
+            record["kind"] = "nifti"
+            self.nifti(path, path.parent)
+        else:
+            record["kind"] = "dicom_folder" if folder else "dicom_file"
+            found, classified = self.dicom(path)
+            if classified == 0:
+                self.issue(True, "input", f"nothing classified ({found} series/volume(s) found)")
 
     def nifti(self, path: Path, base: Path) -> bool:
         fid = _file_id(path)
@@ -317,6 +342,7 @@ class _InputRun:
         try:
             self.classify(sid, "nifti", volume, meta, [fid], [rel] if rel else None, notes, None)
         except Exception as e:  # noqa: BLE001 - one bad volume must not stop the run
+            _raise_if_out_of_space(e)
             reason = f"classification failed ({type(e).__name__}: {_scrub(str(e), path)[:200]})"
             self.issue(True, f"volume {sid}", reason)
             return False
@@ -324,10 +350,11 @@ class _InputRun:
 
     def dicom(self, root: Path) -> tuple[int, int]:
         """Classify the DICOM series (and NIfTI files) under ``root``: (series/volumes found, classified)."""
-        scan = scan_dicom_folder(root)
+        scan = scan_dicom_folder(root, exclude=self.exclude)
         base = root if root.is_dir() else root.parent
         for issue in scan.issues:
-            item = "input" if issue.path == root and root.is_dir() else f"file {_file_id(issue.path)}"
+            kind = "folder" if issue.path.is_dir() else "file"  # e.g. an output folder, not scanned
+            item = "input" if issue.path == root and root.is_dir() else f"{kind} {_file_id(issue.path)}"
             self.issue(issue.is_error, item, issue.reason, issue.path, base)
         classified = sum(self.nifti(nii, base) for nii in scan.nifti_files)
         selected, rejected = select_series(scan.series, self.o.selection)
@@ -365,6 +392,7 @@ class _InputRun:
             self.classify(s.series_id, "dicom", vol.array, vol.meta, file_ids, files, _dicom_notes(vol), sources)
             return True
         except Exception as e:  # noqa: BLE001
+            _raise_if_out_of_space(e)
             reason = f"classification failed ({type(e).__name__}: {_scrub(str(e), root)[:200]})"
             self.issue(True, f"series {s.series_id}", reason)
             return False
@@ -383,9 +411,11 @@ class _InputRun:
         """Classify the slices of ``volume`` and add its :class:`SeriesResult`."""
         o, plane = self.o, meta.get("slice_plane", "unknown")
         stack = volume_to_slices(volume, meta["affine"], plane, o.square_pixels, o.pad_to_square)
-        probs, excluded, reasons = self.slice_probabilities(stack, sid)
+        probs, no_signal, broken, reasons = self.slice_probabilities(stack, sid)
+        excluded = no_signal | broken
+        # a slice with signal but no finite output means a broken model: aggregate_slices then decides nothing
         decision = aggregate_slices(
-            probs, o.class_names, o.tumour_classes, ~excluded, o.aggregation, o.top_k, o.threshold
+            probs, o.class_names, o.tumour_classes, ~no_signal, o.aggregation, o.top_k, o.threshold
         )
         saliency = {}
         if self.saliency_dir is not None:
@@ -396,9 +426,7 @@ class _InputRun:
         records = self.slice_records(stack, probs, excluded, reasons, decision.contributing_slices, saliency,
                                      meta, slice_sources, volume.shape[:2])
         notes += _volume_notes(stack, meta, plane) + image_warnings(volume.shape[:2])
-        if not decision.contributing_slices:
-            notes.append("no slice with signal: decision undetermined")
-            self.issue(True, f"{source} {sid}", "no slice with signal (blank, constant or non-finite): no decision")
+        self.no_decision(f"{source} {sid}", decision, int(broken.sum()), len(records), notes)
         result = SeriesResult(
             series_index=len(self.result.series),
             series_id=sid,
@@ -419,19 +447,29 @@ class _InputRun:
             self.idx, source, sid, len(records), result.n_excluded_slices, decision.label, decision.tumour_probability,
         )
 
-    def slice_probabilities(self, stack, sid: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """The class probabilities of the slices of ``stack`` with signal, which slices are excluded (constant, low
-        foreground, or a non-finite network output) and why ("" for a kept slice)."""
+    def no_decision(self, item: str, decision, n_broken: int, n_slices: int, notes: list[str]) -> None:
+        """Record why a series has no decision (``decision.is_tumour`` None) as an error: a broken model, or no slice
+        with signal."""
+        if n_broken:
+            notes.append("network output not finite: no decision")
+            self.issue(True, item, f"{NON_FINITE_OUTPUT} ({n_broken} of {n_slices} slices): no decision")
+        elif decision.is_tumour is None:
+            notes.append("no slice with signal: decision undetermined")
+            self.issue(True, item, "no slice with signal (blank, constant or non-finite): no decision")
+
+    def slice_probabilities(self, stack, sid: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """The class probabilities of the slices of ``stack`` with signal, the slices without signal (constant or
+        low foreground, not classified), those whose network output is not finite (NaN rows), and why a slice is
+        excluded ("" for a kept slice)."""
         o = self.o
-        excluded = stack.constant | (stack.foreground < o.min_foreground_fraction)
+        no_signal = stack.constant | (stack.foreground < o.min_foreground_fraction)
+        probs = o.predictor.probabilities(stack.images, np.flatnonzero(~no_signal), stack.pixel_spacing_mm, sid)
+        broken = ~no_signal & ~np.all(np.isfinite(probs), axis=1)
         reasons = [
-            "no signal (constant slice)" if c else ("low foreground" if e else "")
-            for c, e in zip(stack.constant, excluded)
+            "no signal (constant slice)" if c else ("low foreground" if e else (NON_FINITE_OUTPUT if b else ""))
+            for c, e, b in zip(stack.constant, no_signal, broken)
         ]
-        probs = o.predictor.probabilities(stack.images, np.flatnonzero(~excluded), stack.pixel_spacing_mm, sid)
-        bad = ~excluded & ~np.all(np.isfinite(probs), axis=1)
-        reasons = [r or ("network output not finite" if b else "") for r, b in zip(reasons, bad)]
-        return probs, excluded | bad, reasons
+        return probs, no_signal, broken, reasons
 
     def slice_records(self, stack, probs, excluded, reasons, contributing, saliency, meta, slice_sources, in_plane):
         """One :class:`SliceRecord` per slice of ``stack``, with its source file when the slices are the stored

@@ -20,6 +20,8 @@ import pydicom
 
 from ..data.datalist import file_sha256
 from ..data.dicom_series import DicomSeries, scan_dicom_folder
+from ..data.own_outputs import DICOM_MANUFACTURER
+from ..utils.atomic import is_out_of_space
 from ..utils.flags import as_flag
 from .records import ClinicalRunResult, SeriesResult
 
@@ -28,7 +30,7 @@ __all__ = ["DICOM_RESULTS_FOLDER", "write_series_dicom_results", "write_run_dico
 logger = logging.getLogger(__name__)
 
 DICOM_RESULTS_FOLDER = "dicom_results"
-MANUFACTURER = "monai-tumorcls"
+MANUFACTURER = DICOM_MANUFACTURER  # also how a later scan recognises these files as outputs, never inputs
 #: patient directions of the rows and columns of a display-oriented slice (radiological convention)
 _DISPLAY_ORIENTATION = {"axial": ("L", "P"), "coronal": ("L", "F"), "sagittal": ("P", "F")}
 _SCHEME = "99TUMORCLS"  # local coding scheme for the model's own classes (no standard code says "glioma class 2")
@@ -172,12 +174,15 @@ def write_run_dicom_results(result: ClinicalRunResult, inputs: Sequence[str | os
             continue
         try:
             if s.input_index not in scans:
-                scans[s.input_index] = {d.series_id: d for d in scan_dicom_folder(inputs[s.input_index]).series}
+                scan = scan_dicom_folder(inputs[s.input_index], exclude=[output_dir])  # as the run scanned it
+                scans[s.input_index] = {d.series_id: d for d in scan.series}
             overlays = {r.slice_index: output_dir / r.saliency_file for r in s.slices if r.saliency_file}
             write_series_dicom_results(s, scans[s.input_index][s.series_id], output_dir / DICOM_RESULTS_FOLDER,
                                        overlays)
             written += 1
         except Exception as e:  # noqa: BLE001 - one series' DICOM output must not stop the others
+            if is_out_of_space(e):  # a full disk ends the run (exit status 3), it is not this series' problem
+                raise
             logger.error("series %s: DICOM results not written (%s)", s.series_id, type(e).__name__)
     logger.info("DICOM results (SR + Grad-CAM secondary captures) written for %d series", written)
     return written

@@ -10,11 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..utils.atomic import atomic_write_text
+from ..utils.atomic import atomic_write_texts
 from .aggregation import SeriesDecision
 
 __all__ = [
@@ -160,7 +161,8 @@ class InputResult:
     """What :meth:`~monai_tumorcls.inference.ClinicalInferer.classify_input` found in one input (file or folder).
 
     Attributes:
-        record: the input's summary (``input_index``, ``kind``, ``n_series_classified``, ``n_errors``, ``status``).
+        record: the input's summary (``input_index``, ``kind``, ``n_series_classified`` (series with a decision),
+            ``n_errors``, ``status``: ``failed`` when no series got a decision, e.g. from a broken model).
         series: classified series/volumes (``series_index`` counts within this input).
         skipped: items deliberately not classified (non-image files, series not selected).
         errors: items that failed.
@@ -282,13 +284,24 @@ def csv_text(series: Sequence[SeriesResult], class_names: Sequence[str], with_pa
 
 
 def _fmt(v: float | None) -> str:
-    return "" if v is None else f"{v:.6f}"
+    return "" if v is None or not math.isfinite(v) else f"{v:.6f}"
+
+
+def finite_or_null(value):
+    """``value`` with every float that is not finite (NaN, Inf) replaced by ``None``, in nested dicts, lists and
+    tuples: JSON has no NaN, and one such value must not stop the run's report from being written."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
 
 
 def write_run_outputs(result: ClinicalRunResult, report: dict, class_names: Sequence[str], with_path: bool) -> None:
-    """Write ``report`` to ``result.json_path`` and the slice table to ``result.csv_path``. Both texts are complete
-    before either file is written (each atomically), so the two files always come from the same run."""
-    json_text = json.dumps(report, indent=2, allow_nan=False) + "\n"
-    table = csv_text(result.series, class_names, with_path)
-    atomic_write_text(result.json_path, json_text)
-    atomic_write_text(result.csv_path, table)
+    """Write ``report`` to ``result.json_path`` and the slice table to ``result.csv_path`` as one set (both replace
+    the old files, or neither does), so the two files always come from the same run. A value that is not finite is
+    written as null (JSON) or left empty (CSV)."""
+    json_text = json.dumps(finite_or_null(report), indent=2, allow_nan=False) + "\n"
+    atomic_write_texts({result.json_path: json_text, result.csv_path: csv_text(result.series, class_names, with_path)})

@@ -81,14 +81,16 @@ class SlicePredictor:
     def probabilities(
         self, images: np.ndarray, indices: np.ndarray, spacing: tuple[float, float], sid: str
     ) -> np.ndarray:
-        """(N, C) class probabilities of ``images`` (N, H, W); rows not in ``indices`` stay NaN."""
+        """(N, C) class probabilities of ``images`` (N, H, W); rows not in ``indices`` stay NaN, and so do the rows
+        of slices whose network output is not finite (a ``-inf`` logit can still give finite probabilities)."""
         probs = np.full((images.shape[0], len(self.class_names)), np.nan)
         for start in progress_bar(range(0, len(indices), self.batch_size), f"slices of {sid}"):
             batch_idx = indices[start : start + self.batch_size]
             x = self.batch(images, batch_idx, spacing, sid)
             with torch.inference_mode():
-                logits = self.network(x)
-            probs[batch_idx] = self._activate(logits.detach().float().cpu()).numpy().astype(np.float64)
+                logits = self.network(x).detach().float().cpu()
+            finite = torch.isfinite(logits.reshape(logits.shape[0], -1)).all(dim=1).numpy()
+            probs[batch_idx[finite]] = self._activate(logits[torch.from_numpy(finite)]).numpy().astype(np.float64)
         return probs
 
     def _activate(self, logits: torch.Tensor) -> torch.Tensor:

@@ -6,16 +6,25 @@ A reader never sees a half-written report, CSV or checkpoint: either the old fil
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import socket
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Mapping
 
 import torch
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_torch_save", "remove_orphan_temps"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_texts",
+    "atomic_torch_save",
+    "is_out_of_space",
+    "remove_orphan_temps",
+]
 
 
 def _umask() -> int:
@@ -87,6 +96,27 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_write(path, "w") as f:
         f.write(text)
     return Path(path)
+
+
+def atomic_write_texts(texts: Mapping[str | os.PathLike, str]) -> list[Path]:
+    """Write several files as one set: every file is written and synced to its temporary file before any replaces
+    its destination, so a failure (e.g. a full disk) leaves all of them as they were, never some new and some old."""
+    with contextlib.ExitStack() as stack:
+        for path, text in texts.items():
+            f = stack.enter_context(atomic_write(path, "w"))
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    return [Path(p) for p in texts]
+
+
+def is_out_of_space(error: BaseException) -> bool:
+    """Whether ``error`` (or an error it was raised from) says the disk or the user's quota is full."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

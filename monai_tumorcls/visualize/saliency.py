@@ -10,6 +10,7 @@ import torch
 from monai.visualize import GradCAM
 from scipy import ndimage
 
+from ..data.own_outputs import PNG_TEXT
 from ..utils.atomic import atomic_write_bytes
 
 __all__ = ["DEFAULT_TARGET_LAYER", "grad_cam", "saliency_peaks", "peak_fractions", "pointing_hits", "grey_png", "overlay_png", "write_overlay"]
@@ -86,11 +87,16 @@ def _unit_grey(image: np.ndarray) -> np.ndarray:
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
 
 
-def _png(pixels: np.ndarray, mode: str) -> bytes:
-    from PIL import Image
+def _png(pixels: np.ndarray, mode: str, text: tuple[str, str] | None = None) -> bytes:
+    """PNG bytes of ``pixels`` in [0, 1], with the tEXt chunk ``text`` (keyword, value) when given."""
+    from PIL import Image, PngImagePlugin
 
+    info = None
+    if text is not None:
+        info = PngImagePlugin.PngInfo()
+        info.add_text(*text)
     buf = io.BytesIO()
-    Image.fromarray((pixels * 255).round().astype(np.uint8), mode).save(buf, format="PNG")
+    Image.fromarray((np.nan_to_num(pixels) * 255).round().astype(np.uint8), mode).save(buf, format="PNG", pnginfo=info)
     return buf.getvalue()
 
 
@@ -102,7 +108,8 @@ def grey_png(image: np.ndarray) -> bytes:
 
 def overlay_png(image: np.ndarray, saliency: np.ndarray, alpha: float = 0.45) -> bytes:
     """PNG bytes: the greyscale ``image`` (H, W, any range) with ``saliency`` ((H, W) in [0, 1]) in red-yellow on
-    top and the peak marked by a cross."""
+    top and the peak marked by a cross. The PNG carries the text chunk :data:`~monai_tumorcls.data.own_outputs.
+    PNG_TEXT`, so that a later run over a folder holding it does not classify it as a patient's image."""
     grey = _unit_grey(image)
     s = np.clip(np.asarray(saliency, dtype=np.float64), 0, 1)
     heat = np.stack([np.ones_like(s), s, np.zeros_like(s)], axis=-1)  # red (low) -> yellow (high)
@@ -111,7 +118,7 @@ def overlay_png(image: np.ndarray, saliency: np.ndarray, alpha: float = 0.45) ->
     r, c = saliency_peaks(s[None])[0]
     rgb[max(r - 3, 0) : r + 4, c] = (0.0, 1.0, 1.0)
     rgb[r, max(c - 3, 0) : c + 4] = (0.0, 1.0, 1.0)
-    return _png(rgb, "RGB")
+    return _png(rgb, "RGB", PNG_TEXT)
 
 
 def write_overlay(path: str | PathLike, image: np.ndarray, saliency: np.ndarray) -> None:

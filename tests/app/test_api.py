@@ -25,7 +25,8 @@ def work(tmp_path):
 @pytest.fixture()
 def client(service, work):
     work.mkdir()
-    return TestClient(create_app(service, UploadLimits(max_upload_bytes=2 << 20), work_root=work))
+    app = create_app(service, UploadLimits(max_upload_bytes=2 << 20), work_root=work)
+    return TestClient(app, base_url="http://127.0.0.1:8000")  # the app answers loopback Host headers only
 
 
 @pytest.fixture()

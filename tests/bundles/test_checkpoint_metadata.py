@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from monai_tumorcls.bundle import load_bundle_config
+from monai_tumorcls.checkpoint import save_checkpoint
 
 from .helpers import PROJECT_ROOT, run_bundle
 
@@ -35,7 +36,7 @@ def tiny(tmp_path_factory):
     network = parser.get_parsed_content("network_def").eval()
     meta = {**parser.get_parsed_content("checkpoint_meta"), "temperature": TEMPERATURE}
     (root / "models").mkdir()
-    torch.save({"model": network.state_dict(), "metadata": meta}, root / "models" / "model.pt")
+    save_checkpoint(root / "models" / "model.pt", {"model": network.state_dict()}, meta)
     images = root / "in"
     images.mkdir()
     rng = np.random.default_rng(0)

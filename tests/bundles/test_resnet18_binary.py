@@ -33,7 +33,7 @@ def trained(tmp_path_factory, kaggle_root):
 def test_training_writes_best_checkpoint_and_logs(trained):
     root, proc = trained
     ckpt = root / "models" / "model.pt"
-    assert set(torch.load(ckpt, map_location="cpu", weights_only=True)) == {"model", "metadata"}
+    assert set(torch.load(ckpt, map_location="cpu", weights_only=True)) == {"model", "metadata", "digest"}
     net = ResNetClassifier("resnet18", num_classes=2)
     load_checkpoint(ckpt, net)
     meta = read_checkpoint_metadata(ckpt)  # what inference rebuilds the model from

@@ -100,3 +100,29 @@ def test_a_batch_collates_whichever_item_fails_first(tmp_path):
             batch = next(iter(DataLoader(ds, batch_size=2)))
             assert type(batch["image"]) is torch.Tensor and batch["image"].shape == (2, 1, 10, 10)
             assert [bool(e) for e in batch["error"]] == [p == bad for p in order]
+
+
+def test_every_item_has_the_same_keys_whatever_happened_to_it(tmp_path):
+    """A batch collates by its first item's keys: a placeholder (unreadable file, an entry never opened, an output
+    skipped) leading a batch must not drop the others' fields, nor a field only some items have stop the run."""
+    from itertools import permutations
+
+    from monai.data import list_data_collate
+
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    Image.fromarray(np.arange(100, dtype=np.uint8).reshape(10, 10)).save(good)
+    bad.write_bytes(b"not an image")
+    load = Compose([LoadImaged("image", image_only=True), EnsureChannelFirstd("image"),
+                    lambda d: {**d, "added_by_a_transform": 1}])
+    data = [{"image": str(good), "label": 1}, {"image": str(bad), "label": 0},
+            {"image": "/in/a.jpg", "label": 0, "problem": "not a regular file (named pipe (FIFO)); not opened"},
+            {"image": "/in/o.png", "label": 1, "skip": "skipped: an output of monai_tumorcls (Grad-CAM overlay)"}]
+    ds = FailSafeDataset(data, load, fallback_shape=(1, 10, 10))
+    items = [ds[i] for i in range(4)]
+    assert {frozenset(it) for it in items} == {frozenset({"image", "image_path", "label", "error", "warnings", "skipped"})}
+    assert [(bool(it["error"]), it["skipped"]) for it in items] == [
+        (False, ""), (True, ""), (True, ""), (False, "/in/o.png: skipped: an output of monai_tumorcls (Grad-CAM overlay)")]
+    assert items[2]["error"] == "/in/a.jpg: not a regular file (named pipe (FIFO)); not opened"
+    for order in permutations(range(4)):
+        batch = list_data_collate([items[i] for i in order])
+        assert batch["image"].shape == (4, 1, 10, 10) and batch["label"].tolist() == [data[i]["label"] for i in order]

@@ -40,7 +40,7 @@ def test_saver_stores_plain_metadata_next_to_the_weights(tmp_path):
     meta = _metadata(net)
     path = AtomicCheckpointSaver(tmp_path, {"model": net}, metadata=meta).save("model.pt", {"kind": "final"})
     raw = torch.load(path, weights_only=True)  # plain types only: loads without unpickling objects
-    assert set(raw) == {"model", "metadata"} and raw["metadata"] == meta
+    assert set(raw) == {"model", "metadata", "digest"} and raw["metadata"] == meta  # the digest binds them
     other = torch.nn.Linear(3, 2)
     load_checkpoint(path, other)
     assert torch.equal(other.weight, net.weight)

@@ -53,11 +53,24 @@ def test_invalid_slices_are_ignored():
     p = _probs([0.99, 0.2, 0.3])
     d = aggregate_slices(p, CLASSES, valid=np.array([False, True, True]))
     assert d.contributing_slices == [2] and d.n_valid_slices == 2 and not d.is_tumour
-    p[2] = np.nan
+    p[0] = np.nan  # an excluded slice may have no output
     d = aggregate_slices(p, CLASSES, valid=np.array([False, True, True]))
-    assert d.contributing_slices == [1]
+    assert d.contributing_slices == [2]
     d = aggregate_slices(p, CLASSES, valid=np.zeros(3, bool))
     assert d.is_tumour is None and d.label == "undetermined" and d.contributing_slices == []
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_valid_slice_without_a_finite_output_means_no_decision(bad):
+    """A broken model (NaN weights, an overflow) decides nothing: not from the other slices, never "no tumour"."""
+    p = _probs([0.1, 0.2, 0.3])
+    p[1, 0] = bad
+    for valid in (np.ones(3, bool), np.array([True, True, False])):
+        d = aggregate_slices(p, CLASSES, valid=valid, method="mean")
+        assert d.is_tumour is None and d.label == "undetermined" and d.predicted_class is None
+        assert d.contributing_slices == [] and d.class_probabilities is None
+    d = aggregate_slices(p, CLASSES, valid=np.array([True, False, True]), method="mean")  # excluded: ignored
+    assert d.contributing_slices == [2, 0] and d.label == "no_tumour"
 
 
 def test_binary_model_and_bad_arguments():

@@ -31,15 +31,16 @@ from monai.data.utils import orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
 
 from ..dicom_series import (
-    DICOM_SUFFIXES,
     DicomSeries,
     SeriesSelection,
+    is_dicom_file,
     order_frames,
     quiet_pydicom,
     scan_dicom_files,
     scan_dicom_folder,
     select_series,
 )
+from ..input_limits import MAX_DICOM_FILE_BYTES, read_capped
 from .errors import DEFAULT_MAX_VOXELS, DeferredReadError, ImageReadError, check_declared_size, raise_if_deferred
 from .nifti import PLANES, reorient_to_plane
 
@@ -112,7 +113,7 @@ def dicom_pixels_to_float(ds, arr: np.ndarray, rescale: tuple[float, float] | No
 
 def _decode_file(path: Path) -> tuple[object, np.ndarray, str]:
     """Read a whole file: ``(dataset, pixel array with a leading frame axis, sha256 hex)``."""
-    raw = path.read_bytes()
+    raw = read_capped(path, MAX_DICOM_FILE_BYTES, "a DICOM file")  # a regular file, never a FIFO or device
     digest = hashlib.sha256(raw).hexdigest()
     with quiet_pydicom():
         ds = pydicom.dcmread(io.BytesIO(raw), force=True)
@@ -149,7 +150,7 @@ def _decode_files(order, drop_bad_files: bool) -> tuple[dict, list[tuple[Path, s
         try:
             decoded[path] = _decode_file(path)
         except Exception as e:  # noqa: BLE001 - any decoder/IO failure is a per-file error
-            reason = _pixel_error(e)
+            reason = e.reason if isinstance(e, ImageReadError) else _pixel_error(e)
             if not drop_bad_files:
                 raise ImageReadError(path, reason) from e
             dropped.append((path, reason))
@@ -312,16 +313,7 @@ class DicomSeriesReader(ImageReader):
 
     def verify_suffix(self, filename: Sequence[PathLike] | PathLike) -> bool:
         """True for folders, ``.dcm``/``.dicom``/``.ima`` files and files with the DICOM preamble."""
-        for name in ensure_tuple(filename):
-            path = Path(f"{name}")
-            if path.is_dir() or path.suffix.lower() in DICOM_SUFFIXES:
-                continue
-            try:
-                if not pydicom.misc.is_dicom(str(path)):
-                    return False
-            except OSError:
-                return False
-        return True
+        return all(Path(f"{name}").is_dir() or is_dicom_file(f"{name}") for name in ensure_tuple(filename))
 
     def read(self, data: Sequence[PathLike] | PathLike, **kwargs) -> DicomSeries | DeferredReadError:
         """Scan ``data`` (one folder, or files of one series) and return the single image series in it.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from ..input_limits import DEFAULT_MAX_VOXELS as _DEFAULT_MAX_VOXELS
+
 __all__ = ["ImageReadError", "DeferredReadError", "raise_if_deferred"]
 
 
@@ -45,9 +47,9 @@ def raise_if_deferred(img) -> None:
         raise img.error
 
 
-DEFAULT_MAX_VOXELS = 100_000_000
-"""Default upper bound on the voxels a volume may declare (400 MB as float32; a 512 x 512 x 380 MR volume fits).
-Checked from the header, before any voxel is decoded, so a small file declaring a huge volume is refused."""
+# the default upper bound on the voxels a volume may declare, checked from the header before any voxel is decoded (a
+# small file declaring a huge volume is refused); with the other caps of the readers in input_limits
+DEFAULT_MAX_VOXELS = _DEFAULT_MAX_VOXELS
 
 
 def check_declared_size(filename, shape, max_voxels: int | None) -> None:

@@ -23,6 +23,7 @@ acquisitions are mapped to the closest plane; the residual obliquity is reported
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import zlib
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from monai.data.utils import correct_nifti_header_if_necessary
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
 from nibabel import orientations as nio
 
+from ..input_limits import MAX_NIFTI_DATA_BYTES, MAX_NIFTI_FILE_BYTES, open_capped
 from .errors import DEFAULT_MAX_VOXELS, DeferredReadError, ImageReadError, check_declared_size, raise_if_deferred
 
 __all__ = [
@@ -200,27 +202,45 @@ def _read_voxels(img, filename, max_voxels: int | None) -> tuple[np.ndarray, int
     return data, n_nonfinite
 
 
-def _load_by_content(filename: str, max_voxels: int | None, **kwargs):
-    """``nibabel.load``, except that a gzip file named ``.nii`` or a plain one named ``.nii.gz`` is read as what
-    its bytes are (nibabel goes by the suffix; browsers that unpack a download keep its ``.gz`` name). Such a file is
-    read into memory, header first: its declared size is checked before the voxels are decompressed."""
-    with open(filename, "rb") as f:
-        gzipped = f.read(2) == b"\x1f\x8b"
-    if gzipped == filename.lower().endswith(".gz"):
-        return nib.load(filename, **kwargs)
+def _load_by_content(filename: str, max_voxels: int | None):
+    """A nibabel NIfTI-1/-2 image of the regular file ``filename``, read into memory by what its bytes are: gzip or
+    plain, whatever the suffix says (nibabel goes by the suffix; browsers that unpack a download keep its ``.gz``
+    name). At most :data:`~monai_tumorcls.data.input_limits.MAX_NIFTI_FILE_BYTES` are read from the file and
+    :data:`~monai_tumorcls.data.input_limits.MAX_NIFTI_DATA_BYTES` from the uncompressed stream, header first: the
+    declared size is checked (``max_voxels``) before any voxel is decompressed, and bytes past the declared data
+    (a gzip bomb's tail) are never read."""
     try:
-        with gzip.open(filename, "rb") if gzipped else open(filename, "rb") as stream:
-            head = stream.read(540)
-            sizeof_hdr = {int.from_bytes(head[:4], "little"), int.from_bytes(head[:4], "big")}  # either byte order
-            klass = nib.Nifti2Image if 540 in sizeof_hdr else nib.Nifti1Image
-            header = klass.header_class(head[: klass.header_class.template_dtype.itemsize])
-            shape = header.get_data_shape()
-            check_declared_size(filename, shape, max_voxels)
-            size = int(header.get_data_offset()) + int(np.prod(shape)) * header.get_data_dtype().itemsize
-            raw = head + stream.read(max(size - len(head), 0))
+        with open_capped(filename, MAX_NIFTI_FILE_BYTES, "a NIfTI file") as f:  # a regular file, never a FIFO
+            gzipped = f.peek(2)[:2] == b"\x1f\x8b"
+            with gzip.GzipFile(fileobj=f, mode="rb") if gzipped else contextlib.nullcontext(f) as stream:
+                head = stream.read(540)
+                klass, size = _declared_layout(filename, head, max_voxels)
+                raw = head + stream.read(max(size - len(head), 0))
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise ImageReadError(filename, f"truncated or corrupt gzip data ({e})") from e
     return klass.from_bytes(raw)
+
+
+def _declared_layout(filename: str, head: bytes, max_voxels: int | None) -> tuple[type, int]:
+    """The nibabel image class (NIfTI-1 or -2) of a file starting with ``head``, and the bytes its header declares
+    (header, extensions and voxels).
+
+    Raises:
+        ImageReadError: the declared volume is over ``max_voxels`` or the bytes over
+            :data:`~monai_tumorcls.data.input_limits.MAX_NIFTI_DATA_BYTES`.
+    """
+    sizeof_hdr = {int.from_bytes(head[:4], "little"), int.from_bytes(head[:4], "big")}  # either byte order
+    klass = nib.Nifti2Image if 540 in sizeof_hdr else nib.Nifti1Image
+    header_bytes = klass.header_class.template_dtype.itemsize
+    header = klass.header_class(head[:header_bytes])
+    shape = header.get_data_shape()
+    check_declared_size(filename, shape, max_voxels)
+    offset = max(int(header.get_data_offset()), header_bytes + 4)  # a single file's data follow its 4 extension bytes
+    size = offset + int(np.prod(shape, dtype=np.int64)) * header.get_data_dtype().itemsize
+    if size > MAX_NIFTI_DATA_BYTES:
+        raise ImageReadError(filename, f"declares {size:,} bytes of header and voxels, over the limit of "
+                                       f"{MAX_NIFTI_DATA_BYTES:,} bytes (MAX_NIFTI_DATA_BYTES); not read")
+    return klass, size
 
 
 class NiftiSliceReader(NibabelReader):
@@ -250,14 +270,14 @@ class NiftiSliceReader(NibabelReader):
         self.plane = plane
 
     def read(self, data: Sequence[PathLike] | PathLike, **kwargs):
-        """Load NIfTI image object(s); errors become :class:`ImageReadError` naming the file."""
+        """Load NIfTI image object(s) into memory (regular files only, capped: :func:`_load_by_content`; nibabel's
+        loading options such as ``mmap`` do not apply); errors become :class:`ImageReadError` naming the file."""
         filenames = ensure_tuple(data)
         self.filenames = filenames
-        kwargs_ = {**self.kwargs, **kwargs}
         imgs = []
         for name in filenames:
             try:
-                img = _load_by_content(str(name), self.max_voxels, **kwargs_)
+                img = _load_by_content(str(name), self.max_voxels)
                 img = correct_nifti_header_if_necessary(img)
             except ImageReadError as e:
                 return DeferredReadError(e)

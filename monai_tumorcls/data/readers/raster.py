@@ -16,14 +16,15 @@ from monai.data.image_reader import ImageReader, _copy_compatible_dict, _stack_i
 from monai.utils import MetaKeys, ensure_tuple
 from monai.utils import ImageMetaKey
 
+from ..input_limits import DEFAULT_MAX_PIXELS as _DEFAULT_MAX_PIXELS
+from ..input_limits import MAX_IMAGE_FILE_BYTES, read_capped
 from .errors import ImageReadError
 from .png16 import decode_png16
 from .raster_headers import RasterHeader, describe_content, read_jpeg_header, read_png_header, sniff_raster_format
 
 __all__ = ["RasterImageReader", "DEFAULT_MAX_PIXELS"]
 
-DEFAULT_MAX_PIXELS = 8192 * 8192
-"""Default upper bound on ``width * height`` (67 megapixels)."""
+DEFAULT_MAX_PIXELS = _DEFAULT_MAX_PIXELS  # the default upper bound on ``width * height`` (see input_limits)
 
 _SUFFIXES = (".png", ".jpg", ".jpeg")
 # Pillow modes decoded as they are, and the conversions applied to the others
@@ -166,8 +167,7 @@ class RasterImageReader(ImageReader):
 
     def _load(self, filename: str) -> tuple[np.ndarray, dict]:
         """Decode one file to ``(H, W[, C])`` ``uint8``/``uint16`` plus its metadata."""
-        with open(filename, "rb") as f:
-            raw = f.read()
+        raw = read_capped(filename, MAX_IMAGE_FILE_BYTES, "a 2D image file")  # regular files only, never a FIFO
         if not raw:
             raise ImageReadError(filename, "empty file (0 bytes)")
         fmt = sniff_raster_format(raw)
