@@ -27,7 +27,8 @@ def packaged_bundle_names() -> list[str]:
 def copy_bundle(name: str, dest: str | os.PathLike) -> Path:
     """
     Copy bundle ``name`` (configs, docs, LICENSE and an empty ``models/``) to ``dest``, which must not exist yet;
-    run outputs of the source (checkpoints, reports, logs) are not copied.
+    run outputs of the source (checkpoints, reports, logs) are not copied, nor its ``recipe.json`` (what its configs
+    are built from, see :mod:`monai_tumorcls.bundle.build`: the copied configs are complete, and the user's to edit).
 
     Example::
 
@@ -47,7 +48,7 @@ def copy_bundle(name: str, dest: str | os.PathLike) -> Path:
 
 
 def _run_outputs(folder: Path, src: Path, names: list[str]) -> set[str]:
-    """What a bundle run wrote into ``src`` (only configs, docs and LICENSE are the bundle)."""
+    """What is not the bundle in ``src`` (only configs, docs and LICENSE are): run outputs, ``recipe.json``."""
     if folder == src:
         return {n for n in names if n not in ("configs", "docs", "models", "LICENSE")}
     return {n for n in names if n != ".gitkeep"} if folder == src / "models" else {"__pycache__"} & set(names)

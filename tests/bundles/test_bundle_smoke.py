@@ -22,6 +22,7 @@ import pytest
 import torch
 
 from monai_tumorcls.bundle import load_bundle_config
+from monai_tumorcls.bundle.build import check_bundles, restated_ids
 from monai_tumorcls.engines import random_transforms
 from monai_tumorcls.handlers import load_checkpoint, read_epoch_log
 from monai_tumorcls.networks import (
@@ -35,7 +36,7 @@ from monai_tumorcls.networks import (
 from .helpers import PROJECT_ROOT, check, run_bundle
 
 BUNDLES_DIR = PROJECT_ROOT / "bundles"
-TEMPLATE = "resnet18_binary"  # pipeline 1, the template the other bundles follow
+TEMPLATE = "resnet18_binary"  # pipeline 1: its recipe.json is empty, its configs are the templates'
 #: bundles smoke-trained here (resnet18_binary has its own end-to-end test).
 SMOKE_BUNDLES = ("resnet18_4class", "resnet50_4class", "resnet50_spp_binary", "resnet50_finetune_4class")
 TWO_STAGE = ("resnet18_4class", "resnet50_finetune_4class")
@@ -207,60 +208,27 @@ def test_bundle_config_consistency(bundle, tmp_path):
     assert [outputs["channel_def"][str(i)] for i in range(len(class_names))] == class_names
     assert meta["monai_version"] and meta["version"] in meta["changelog"]
 
-    # evaluate.json is the template's; inference.json differs from it only in the bundle name and the way the
-    # training config is read (train_overrides)
-    template = _configs(TEMPLATE)
-    assert (cfg / "evaluate.json").read_text() == (template / "evaluate.json").read_text()
-    inference, ref = (json.loads(p.read_text()) for p in (cfg / "inference.json", template / "inference.json"))
-    assert inference["bundle_name"] == bundle
-    differing = {k for k in inference.keys() | ref.keys() if inference.get(k) != ref.get(k)}
-    assert differing <= {"bundle_name", "train_overrides", "train_config"}, differing
-    assert (cfg / "logging.conf").read_text() == (template / "logging.conf").read_text()
 
 
-#: bundle -> (the bundle its train.json follows, config ids allowed to differ from it: the recipe).
-RECIPE_DIFFS = {
-    "resnet50_4class": (
-        TEMPLATE,
-        {"bundle_name", "task", "positive_classes", "image_size", "early_stop_patience", "backbone", "head",
-         "dropout", "hidden_features", "network_def", "train#augmentation", "checkpoint_meta#options"},
-    ),
-    "resnet50_spp_binary": (
-        TEMPLATE,
-        {"bundle_name", "epochs", "momentum", "weight_decay", "early_stop_patience", "backbone", "head", "dropout",
-         "spp_levels", "spp_pool", "network_def", "optimizer", "prepare", "train#augmentation", "checkpoint_meta#options",
-         # pipeline 3's own data set: --dataset brats2015
-         "dataset", "data_dir", "datalists"},
-    ),
-    "resnet50_finetune_4class": (
-        "resnet18_4class",
-        {"bundle_name", "backbone", "head", "dropout", "imagenet_mean", "imagenet_std", "network_def", "normalise",
-         "trainable", "train#augmentation", "checkpoint_meta#options",
-         # no random augmentation in this recipe: stage 2 trains layer4 + head on cached layer3 maps
-         "stage2#split", "stage2#features", "train#dataloader#dataset", "train#trainer#network"},
-    ),
-}
+#: bundles whose configs are built from the templates and their recipe.json (see monai_tumorcls.bundle.build).
+RECIPE_BUNDLES = sorted(p.parent.name for p in BUNDLES_DIR.glob("*/recipe.json"))
 
 
-def _flatten(config, prefix: str = "") -> dict:
-    """``{"a#b": value}`` for nested dicts (lists are compared whole)."""
-    if not isinstance(config, dict):
-        return {prefix: config}
-    out = {}
-    for key, value in config.items():
-        out.update(_flatten(value, f"{prefix}#{key}" if prefix else key))
-    return out
+def test_committed_configs_are_what_templates_and_recipes_build():
+    """The configs committed for the user's command are exactly what ``python -m monai_tumorcls.bundle build``
+    writes: a template or a recipe edited without a rebuild, or a built config edited by hand, fails here."""
+    assert RECIPE_BUNDLES == sorted(ALL_BUNDLES + ("resnet18_multisource",))
+    assert check_bundles(BUNDLES_DIR) == []
 
 
-@pytest.mark.parametrize("bundle", sorted(RECIPE_DIFFS))
-def test_train_config_differs_from_template_only_in_recipe(bundle):
-    """The new bundles keep their template's structure: a change to the template (a new handler, a renamed key)
-    that is not carried over to them fails here."""
-    template, allowed = RECIPE_DIFFS[bundle]
-    mine, ref = (_flatten(json.loads((_configs(b) / "train.json").read_text())) for b in (bundle, template))
-    differing = {k for k in mine.keys() | ref.keys() if mine.get(k, KeyError) != ref.get(k, KeyError)}
-    unexpected = {k for k in differing if not any(k == a or k.startswith(a + "#") for a in allowed)}
-    assert not unexpected, f"{bundle}/configs/train.json differs from {template}'s outside its recipe: {sorted(unexpected)}"
+@pytest.mark.parametrize("bundle", RECIPE_BUNDLES)
+def test_recipe_names_only_what_it_changes(bundle):
+    """A recipe entry that sets the template's own value (or removes an id the template lacks) is a defect: the
+    recipe is the bundle's difference, and such an entry would hide a later change of the template."""
+    recipe = json.loads((BUNDLES_DIR / bundle / "recipe.json").read_text())
+    assert set(recipe) == {"train", "inference", "evaluate", "inference_onnx"}
+    for name, section in recipe.items():
+        assert restated_ids(name, section) == [], f"{bundle}/recipe.json[{name!r}]"
 
 
 def test_resnet50_spp_binary_ablation_overrides(tmp_path):

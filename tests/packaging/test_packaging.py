@@ -62,7 +62,7 @@ def test_a_checkout_ships_its_bundles_folder():
 def fake_bundles(tmp_path, monkeypatch) -> Path:
     """An installed package's bundles folder with one bundle that has run outputs in it."""
     root = tmp_path / "site" / "monai_tumorcls" / "_bundles"
-    for rel in ("b1/configs/metadata.json", "b1/docs/README.md", "b1/LICENSE", "b1/models/.gitkeep",
+    for rel in ("b1/configs/metadata.json", "b1/docs/README.md", "b1/LICENSE", "b1/models/.gitkeep", "b1/recipe.json",
                 "b1/models/model.pt", "b1/eval/metrics.json", "b1/runs/events", "b1/outputs/predictions.csv"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(rel)
@@ -114,6 +114,7 @@ def test_readme_commands_from_any_folder_with_the_installed_wheel(installed, tmp
     assert sorted(p.name for p in (installed / "monai_tumorcls" / "_bundles").iterdir()) == BUNDLE_NAMES
     run = lambda *args: check(_run(installed, tmp_path, data_root, *args))  # noqa: E731
     assert run("-c", "import monai_tumorcls; print(monai_tumorcls.__file__)").stdout.startswith(str(installed))
+    run("-m", "monai_tumorcls.bundle", "check")  # the wheel has the templates and recipes its configs are built from
     run("-m", "monai_tumorcls.bundle", "copy", "resnet18_binary", "bundles/resnet18_binary")
     cfg = "bundles/resnet18_binary/configs"
     budget = ["--max_per_class", "7", "--max_per_class_test", "1", "--epochs", "1", "--image_size", "32",
