@@ -87,27 +87,35 @@ def test_the_reported_exploit_ends_the_real_command_in_one_line(genuine, planted
     assert not sentinel.exists()
 
 
-def test_every_form_is_refused_by_the_app(genuine, planted, tmp_path):
+def _entry_point_cases(metadata, forms):
+    """Every form in one field the config uses, and the expression form in every field (the reader's own test
+    crosses them all)."""
+    for form, payload in forms.items():
+        yield ("options", "imagenet_mean"), form, payload
+    for field in hostile.metadata_fields(metadata):
+        yield field, "expression", forms["expression"]
+
+
+def test_every_form_and_field_is_refused_by_the_app(genuine, planted, tmp_path):
     from monai_tumorcls.app import BundleService
 
     root, state, metadata, _ = genuine
     sentinel, forms = planted
-    for form, payload in forms.items():
-        checkpoint = hostile.write(tmp_path / "model.pt", state,
-                                   hostile.plant(metadata, ("options", "imagenet_mean"), payload))
+    for field, form, payload in _entry_point_cases(metadata, forms):
+        checkpoint = hostile.write(tmp_path / "model.pt", state, hostile.plant(metadata, field, payload))
         with pytest.raises(SystemExit) as e:
             BundleService(PROJECT_ROOT / "bundles" / hostile.BUNDLE, checkpoint)
-        assert e.value.code == 3, form
+        assert e.value.code == 3, (field, form)
     assert not sentinel.exists()
 
 
-def test_every_form_is_refused_by_the_export(genuine, planted, tmp_path):
+def test_every_form_and_field_is_refused_by_the_export(genuine, planted, tmp_path):
     from monai_tumorcls.export import export_onnx
 
     root, state, metadata, _ = genuine
     sentinel, forms = planted
-    for form, payload in forms.items():
-        checkpoint = hostile.write(tmp_path / "model.pt", state, hostile.plant(metadata, ("options", "image_size"), payload))
+    for field, form, payload in _entry_point_cases(metadata, forms):
+        checkpoint = hostile.write(tmp_path / "model.pt", state, hostile.plant(metadata, field, payload))
         with pytest.raises(CheckpointMetadataError):
             export_onnx(PROJECT_ROOT / "bundles" / hostile.BUNDLE, tmp_path / "m.onnx", checkpoint,
                         accept_edited_checkpoint=True)
