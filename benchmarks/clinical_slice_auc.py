@@ -82,7 +82,7 @@ def tumour_filled_volume(image_file: Path, label_file: Path, out_file: Path, dil
 def _bundle_network(bundle: str, bundle_root: str | None, checkpoint: str | None, overrides: dict):
     """The bundle's parsed ``inference.json`` (with ``overrides``) and its network with the checkpoint loaded."""
     from monai_tumorcls.bundle import load_bundle_config
-    from monai_tumorcls.handlers import load_checkpoint
+    from monai_tumorcls.checkpoint import load_checkpoint
 
     root = {"bundle_root": bundle_root} if bundle_root else {}
     parser = load_bundle_config(ROOT / "bundles" / bundle, "inference.json", {**root, **overrides})

@@ -140,7 +140,7 @@ def main(argv=None) -> str:
 
     from monai_tumorcls.bundle import load_bundle_config
     from monai_tumorcls.export import OnnxRuntimeNetwork, export_onnx
-    from monai_tumorcls.handlers import load_checkpoint
+    from monai_tumorcls.checkpoint import load_checkpoint
 
     info = {**machine_info(), "onnxruntime": onnxruntime.__version__}
     with tempfile.TemporaryDirectory(prefix="export_speed_") as tmp:

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monai_tumorcls.handlers.checkpoint_meta import read_checkpoint_metadata  # noqa: E402
+from monai_tumorcls.checkpoint import read_checkpoint_metadata  # noqa: E402
 from monai_tumorcls.handlers.training_state import read_epoch_log  # noqa: E402
 from monai_tumorcls.utils.atomic import atomic_write_text  # noqa: E402
 from monai_tumorcls.utils.run_info import cpu_model, environment_info, shell_join  # noqa: E402

@@ -64,7 +64,7 @@ def entry_config(name: str):
 def run_networks(parser, models: Path) -> dict[str, torch.nn.Module]:
     """``{"best (epoch n)": network, "last (epoch m)": network}`` of a run's ``models`` folder; only the best when
     the last epoch was the best."""
-    from monai_tumorcls.handlers import load_checkpoint
+    from monai_tumorcls.checkpoint import load_checkpoint
 
     best = parser.get_parsed_content("network_def")
     load_checkpoint(models / "model.pt", best)

@@ -1,4 +1,5 @@
-"""Dependencies point down: ``monai_tumorcls.data`` never imports ``monai_tumorcls.inference``."""
+"""Dependencies point down: ``monai_tumorcls.data`` never imports ``monai_tumorcls.inference``, and the checkpoint
+contract (``monai_tumorcls.checkpoint``) sits below the handlers, networks, export and bundle layers."""
 
 from __future__ import annotations
 
@@ -25,3 +26,24 @@ def test_data_never_imports_inference():
     }
     assert not {k: v for k, v in offenders.items() if v}
     assert _imports(PACKAGE / "inference" / "clinical.py") >= {"..data.slicing"}  # the check reads real imports
+
+
+def _package_imports(package: str) -> dict[str, list[str]]:
+    """``{module: [monai_tumorcls subpackages it imports]}`` for the modules of ``package`` (absolute and relative)."""
+    found = {}
+    for f in (PACKAGE / package).rglob("*.py"):
+        names = []
+        for name in _imports(f):
+            if name.startswith(".."):
+                names.append(name.lstrip(".").split(".")[0])
+            elif name.startswith("monai_tumorcls."):
+                names.append(name.split(".")[1])
+        found[str(f.relative_to(PACKAGE))] = names
+    return found
+
+
+def test_checkpoint_sits_below_handlers_networks_export_and_bundle():
+    above = {"handlers", "networks", "export", "bundle", "inference", "app", "engines", "sweep", "ssl"}
+    offenders = {m: sorted(set(n) & above) for m, n in _package_imports("checkpoint").items()}
+    assert not {m: n for m, n in offenders.items() if n}
+    assert "checkpoint" in _package_imports("networks")["networks/pretrained.py"]  # the check reads real imports

@@ -1,15 +1,28 @@
-"""The checkpoint contract: one safe reader, the metadata schema, and the digest binding metadata to weights."""
+"""The checkpoint contract, in one place: one safe reader (``.pt`` with ``weights_only``, ``.safetensors``), the
+metadata a checkpoint carries and its schema, the digest binding metadata to weights, the checks inference makes
+against a checkpoint, and the temperature fitted after training. Below handlers, networks, export and bundle."""
 
+from .calibration import calibrate_checkpoint
 from .io import (
     DIGEST_KEY,
     METADATA_KEY,
     CheckpointDigestError,
     check_finite_weights,
     checkpoint_digest,
+    load_checkpoint,
     read_checkpoint,
     read_metadata,
     save_checkpoint,
     verify_digest,
+)
+from .metadata import (
+    CheckpointMismatchError,
+    check_checkpoint_values,
+    checkpoint_metadata,
+    checkpoint_train_overrides,
+    data_summary,
+    describe_transforms,
+    read_checkpoint_metadata,
 )
 from .schema import OPTION_TYPES, CheckpointMetadataError, check_temperature, validate_metadata
 
@@ -19,10 +32,19 @@ __all__ = [
     "OPTION_TYPES",
     "CheckpointDigestError",
     "CheckpointMetadataError",
+    "CheckpointMismatchError",
+    "calibrate_checkpoint",
+    "check_checkpoint_values",
     "check_finite_weights",
     "check_temperature",
     "checkpoint_digest",
+    "checkpoint_metadata",
+    "checkpoint_train_overrides",
+    "data_summary",
+    "describe_transforms",
+    "load_checkpoint",
     "read_checkpoint",
+    "read_checkpoint_metadata",
     "read_metadata",
     "save_checkpoint",
     "validate_metadata",

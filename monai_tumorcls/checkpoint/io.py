@@ -28,6 +28,7 @@ __all__ = [
     "CheckpointDigestError",
     "check_finite_weights",
     "checkpoint_digest",
+    "load_checkpoint",
     "read_checkpoint",
     "read_metadata",
     "save_checkpoint",
@@ -103,9 +104,18 @@ def check_finite_weights(state: Mapping, path: str | Path) -> None:
             raise ValueError(f"{path}: weights {name} hold NaN or infinite values; the model is broken")
 
 
+def _load(path: Path):
+    if path.suffix.lower() == ".safetensors":  # tensors only by design: nothing to unpickle
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def read_checkpoint(path: str | Path) -> Mapping:
-    """The whole content of checkpoint ``path`` (weights and, if stored, ``"metadata"``), read with
-    ``torch.load(..., weights_only=True)``: files that hold arbitrary pickled objects are refused.
+    """The whole content of checkpoint ``path`` (weights and, if stored, ``"metadata"``): a ``.safetensors`` file
+    with :func:`safetensors.torch.load_file`, any other with ``torch.load(..., weights_only=True)``, so files that
+    hold arbitrary pickled objects are refused.
 
     Raises:
         FileNotFoundError: no such file.
@@ -115,7 +125,7 @@ def read_checkpoint(path: str | Path) -> Mapping:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found (train the bundle first or pass a checkpoint path)")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = _load(path)
     except pickle.UnpicklingError as e:  # torch's message advises weights_only=False: never for untrusted files
         raise ValueError(f"{path}: refused, the checkpoint holds pickled objects other than tensors (loading them "
                          "could run code); save the weights with torch.save(model.state_dict(), ...)") from e
@@ -152,3 +162,38 @@ def read_metadata(path: str | Path, accept_edited: bool = False) -> dict:
     else:
         verify_digest(ckpt, path)
     return metadata
+
+
+def load_checkpoint(path: str | Path, network: torch.nn.Module | None = None, key: str | None = None, strict: bool = True):
+    """Load a checkpoint written by :class:`~monai_tumorcls.handlers.AtomicCheckpointSaver` or MONAI's
+    ``CheckpointSaver``.
+
+    Uses ``torch.load(..., weights_only=True)``: files that hold arbitrary pickled objects are refused; weights
+    holding NaN or infinite values are refused too (a broken model must not decide).
+
+    Args:
+        path: checkpoint file.
+        network: if given, its ``load_state_dict`` receives the weights.
+        key: entry to take from a multi-object checkpoint (default: ``"model"`` or ``"network"`` when present).
+        strict: passed to ``load_state_dict``.
+
+    Returns:
+        The state dict (of ``key`` when it applies).
+
+    Raises:
+        ValueError: one line naming the file: not loadable, not tensors, NaN or infinite values, or weights that do
+            not fit ``network``.
+    """
+    ckpt = read_checkpoint(path)
+    if key is None:
+        key = next((k for k in ("model", "network") if isinstance(ckpt.get(k), Mapping)), None)
+    state = ckpt[key] if key is not None else ckpt
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: the weights{f' under {key!r}' if key else ''} are not a state dict of tensors")
+    check_finite_weights(state, path)
+    if network is not None:
+        try:
+            getattr(network, "module", network).load_state_dict(state, strict=strict)
+        except RuntimeError as e:  # torch lists every missing/unexpected/mis-shaped tensor over many lines
+            raise ValueError(f"{path}: the weights do not fit the network ({' '.join(str(e).split())[:300]})") from e
+    return state

@@ -13,8 +13,7 @@ from monai.utils import optional_import
 from torch import nn
 
 from monai_tumorcls.bundle.config import load_bundle_config
-from monai_tumorcls.handlers.checkpoint import load_checkpoint
-from monai_tumorcls.handlers.checkpoint_meta import checkpoint_train_overrides, read_checkpoint_metadata
+from monai_tumorcls.checkpoint import checkpoint_train_overrides, load_checkpoint, read_checkpoint_metadata
 
 ort, _ = optional_import("onnxruntime")
 
@@ -40,7 +39,7 @@ def export_onnx(
     Args:
         bundle_root: the bundle folder (holding ``configs/``).
         filepath: the ONNX file to write. Defaults to ``<bundle_root>/models/model.onnx``.
-        ckpt_file: the checkpoint, read by :func:`~monai_tumorcls.handlers.load_checkpoint`. Defaults to
+        ckpt_file: the checkpoint, read by :func:`~monai_tumorcls.checkpoint.load_checkpoint`. Defaults to
             ``<bundle_root>/models/model.pt``.
         config_file: the config in ``configs/`` defining ``network_def`` and ``image_size``.
         accept_edited_checkpoint: use checkpoint metadata that its digest does not bind to the weights (the schema

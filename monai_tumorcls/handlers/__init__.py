@@ -1,14 +1,8 @@
 """Ignite handlers for MONAI engines: atomic checkpoints, classification reports, prediction tables."""
 
-from .checkpoint import AtomicCheckpointSaver, load_checkpoint, read_checkpoint, state_dict_of
-from .checkpoint_meta import (
-    CheckpointMismatchError,
-    calibrate_checkpoint,
-    check_checkpoint_values,
-    checkpoint_metadata,
-    checkpoint_train_overrides,
-    read_checkpoint_metadata,
-)
+from monai_tumorcls.utils.deprecation import moved_names
+
+from .checkpoint import AtomicCheckpointSaver, state_dict_of
 from .classification_report import ClassificationReportHandler
 from .collector import ItemCollector, item_filename
 from .distributed import (
@@ -28,12 +22,6 @@ from .utils import stack_pred_label, stack_pred_onehot
 
 __all__ = [
     "AtomicCheckpointSaver",
-    "CheckpointMismatchError",
-    "calibrate_checkpoint",
-    "check_checkpoint_values",
-    "checkpoint_metadata",
-    "checkpoint_train_overrides",
-    "read_checkpoint_metadata",
     "BroadcastBuffers",
     "RANK_ZERO_ONLY_HANDLERS",
     "ReplicaSyncCheck",
@@ -50,9 +38,13 @@ __all__ = [
     "TrainingStateHandler",
     "read_epoch_log",
     "item_filename",
-    "load_checkpoint",
-    "read_checkpoint",
     "stack_pred_label",
     "stack_pred_onehot",
     "state_dict_of",
 ]
+
+# moved to monai_tumorcls.checkpoint (the checkpoint contract); the old names warn for one release
+__getattr__ = moved_names(__name__, "monai_tumorcls.checkpoint", [
+    "CheckpointMismatchError", "calibrate_checkpoint", "check_checkpoint_values", "checkpoint_metadata",
+    "checkpoint_train_overrides", "load_checkpoint", "read_checkpoint", "read_checkpoint_metadata",
+])

@@ -1,4 +1,4 @@
-"""Checkpoint handlers that write atomically and load without unpickling arbitrary objects."""
+"""The Ignite handler that saves checkpoints atomically (reading them is :mod:`monai_tumorcls.checkpoint`'s job)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Mapping
 import torch
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from monai_tumorcls.checkpoint import DIGEST_KEY, METADATA_KEY, check_finite_weights, checkpoint_digest, read_checkpoint
+from monai_tumorcls.checkpoint import DIGEST_KEY, METADATA_KEY, checkpoint_digest
 from monai_tumorcls.utils.atomic import atomic_torch_save, atomic_write_text
 
 from .distributed import dist_rank
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 else:
     Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
 
-__all__ = ["AtomicCheckpointSaver", "METADATA_KEY", "load_checkpoint", "read_checkpoint", "state_dict_of"]
+__all__ = ["AtomicCheckpointSaver", "state_dict_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class AtomicCheckpointSaver:
         trainer: the trainer, to record its epoch in the sidecar (the validation engine's own epoch is always 1).
         save_rank: rank that writes in distributed runs.
         metadata: plain-typed description stored under ``"metadata"`` (what inference needs to rebuild the model,
-            :func:`~monai_tumorcls.handlers.checkpoint_meta.checkpoint_metadata`).
+            :func:`~monai_tumorcls.checkpoint.checkpoint_metadata`).
     """
 
     def __init__(
@@ -124,37 +124,3 @@ class AtomicCheckpointSaver:
         if self.metric_name and self.metric_name in engine.state.metrics:
             info[self.metric_name] = float(engine.state.metrics[self.metric_name])
         self.save(self.final_filename, info)
-
-
-def load_checkpoint(path: str | Path, network: torch.nn.Module | None = None, key: str | None = None, strict: bool = True):
-    """Load a checkpoint written by :class:`AtomicCheckpointSaver` or MONAI's ``CheckpointSaver``.
-
-    Uses ``torch.load(..., weights_only=True)``: files that hold arbitrary pickled objects are refused; weights
-    holding NaN or infinite values are refused too (a broken model must not decide).
-
-    Args:
-        path: checkpoint file.
-        network: if given, its ``load_state_dict`` receives the weights.
-        key: entry to take from a multi-object checkpoint (default: ``"model"`` or ``"network"`` when present).
-        strict: passed to ``load_state_dict``.
-
-    Returns:
-        The state dict (of ``key`` when it applies).
-
-    Raises:
-        ValueError: one line naming the file: not loadable, not tensors, NaN or infinite values, or weights that do
-            not fit ``network``.
-    """
-    ckpt = read_checkpoint(path)
-    if key is None:
-        key = next((k for k in ("model", "network") if isinstance(ckpt.get(k), Mapping)), None)
-    state = ckpt[key] if key is not None else ckpt
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path}: the weights{f' under {key!r}' if key else ''} are not a state dict of tensors")
-    check_finite_weights(state, path)
-    if network is not None:
-        try:
-            getattr(network, "module", network).load_state_dict(state, strict=strict)
-        except RuntimeError as e:  # torch lists every missing/unexpected/mis-shaped tensor over many lines
-            raise ValueError(f"{path}: the weights do not fit the network ({' '.join(str(e).split())[:300]})") from e
-    return state

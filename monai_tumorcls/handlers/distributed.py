@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import torch
 from monai.utils import IgniteInfo, min_version, optional_import
 
+from monai_tumorcls.utils.distributed import dist_rank, dist_world_size, is_distributed
+
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 if TYPE_CHECKING:
     from ignite.engine import Engine
@@ -40,20 +42,6 @@ RANK_ZERO_ONLY_HANDLERS: tuple[str, ...] = (
     "monai.handlers.TensorBoardStatsHandler",
     "monai.handlers.TensorBoardImageHandler",
 )
-
-
-def _distributed() -> bool:
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
-
-
-def dist_rank() -> int:
-    """Rank of this process (0 when ``torch.distributed`` is not initialised)."""
-    return torch.distributed.get_rank() if _distributed() else 0
-
-
-def dist_world_size() -> int:
-    """Number of processes (1 when ``torch.distributed`` is not initialised)."""
-    return torch.distributed.get_world_size() if _distributed() else 1
 
 
 def _types(names: Iterable[str | type]) -> tuple[type, ...]:
@@ -134,7 +122,7 @@ class BroadcastBuffers:
         engine.add_event_handler(getattr(Events, self.event), self)
 
     def __call__(self, engine: Engine | None = None) -> None:
-        if not _distributed():
+        if not is_distributed():
             return
         with torch.no_grad():
             for buf in _unwrap(self.network).buffers():

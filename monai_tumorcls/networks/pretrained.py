@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,8 @@ from urllib.parse import urlparse
 
 import torch
 from torch import nn
+
+from monai_tumorcls.checkpoint import read_checkpoint
 
 __all__ = [
     "PretrainedSource",
@@ -66,7 +67,6 @@ DEFAULT_STRIP_PREFIXES = (
 )
 #: leading key components of classifiers (torchvision's ImageNet ``fc``, our ``head``): dropped, never loaded.
 CLASSIFIER_PREFIXES = ("fc", "head")
-_SAFETENSORS_SUFFIXES = (".safetensors",)
 
 
 class PretrainedWeightsNotFoundError(FileNotFoundError):
@@ -190,12 +190,11 @@ def _extract_state_dict(obj: Any, where: str) -> dict[str, torch.Tensor]:
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """
-    Read the tensors of a weights file, safely.
-
-    ``.safetensors`` files are read with :py:func:`safetensors.torch.load_file`; any other file with
-    ``torch.load(path, map_location="cpu", weights_only=True)``, which refuses pickled Python objects other than
-    tensors and plain containers. Checkpoints nesting the state dict under one of
-    :py:data:`STATE_DICT_WRAPPER_KEYS` (e.g. ``{"model": ..., "optimizer": ...}``) are unwrapped.
+    Read the tensors of a weights file, safely, with the checkpoint reader
+    (:func:`monai_tumorcls.checkpoint.read_checkpoint`: ``.safetensors`` files, or ``torch.load(...,
+    weights_only=True)``, which refuses pickled Python objects other than tensors and plain containers). Checkpoints
+    nesting the state dict under one of :py:data:`STATE_DICT_WRAPPER_KEYS` (e.g. ``{"model": ..., "optimizer":
+    ...}``) are unwrapped.
 
     Args:
         path: the weights file.
@@ -205,8 +204,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
     Raises:
         PretrainedWeightsNotFoundError: the file does not exist.
-        pickle.UnpicklingError: the file pickles objects other than tensors (never unpickled).
-        ValueError: the file is not a readable weights file, or holds no state dict.
+        ValueError: the file is refused (it pickles objects other than tensors: never unpickled), is not a readable
+            weights file, or holds no state dict; one line naming it.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -214,29 +213,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             f"backbone weights file {str(path)!r} does not exist (use pretrained='imagenet' for torchvision's "
             f"ImageNet weights from the torch hub cache, or None for random initialisation)."
         )
-    obj: Any
-    if path.suffix.lower() in _SAFETENSORS_SUFFIXES:
-        from safetensors.torch import load_file
-
-        try:
-            obj = load_file(str(path), device="cpu")
-        except Exception as e:
-            raise ValueError(f"could not read {str(path)!r} as a safetensors file: {e}") from e
-    else:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as e:
-            if "weights only load failed" not in str(e).lower():
-                raise ValueError(f"could not read {str(path)!r} as a torch weights file: {e}") from e
-            reason = next((ln.strip() for ln in str(e).splitlines() if "WeightsUnpickler error" in ln), "")
-            raise pickle.UnpicklingError(
-                f"refusing to load {str(path)!r}: it pickles Python objects other than tensors, and untrusted "
-                f"pickles are never unpickled (torch.load weights_only=True). Save a plain state dict "
-                f"(torch.save(model.state_dict(), ...)) or a .safetensors file instead. {reason}"
-            ) from e
-        except (EOFError, KeyError, RuntimeError, ValueError, OSError) as e:
-            raise ValueError(f"could not read {str(path)!r} as a torch weights file ({type(e).__name__}: {e}).") from e
-    return _extract_state_dict(obj, repr(str(path)))
+    return _extract_state_dict(read_checkpoint(path), repr(str(path)))
 
 
 def get_trunk(model_or_trunk: nn.Module) -> nn.Module:
@@ -321,7 +298,7 @@ def load_backbone_weights(
         PretrainedWeightsNotFoundError: the weights file (or, for ``"imagenet"``, every candidate file) is missing.
         ValueError: no key of the source matches the trunk (wrong file), two source keys map to the same trunk key,
             a tensor's shape differs from the trunk's (the message names the key), or ``strict`` and keys are missing.
-        pickle.UnpicklingError: the file pickles objects other than tensors.
+        ValueError: the file pickles objects other than tensors (never unpickled), or is unreadable.
     """
     trunk = get_trunk(model_or_trunk)
     if arch is None:

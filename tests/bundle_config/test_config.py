@@ -15,7 +15,7 @@ from monai_tumorcls.bundle import (
     run_inference,
     start_or_exit,
 )
-from monai_tumorcls.handlers import load_checkpoint
+from monai_tumorcls.checkpoint import load_checkpoint
 
 
 @pytest.mark.parametrize("value", [None, "", "null", "None", " NONE "])

@@ -24,7 +24,8 @@ import torch
 from monai_tumorcls.bundle import load_bundle_config
 from monai_tumorcls.bundle.build import check_bundles, restated_ids
 from monai_tumorcls.engines import random_transforms
-from monai_tumorcls.handlers import load_checkpoint, read_epoch_log
+from monai_tumorcls.checkpoint import load_checkpoint
+from monai_tumorcls.handlers import read_epoch_log
 from monai_tumorcls.networks import (
     DenseHead,
     LinearHead,

@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from monai_tumorcls.handlers import load_checkpoint, state_checksum
+from monai_tumorcls.checkpoint import load_checkpoint
+from monai_tumorcls.handlers import state_checksum
 from monai_tumorcls.networks import ResNetClassifier
 
 from .helpers import PROJECT_ROOT

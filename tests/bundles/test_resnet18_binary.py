@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from monai_tumorcls.handlers import load_checkpoint, read_checkpoint_metadata
+from monai_tumorcls.checkpoint import load_checkpoint, read_checkpoint_metadata
 from monai_tumorcls.networks import ResNetClassifier
 
 from .helpers import check, run_bundle

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from monai_tumorcls.bundle import load_bundle_config
-from monai_tumorcls.handlers import read_checkpoint_metadata
+from monai_tumorcls.checkpoint import read_checkpoint_metadata
 from monai_tumorcls.networks import ResNetClassifier, read_state_dict
 
 from .helpers import PROJECT_ROOT, check, run_bundle

@@ -12,8 +12,7 @@ import random
 import pytest
 import torch
 
-from monai_tumorcls.checkpoint import DIGEST_KEY, OPTION_TYPES, read_metadata
-from monai_tumorcls.handlers import load_checkpoint
+from monai_tumorcls.checkpoint import DIGEST_KEY, OPTION_TYPES, load_checkpoint, read_metadata
 
 from tests.security import hostile_checkpoints as hostile
 

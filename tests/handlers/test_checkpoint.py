@@ -6,7 +6,8 @@ import pytest
 import torch
 from ignite.engine import Engine
 
-from monai_tumorcls.handlers import AtomicCheckpointSaver, load_checkpoint
+from monai_tumorcls.checkpoint import load_checkpoint
+from monai_tumorcls.handlers import AtomicCheckpointSaver
 
 
 def test_best_and_final_checkpoints(tmp_path):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-import pickle
 from pathlib import Path
 
 import pytest
@@ -260,9 +259,9 @@ def test_untrusted_pickle_is_refused(tmp_path, tv_state, zipfile):
     marker = tmp_path / "executed"
     path = tmp_path / "evil.pth"
     torch.save({**tv_state, "payload": _Payload(str(marker))}, path, _use_new_zipfile_serialization=zipfile)
-    with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
+    with pytest.raises(ValueError, match="refused, the checkpoint holds pickled objects"):
         _net(pretrained=path)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(ValueError, match=f"{path}: refused"):
         read_state_dict(path)
     assert not marker.exists()
 
@@ -271,7 +270,7 @@ def test_untrusted_pickle_is_refused(tmp_path, tv_state, zipfile):
 def test_unreadable_file(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)
-    with pytest.raises(ValueError, match="could not read"):
+    with pytest.raises(ValueError, match="not a loadable checkpoint"):
         _net(pretrained=path)
 
 

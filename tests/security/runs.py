@@ -4,7 +4,9 @@ interpreter, so that dozens of hostile runs take seconds)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -34,18 +36,36 @@ def write_image(path: Path, seed: int = 0) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _logging_kept():
+    """Undo what a bundle run does to logging: its ``logging.conf`` (``fileConfig``) replaces the root handlers and
+    disables every logger that existed, which would hide later tests' log records from pytest's caplog."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    disabled = {name: lg.disabled for name, lg in logging.Logger.manager.loggerDict.items()
+                if isinstance(lg, logging.Logger)}
+    try:
+        yield
+    finally:
+        root.handlers[:], root.level = handlers, level
+        for name, was_disabled in disabled.items():
+            logging.getLogger(name).disabled = was_disabled
+
+
 def run_inference(checkpoint: Path, input_dir: Path, output_dir: Path, **overrides) -> tuple[int, dict | None]:
     """Exit status and ``predictions.json`` (``None`` when not written) of the inference command's own function
-    (``python -m monai.bundle run --config_file <inference.json> ...``), run in this process at 64 px (``train_overrides`` replaces that)."""
+    (``python -m monai.bundle run --config_file <inference.json> ...``), run in this process at 64 px
+    (``train_overrides`` replaces that)."""
     hook = sys.excepthook  # the run installs its one-line hook: restored after
-    try:
-        monai.bundle.run(config_file=str(PROJECT_ROOT / CONFIG), bundle_root=str(checkpoint.parent),
-                         checkpoint=str(checkpoint), input_dir=str(input_dir), output_dir=str(output_dir),
-                         **{"train_overrides": {"image_size": 64}, **overrides})
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        sys.excepthook = hook
+    with _logging_kept():
+        try:
+            monai.bundle.run(config_file=str(PROJECT_ROOT / CONFIG), bundle_root=str(checkpoint.parent),
+                             checkpoint=str(checkpoint), input_dir=str(input_dir), output_dir=str(output_dir),
+                             **{"train_overrides": {"image_size": 64}, **overrides})
+            code = 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+        finally:
+            sys.excepthook = hook
     table = Path(output_dir) / "predictions.json"
     return code, json.loads(table.read_text()) if table.is_file() else None

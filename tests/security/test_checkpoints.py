@@ -14,8 +14,12 @@ import math
 import pytest
 import torch
 
-from monai_tumorcls.checkpoint import CheckpointDigestError, CheckpointMetadataError, check_temperature
-from monai_tumorcls.handlers import read_checkpoint_metadata
+from monai_tumorcls.checkpoint import (
+    CheckpointDigestError,
+    CheckpointMetadataError,
+    check_temperature,
+    read_checkpoint_metadata,
+)
 
 from tests.bundles.helpers import PROJECT_ROOT, run_bundle
 from tests.security import hostile_checkpoints as hostile

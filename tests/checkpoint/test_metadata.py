@@ -10,17 +10,18 @@ import pytest
 import torch
 from monai.transforms import NormalizeIntensityd, Resized
 
-from monai_tumorcls.handlers import (
-    AtomicCheckpointSaver,
+from monai_tumorcls.checkpoint import (
     CheckpointMismatchError,
     calibrate_checkpoint,
     check_checkpoint_values,
     checkpoint_metadata,
     checkpoint_train_overrides,
+    data_summary,
+    describe_transforms,
     load_checkpoint,
     read_checkpoint_metadata,
 )
-from monai_tumorcls.handlers.checkpoint_meta import data_summary, describe_transforms
+from monai_tumorcls.handlers import AtomicCheckpointSaver
 
 CLASSES = ["notumor", "tumor"]
 

@@ -1,11 +1,11 @@
 """Self-describing checkpoints: what inference needs to rebuild a trained model, stored next to its weights.
 
-Training writes ``{"model": state_dict, "metadata": {...}}`` (:class:`~.checkpoint.AtomicCheckpointSaver` with
-``metadata``); the metadata holds plain types only, so the file still loads with ``torch.load(...,
+Training writes ``{"model": state_dict, "metadata": {...}, "digest": ...}``
+(:class:`~monai_tumorcls.handlers.AtomicCheckpointSaver` with ``metadata``); the metadata holds plain types only, so the file still loads with ``torch.load(...,
 weights_only=True)``. Inference applies the stored train-config ``options`` (image size, backbone, head, task,
 normalisation, ...) as overrides of the bundle's ``train.json`` and refuses an explicit override that contradicts
 them; a checkpoint without metadata (a plain state dict) is used as before, with a warning. The metadata is checked
-against :mod:`monai_tumorcls.checkpoint`'s schema and digest before any of it is used.
+against the schema (:mod:`.schema`) and digest (:mod:`.io`) before any of it is used.
 """
 
 from __future__ import annotations
@@ -20,17 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from monai_tumorcls.checkpoint import DIGEST_KEY, METADATA_KEY, read_checkpoint, read_metadata, save_checkpoint
-from monai_tumorcls.metrics.calibration import brier_score, expected_calibration_error, fit_temperature
 from monai_tumorcls.utils.flags import as_flag
 from monai_tumorcls.utils.run_info import describe_init, environment_info
 
-from .checkpoint import load_checkpoint
-from .distributed import dist_rank
+from .io import read_metadata
 
 __all__ = [
     "CheckpointMismatchError",
-    "calibrate_checkpoint",
     "check_checkpoint_values",
     "checkpoint_metadata",
     "checkpoint_train_overrides",
@@ -183,43 +179,3 @@ def check_checkpoint_values(metadata: Mapping, values: Mapping, transforms: Sequ
                 raise CheckpointMismatchError(
                     f"preprocessing step {i} ({given['class']}) differs from the checkpoint's ({kept['class']}): the "
                     "bundle's train.json (or an override) no longer matches the checkpoint")
-
-
-def calibrate_checkpoint(path: str | Path, network: torch.nn.Module, dataset, batch_size: int = 32,
-                         device: torch.device | str = "cpu") -> float | None:
-    """Fit the softmax temperature of checkpoint ``path`` on ``dataset`` (the validation split, preprocessed) and
-    store it, with ECE and Brier score before and after, in the checkpoint's metadata. Returns the temperature
-    (``None`` on ranks other than 0 of a distributed run: one process writes)."""
-    if dist_rank() != 0:
-        return None
-    if len(dataset) == 0 or not Path(path).is_file():  # no validation split: nothing to fit on, no best checkpoint
-        logger.warning("%s: no temperature fitted (%s)", path,
-                       "empty validation split" if len(dataset) == 0 else "no checkpoint was written")
-        return None
-    network = getattr(network, "module", network)
-    load_checkpoint(path, network)
-    network.eval()
-    logits, labels = [], []
-    with torch.no_grad():
-        for batch in torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=0):
-            logits.append(network(batch["image"].to(device)).float().cpu())
-            labels.append(torch.as_tensor(batch["label"]).view(-1))
-    logits, labels = torch.cat(logits), torch.cat(labels)
-    temperature = fit_temperature(logits, labels)
-    before, after = (torch.softmax(logits / t, dim=1).numpy() for t in (1.0, temperature))
-    ckpt = dict(read_checkpoint(path))
-    if METADATA_KEY not in ckpt:
-        raise ValueError(f"{path}: no metadata to store the temperature in (save it with metadata)")
-    y = labels.numpy()
-    nll = [float(torch.nn.functional.cross_entropy(logits / t, labels)) for t in (1.0, temperature)]
-    ckpt[METADATA_KEY]["temperature"] = temperature
-    ckpt[METADATA_KEY]["calibration"] = {
-        "split": "validation", "num_samples": len(y), "nll_before": nll[0], "nll_after": nll[1],  # what T minimises
-        "ece_before": expected_calibration_error(before, y), "ece_after": expected_calibration_error(after, y),
-        "brier_before": brier_score(before, y), "brier_after": brier_score(after, y),
-    }
-    weights = {k: v for k, v in ckpt.items() if k not in (METADATA_KEY, DIGEST_KEY)}
-    save_checkpoint(path, weights, ckpt[METADATA_KEY])  # a new digest: the metadata changed
-    logger.info("%s: temperature %.4f fitted on %d validation items (ECE, Brier before -> after: %s)", path,
-                temperature, len(labels), ckpt[METADATA_KEY]["calibration"])
-    return temperature
