@@ -26,4 +26,4 @@ evaluate: setup
 main: train evaluate
 
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests
