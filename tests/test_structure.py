@@ -47,3 +47,10 @@ def test_checkpoint_sits_below_handlers_networks_export_and_bundle():
     offenders = {m: sorted(set(n) & above) for m, n in _package_imports("checkpoint").items()}
     assert not {m: n for m, n in offenders.items() if n}
     assert "checkpoint" in _package_imports("networks")["networks/pretrained.py"]  # the check reads real imports
+
+
+def test_handlers_never_import_the_task_stacks():
+    above = {"inference", "app", "bundle", "export", "sweep", "ssl"}
+    offenders = {m: sorted(set(n) & above) for m, n in _package_imports("handlers").items()}
+    assert not {m: n for m, n in offenders.items() if n}
+    assert "utils" in _package_imports("handlers")["handlers/prediction_writer.py"]  # the check reads real imports

@@ -8,30 +8,20 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-import torch
-
 from monai_tumorcls.handlers.collector import ItemCollector, RawOutputs, item_filename, merged_items
-from monai_tumorcls.inference.aggregation import NON_FINITE_OUTPUT
 from monai_tumorcls.utils.atomic import atomic_write_texts, is_out_of_space
+from monai_tumorcls.utils.model_outputs import NON_FINITE_OUTPUT, finite_values
 
 if TYPE_CHECKING:
     from ignite.engine import Engine
 
-__all__ = ["PredictionWriter", "finite_values"]
+__all__ = ["PredictionWriter"]
 
 
 def printable_name(text: str) -> str:
     """``text`` as valid UTF-8: bytes of a file name that are not UTF-8 (kept by Python as surrogates) become
     ``\\xNN`` escapes instead of failing the write."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def finite_values(value) -> np.ndarray | None:
-    """``value`` (a tensor or array-like) flattened to float64, or ``None`` when any element is NaN or infinite."""
-    values = value.detach().double().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, float)
-    values = values.reshape(-1)
-    return values if np.all(np.isfinite(values)) else None
 
 
 class PredictionWriter(ItemCollector):

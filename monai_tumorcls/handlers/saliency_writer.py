@@ -9,6 +9,7 @@ import torch
 from ignite.engine import Engine, Events
 
 from ..visualize.saliency import DEFAULT_TARGET_LAYER, grad_cam, peak_fractions, write_overlay
+from ..utils.model_outputs import finite_values
 from .collector import RawOutputs, item_filename, merged_items
 
 __all__ = ["SaliencyWriter"]
@@ -47,8 +48,7 @@ class SaliencyWriter:
         """Whether ``item`` (with its network output before postprocessing, ``raw``) has a prediction to explain."""
         if item.get(self.error_key) or item.get(self.skipped_key):
             return False
-        outputs = [torch.as_tensor(v) for v in (item.get(self.pred_key), raw) if v is not None]
-        return all(bool(torch.isfinite(v).all()) for v in outputs)
+        return all(finite_values(v) is not None for v in (item.get(self.pred_key), raw) if v is not None)
 
     def attach(self, engine: Engine) -> None:
         self.raw_outputs.attach(engine)

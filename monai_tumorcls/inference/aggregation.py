@@ -9,7 +9,6 @@ import numpy as np
 
 __all__ = [
     "AGGREGATIONS",
-    "NON_FINITE_OUTPUT",
     "NON_TUMOUR_NAMES",
     "SeriesDecision",
     "aggregate_slices",
@@ -20,9 +19,6 @@ __all__ = [
 #: aggregation methods: the highest slice tumour probability, the mean of the ``top_k`` highest, or the mean
 AGGREGATIONS: tuple[str, ...] = ("max", "top_k_mean", "mean")
 _ALIASES = {"topk": "top_k_mean", "top_k": "top_k_mean", "topk_mean": "top_k_mean", "average": "mean"}
-#: why a slice, image or series has no decision when the network's output is not finite (NaN weights, an overflow):
-#: a broken model decides nothing, and never "no tumour"
-NON_FINITE_OUTPUT = "non-finite model output (NaN/Inf): the model is broken"
 #: class names treated as "no tumour" when ``tumour_classes`` is not given
 NON_TUMOUR_NAMES = frozenset({"notumor", "notumour", "no_tumor", "no_tumour", "no-tumor", "normal", "healthy"})
 

@@ -37,7 +37,8 @@ from ..data.readers.nifti import PLANES, load_nifti_volume
 from ..data.slicing import volume_to_slices
 from ..utils.atomic import is_out_of_space
 from ..visualize.saliency import DEFAULT_TARGET_LAYER
-from .aggregation import NON_FINITE_OUTPUT, aggregate_slices, default_tumour_classes, tumour_probability
+from ..utils.model_outputs import NON_FINITE_OUTPUT
+from .aggregation import aggregate_slices, default_tumour_classes, tumour_probability
 from .records import SCHEMA_VERSION, ClinicalRunResult, InputResult, RunIssue, SeriesResult, SliceRecord
 from .records import write_run_outputs
 from .slice_prediction import SlicePredictor
