@@ -17,7 +17,7 @@ from monai_tumorcls.bundle.packaged import copy_bundle
 
 from ..bundles.helpers import PROJECT_ROOT, check
 
-SCHEMA = json.loads((Path(__file__).parent / "meta_schema_20220324.json").read_text())
+SCHEMA = json.loads((PROJECT_ROOT / "monai_tumorcls" / "bundle" / "metadata_schema.json").read_text())
 BUNDLE_NAMES = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "bundles").glob("*/configs/metadata.json"))
 JSON_TYPES = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool}
 
@@ -44,11 +44,12 @@ def schema_errors(value, schema: dict, where: str = "metadata") -> list[str]:
 def test_metadata_has_monai_schema_keys(bundle):
     meta = json.loads((PROJECT_ROOT / "bundles" / bundle / "configs" / "metadata.json").read_text())
     assert schema_errors(meta, SCHEMA) == []
-    assert meta["optional_packages_version"] == meta["required_packages_version"]  # old and new name, one list
-    broken = {k: v for k, v in meta.items() if k != "optional_packages_version"}
+    assert "optional_packages_version" not in meta  # MONAI's deprecated name for required_packages_version
+    assert meta["schema"].endswith("/meta_schema_20240725.json")  # the schema whose keys SCHEMA holds
+    broken = {k: v for k, v in meta.items() if k != "required_packages_version"}
     broken["network_data_format"]["inputs"]["image"]["num_channels"] = "3"
     assert schema_errors(broken, SCHEMA) == [
-        "metadata: missing 'optional_packages_version'",
+        "metadata: missing 'required_packages_version'",
         "metadata.network_data_format.inputs.image.num_channels: str, expected ['integer']",
     ]
 
