@@ -227,8 +227,8 @@ class InputRun:
                 stack.images, decision.contributing_slices, stack.pixel_spacing_mm, sid,
                 o.class_names.index(o.rule.positive_classes[0]), self.saliency_dir,
             )
-        records = self.slice_records(stack, probs, excluded, reasons, decision.contributing_slices, saliency,
-                                     meta, slice_sources, volume.shape[:2])
+        records = self.slice_records(stack, probs, reasons, decision.contributing_slices, saliency, meta,
+                                     slice_sources, volume.shape[:2])
         notes += _volume_notes(stack, meta, plane) + image_warnings(volume.shape[:2])
         self.no_decision(f"{source} {sid}", decision, int(broken.sum()), len(records), notes)
         result = SeriesResult(
@@ -275,10 +275,12 @@ class InputRun:
         ]
         return probs, no_signal, broken, reasons
 
-    def slice_records(self, stack, probs, excluded, reasons, contributing, saliency, meta, slice_sources, in_plane):
+    def slice_records(self, stack, probs, reasons, contributing, saliency, meta, slice_sources, in_plane):
         """One :class:`SliceRecord` per slice of ``stack``, with its source file when the slices are the stored
-        ones (not resliced); ``in_plane``: the slice size as read (before resampling and padding)."""
+        ones (not resliced); ``reasons``: why each slice is excluded ("" for a kept one); ``in_plane``: the slice
+        size as read (before resampling and padding)."""
         o, n = self.o, stack.images.shape[0]
+        excluded = np.asarray([bool(r) for r in reasons], dtype=bool)
         valid_idx = np.flatnonzero(~excluded)
         tumour = np.full(n, np.nan)
         if len(valid_idx):
