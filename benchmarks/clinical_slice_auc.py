@@ -1,7 +1,7 @@
 """Do a trained bundle's tumour probabilities rank tumour slices above tumour-free slices of the same volume?
 
 Loads the network and slice preprocessing through the bundle's own ``inference.json`` (so exactly what bundle
-inference uses), runs :func:`monai_tumorcls.inference.run_clinical_inference` on the labelled volumes of
+inference uses), runs :func:`monai_tumorcls.apps.clinical.run_clinical_inference` on the labelled volumes of
 ``$MONAI_DATA_DIRECTORY`` (:data:`monai_tumorcls.data.SHARED_LABELLED_VOLUMES`), and reports per volume the ROC-AUC
 of slice tumour probability against "the label map has tumour on this slice" (tumour-free slices within 2 slices
 of a tumour slice are left out: partial volume), with two controls:
@@ -123,7 +123,8 @@ def slice_aucs(
             the mean drop in tumour probability over the tumour slices (``occlusion_drop``).
         overrides: set on the bundle's ``inference.json`` (e.g. ``train_overrides``).
     """
-    from monai_tumorcls.inference import load_slice_labels, run_clinical_inference, tumour_slice_auc
+    from monai_tumorcls.apps.clinical import run_clinical_inference
+    from monai_tumorcls.inference import load_slice_labels, tumour_slice_auc
 
     parser, network = _bundle_network(bundle, bundle_root, checkpoint, overrides)
     class_names = parser.get_parsed_content("class_names")
@@ -131,7 +132,7 @@ def slice_aucs(
     def infer(image: Path):
         result = run_clinical_inference(
             [image], network, parser.get_parsed_content("slice_preprocessing"), class_names, output_dir,
-            tumour_classes=parser.get_parsed_content("positive_classes"), aggregation="top_k_mean",
+            positive_classes=parser.get_parsed_content("positive_classes"), aggregation="top_k_mean",
             run_name="slice_auc", batch_size=32,
         )
         return result.series[0]

@@ -3,16 +3,15 @@
 checkpoint (same preprocessing, network, post-processing and slice aggregation; nothing is copied here).
 
 The network is built and its checkpoint loaded once; every request parses the config again with the request's
-input and output folders as overrides and the loaded network put in, then runs the config's own evaluator
-(images, reading back the file it writes) or the :class:`~monai_tumorcls.inference.ClinicalInferer` of its
-clinical run (DICOM, NIfTI; one input, results in memory).
+input and output folders as overrides and the loaded network put in, and asks it for the
+:class:`~monai_tumorcls.apps.clinical.ClinicalInferer` it declares (``clinical_inferer``): an image file is
+classified as a one-slice series, a DICOM or NIfTI input series by series (one input, results in memory).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import inspect
 import json
 import threading
 from os import PathLike
@@ -23,7 +22,7 @@ from typing import Any, Mapping
 import torch
 
 from monai_tumorcls.bundle import load_bundle_config
-from monai_tumorcls.inference import ClinicalInferer
+from monai_tumorcls.apps.clinical import ClinicalInferer
 from monai_tumorcls.visualize import grey_png
 
 from .uploads import UploadError
@@ -56,17 +55,11 @@ class SliceRecorder:
 
 
 def clinical_inferer(parser, recorder: SliceRecorder) -> ClinicalInferer:
-    """The :class:`ClinicalInferer` of the bundle's clinical run (``clinical#run``, a ``run_clinical_inference``
-    call with the bundle's options), its slice preprocessing wrapped by ``recorder``. The run's own arguments
-    (inputs, output folder, run name) are left out: the app classifies one input and writes no report."""
-    run = parser.get_parsed_content("clinical#run")  # functools.partial: the config says "_mode_": "callable"
-    options = inspect.signature(ClinicalInferer).parameters
-    unknown = set(run.keywords) - set(options) - set(inspect.signature(ClinicalInferer.run).parameters)
-    if unknown:  # an option the inferer does not take would be silently lost: the app would differ from the CLI
-        raise ValueError(f"clinical#run options {sorted(unknown)} are not ClinicalInferer options")
-    kwargs = {k: v for k, v in run.keywords.items() if k in options}
-    recorder.transform = kwargs["preprocess"]
-    return ClinicalInferer(**{**kwargs, "preprocess": recorder})
+    """The bundle's own ``clinical_inferer``, its slice preprocessing wrapped by ``recorder`` (set in the config, so
+    every other option is the command line's). The app classifies one input and writes no report."""
+    recorder.transform = parser.get_parsed_content("slice_preprocessing")
+    parser["clinical_inferer#preprocess"] = recorder
+    return parser.get_parsed_content("clinical_inferer")()  # "_mode_": "callable": options are checked here
 
 
 class BundleService:
@@ -123,20 +116,19 @@ class BundleService:
                 if parser.get_parsed_content("input_kind") == "images":
                     if kind == "dicom":
                         raise UploadError(f"{display_name}: no DICOM or NIfTI file in the zip")
-                    return self._image(parser, path, display_name)
+                    return self._image(parser, out, path, display_name)
                 return self._volume(parser, out, path, display_name)
             except SystemExit as e:  # a config step that ends a CLI run (its one-line error is in the log)
                 message = f"{display_name}: the bundle could not run (exit status {e.code}; see the app's log)"
                 raise UploadError(message, 500) from e
 
-    def _image(self, parser, path: Path, display_name: str) -> dict:
-        parser.get_parsed_content("evaluator").run()
-        writer = parser.get_parsed_content("writer")
-        row = json.loads((writer.output_dir / f"{writer.stem}.json").read_text())["rows"][0]
+    def _image(self, parser, out: Path, path: Path, display_name: str) -> dict:
+        inferer = parser.get_parsed_content("clinical_inferer")()
+        (row,) = inferer.classify_images(parser.get_parsed_content("dataloader"), saliency_dir=out / "saliency")
         if row["status"] != "ok":
             error = row["error"].replace(str(path.resolve()), display_name).replace(str(path), display_name)
             raise UploadError(error)
-        overlay = png_data_url((writer.output_dir / row["saliency_file"]).read_bytes())
+        overlay = png_data_url((out / row["saliency_file"]).read_bytes())
         return {"kind": "image", "class_names": self.class_names,
                 "decision": {"predicted_class": row["predicted"], "probabilities": row["probabilities"]},
                 "warnings": row["warnings"], "saliency_peak": row["saliency_peak"], "overlay": overlay}

@@ -195,13 +195,15 @@ def output_lock(output_dir: str | os.PathLike) -> Iterator[None]:
 
 
 def run_inference(
-    input_kind: str, evaluator, writer, clinical_run, output_dir: str | os.PathLike | None = None, debug: Any = False
+    input_kind: str, build_inferer: Callable, image_batches, inputs, output_dir: str | os.PathLike | None = None,
+    debug: Any = False,
 ) -> None:
-    """The one run statement of a bundle's ``inference.json``: a folder of images goes through the Ignite
-    ``evaluator`` (one row per file by ``writer``; exit status 2 when no file was classified, else 1 when any file
-    failed), clinical input (DICOM folders, NIfTI files) through ``clinical_run`` (exit status from its result: 1
-    some inputs failed, 2 nothing classified; 3 when it refuses its options, before reading any input).
-    ``output_dir`` is checked first (:func:`check_output_dir`, exit status 3) and locked for the run
+    """The one run statement of a bundle's ``inference.json``: ``build_inferer()`` (the config's
+    ``clinical_inferer``) makes the :class:`~monai_tumorcls.apps.clinical.ClinicalInferer`, which classifies a folder
+    of images (``image_batches``, the config's data loader; one row per file; exit status 2 when no file was
+    classified, else 1 when any file failed) or the clinical ``inputs`` (DICOM folders, NIfTI files; exit status 1
+    some inputs failed, 2 nothing classified). A refused option ends the run with exit status 3 before any input is
+    read. ``output_dir`` is checked first (:func:`check_output_dir`, exit status 3) and locked for the run
     (:func:`output_lock`, exit status 3 when another run holds it). A disk that fills up during the run ends it with
     one line and exit status 3; the result tables are written as one set, so none of them is left half-written."""
     if output_dir is not None:
@@ -213,7 +215,7 @@ def run_inference(
         if earlier:  # one run after another into one folder: said, not silent
             logger.warning("%s: this run replaces the outputs of an earlier run (%s)", output_dir, ", ".join(earlier))
         try:
-            _run(input_kind, evaluator, writer, clinical_run, debug)
+            _run(input_kind, build_inferer, image_batches, inputs, debug)
         except OSError as e:
             if not is_out_of_space(e):
                 raise
@@ -221,15 +223,13 @@ def run_inference(
                             "result tables were not written", debug)
 
 
-def _run(input_kind: str, evaluator, writer, clinical_run, debug: Any) -> None:
-    if input_kind == "images":
-        evaluator.run()
-        if getattr(writer, "write_error", None) is not None:
-            raise writer.write_error
-        exit_on_failures(writer.num_failed, "image", getattr(writer, "num_classified", None))
-        return
+def _run(input_kind: str, build_inferer: Callable, image_batches, inputs, debug: Any) -> None:
     try:
-        result = clinical_run()
-    except (ValueError, TypeError) as e:  # options refused by ClinicalInferer (or unknown) before any input is read
+        inferer = build_inferer()
+    except (ValueError, TypeError) as e:  # options refused by ClinicalInferer before any input is read
         could_not_start(f"clinical inference options: {e}", debug)
-    exit_with_status(result.exit_code)
+    if input_kind == "images":
+        result = inferer.run_images(image_batches)
+        exit_on_failures(result.count("error"), "image", result.count("ok"))
+        return
+    exit_with_status(inferer.run(inputs).exit_code)

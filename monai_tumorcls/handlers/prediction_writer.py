@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
 
 from monai_tumorcls.handlers.collector import ItemCollector, RawOutputs, item_filename, merged_items
 from monai_tumorcls.utils.atomic import atomic_write_texts, is_out_of_space
@@ -15,13 +18,47 @@ from monai_tumorcls.utils.model_outputs import NON_FINITE_OUTPUT, finite_values
 if TYPE_CHECKING:
     from ignite.engine import Engine
 
-__all__ = ["PredictionWriter"]
+__all__ = ["PredictionWriter", "prediction_row", "prediction_tables"]
+
+logger = logging.getLogger("PredictionWriter")
 
 
 def printable_name(text: str) -> str:
     """``text`` as valid UTF-8: bytes of a file name that are not UTF-8 (kept by Python as surrogates) become
     ``\\xNN`` escapes instead of failing the write."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def prediction_row(name: str, class_names: Sequence[str], probabilities, problem: str = "", skipped: bool = False,
+                   warnings: str = "", extra: dict | None = None) -> dict:
+    """One row of the prediction table: file ``name``; ``problem`` (why it is not classified: a read error, or the
+    reason it is ``skipped``), else its class ``probabilities`` (None when the network output is not finite: an
+    error row too, no decision from a broken model); ``warnings`` joined by ``"; "``; ``extra`` (the saliency peak
+    and overlay file) added to a classified row."""
+    if not problem and probabilities is None:
+        problem = f"{name}: {NON_FINITE_OUTPUT}"
+        logger.error("%s", problem)
+    row = {"file": name, "status": "skipped" if skipped else ("error" if problem else "ok"),
+           "error": printable_name(problem), "warnings": [w for w in warnings.split("; ") if w]}
+    if problem:
+        return {**row, "predicted": None, "probabilities": None}
+    row["predicted"] = class_names[int(np.asarray(probabilities).argmax())]
+    row["probabilities"] = {c: round(float(v), 6) for c, v in zip(class_names, probabilities)}
+    return {**row, **(extra or {})}
+
+
+def prediction_tables(rows: list[dict], class_names: Sequence[str]) -> tuple[str, str]:
+    """The JSON and CSV text of the prediction table of ``rows`` (sorted by file)."""
+    counts = {status: sum(r["status"] == status for r in rows) for status in ("ok", "error", "skipped")}
+    summary = {"num_files": len(rows), "num_failed": counts["error"], "num_skipped": counts["skipped"],
+               "num_classified": counts["ok"], "class_names": list(class_names), "rows": rows}
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["file", "status", "predicted"] + [f"prob_{c}" for c in class_names] + ["error", "warnings"])
+    for r in rows:
+        probs = [r["probabilities"][c] for c in class_names] if r["probabilities"] else [""] * len(class_names)
+        writer.writerow([r["file"], r["status"], r["predicted"] or ""] + probs + [r["error"], "; ".join(r["warnings"])])
+    return json.dumps(summary, indent=2, allow_nan=False) + "\n", buf.getvalue()
 
 
 class PredictionWriter(ItemCollector):
@@ -83,21 +120,11 @@ class PredictionWriter(ItemCollector):
         name = printable_name(item_filename(item))
         error, skipped = item.get(self.error_key) or "", item.get(self.skipped_key) or ""
         prob = None if error or skipped else finite_values(item[self.pred_key])
-        if not (error or skipped) and (prob is None or not self._finite_logits(item)):
-            error = f"{name}: {NON_FINITE_OUTPUT}"
-            self.logger.error("%s", error)
-        warnings = [w for w in str(item.get(self.warnings_key) or "").split("; ") if w]
-        row = {"file": name, "status": "error" if error else ("skipped" if skipped else "ok"),
-               "error": printable_name(error or skipped), "warnings": warnings}
-        if error or skipped:
-            row.update({"predicted": None, "probabilities": None})
-            return row
-        row["predicted"] = self.class_names[int(prob.argmax())]
-        row["probabilities"] = {c: round(float(v), 6) for c, v in zip(self.class_names, prob)}
-        for key in ("saliency_peak", "saliency_file"):  # from a SaliencyWriter attached before this writer
-            if key in item:
-                row[key] = item[key]
-        return row
+        if not (error or skipped) and not self._finite_logits(item):
+            prob = None
+        warnings = str(item.get(self.warnings_key) or "")
+        extra = {k: item[k] for k in ("saliency_peak", "saliency_file") if k in item}  # from a SaliencyWriter
+        return prediction_row(name, self.class_names, prob, error or skipped, not error and bool(skipped), warnings, extra)
 
     def _finite_logits(self, item: dict) -> bool:
         return self.logits_key not in item or finite_values(item[self.logits_key]) is not None
@@ -106,19 +133,11 @@ class PredictionWriter(ItemCollector):
         rows = sorted(rows, key=lambda r: r["file"])
         counts = {status: sum(r["status"] == status for r in rows) for status in ("ok", "error", "skipped")}
         self.num_classified, self.num_failed, self.num_skipped = counts["ok"], counts["error"], counts["skipped"]
-        summary = {"num_files": len(rows), "num_failed": self.num_failed, "num_skipped": self.num_skipped,
-                   "num_classified": self.num_classified, "class_names": self.class_names, "rows": rows}
-        json_text = json.dumps(summary, indent=2, allow_nan=False) + "\n"
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["file", "status", "predicted"] + [f"prob_{c}" for c in self.class_names] + ["error", "warnings"])
-        for r in rows:
-            probs = [r["probabilities"][c] for c in self.class_names] if r["probabilities"] else [""] * len(self.class_names)
-            writer.writerow([r["file"], r["status"], r["predicted"] or ""] + probs + [r["error"], "; ".join(r["warnings"])])
+        json_text, csv_text = prediction_tables(rows, self.class_names)
         # one set: either both files of this run replace the old ones, or neither does (e.g. on a full disk)
         try:
             atomic_write_texts({self.output_dir / f"{self.stem}.json": json_text,
-                                self.output_dir / f"{self.stem}.csv": buf.getvalue()})
+                                self.output_dir / f"{self.stem}.csv": csv_text})
         except OSError as e:
             if not is_out_of_space(e):
                 raise

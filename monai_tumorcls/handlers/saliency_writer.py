@@ -8,11 +8,11 @@ from pathlib import Path
 import torch
 from ignite.engine import Engine, Events
 
-from ..visualize.saliency import DEFAULT_TARGET_LAYER, grad_cam, peak_fractions, write_overlay
+from ..visualize.saliency import DEFAULT_TARGET_LAYER, write_grad_cam_overlays
 from ..utils.model_outputs import finite_values
 from .collector import RawOutputs, item_filename, merged_items
 
-__all__ = ["SaliencyWriter"]
+__all__ = ["SaliencyWriter", "overlay_name"]
 
 
 class SaliencyWriter:
@@ -63,10 +63,15 @@ class SaliencyWriter:
             return
         device = next(self.network.parameters()).device
         images = torch.stack([torch.as_tensor(items[i][self.image_key]) for i in keep]).to(device)
-        maps = grad_cam(self.network, images, None, self.target_layer)
-        for i, image, m, peak in zip(keep, images.cpu().numpy(), maps, peak_fractions(maps)):
-            source = item_filename(items[i]) or f"item{engine.state.iteration}_{i}"
-            name = f"{Path(source).stem}_{hashlib.sha1(source.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}.png"
-            write_overlay(self.output_dir / self.folder / name, image[0], m)
+        sources = [item_filename(items[i]) or f"item{engine.state.iteration}_{i}" for i in keep]
+        names = [overlay_name(source) for source in sources]
+        paths = [self.output_dir / self.folder / name for name in names]
+        peaks = write_grad_cam_overlays(self.network, images, None, paths, self.target_layer)
+        for i, name, peak in zip(keep, names, peaks):
             outputs[i]["saliency_peak"] = peak
             outputs[i]["saliency_file"] = f"{self.folder}/{name}"
+
+
+def overlay_name(source: str) -> str:
+    """The overlay PNG name of an image file: its stem and a hash of its path (two files may share a stem)."""
+    return f"{Path(source).stem}_{hashlib.sha1(source.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}.png"

@@ -1,14 +1,8 @@
-"""Clinical-input inference: DICOM/NIfTI series -> 2D slices -> slice probabilities -> series decision.
+"""Deprecated home of the clinical stack, now :mod:`monai_tumorcls.apps.clinical` (its names here warn and go in the
+next release). ``evaluation`` and ``external`` (validation on labelled slices and held-out patients) still live
+here."""
 
-Modules by job: ``records`` (what a run records and writes), ``slice_prediction`` (slices through the network),
-``clinical`` (the run: :class:`ClinicalInferer`), ``aggregation`` (slices -> series decision), ``evaluation`` and
-``external`` (validation on labelled slices and held-out patients). Public names are listed once, in each module's
-``__all__``, and imported here (as ``monai.transforms`` does)."""
-
-from ..data.slicing import SliceStack, constant_slices, volume_to_slices  # re-exported: their home is data
-from .aggregation import AGGREGATIONS, SeriesDecision, aggregate_slices, default_tumour_classes, tumour_probability
-from .clinical import ClinicalInferer, run_clinical_inference
-from .dicom_results import DICOM_RESULTS_FOLDER, with_dicom_results, write_run_dicom_results, write_series_dicom_results
+from ..utils.deprecation import moved_names
 from .evaluation import SliceAUC, load_slice_labels, roc_auc, slice_labels_from_volume, tumour_slice_auc
 from .external import (
     choose_threshold,
@@ -20,15 +14,22 @@ from .external import (
     series_scores,
     slice_report,
 )
-from .records import (
-    CSV_COLUMNS,
-    SCHEMA_VERSION,
-    ClinicalRunResult,
-    InputResult,
-    RunIssue,
-    SeriesResult,
-    SliceRecord,
-    csv_text,
-    write_run_outputs,
+
+#: the names that moved to monai_tumorcls.apps.clinical
+CLINICAL_NAMES = (
+    "SliceStack", "constant_slices", "volume_to_slices", "AGGREGATIONS", "SeriesDecision", "aggregate_slices",
+    "tumour_probability", "ClinicalInferer", "run_clinical_inference",
+    "DICOM_RESULTS_FOLDER", "with_dicom_results", "write_run_dicom_results", "write_series_dicom_results",
+    "CSV_COLUMNS", "SCHEMA_VERSION", "ClinicalRunResult", "InputResult", "RunIssue", "SeriesResult", "SliceRecord",
+    "csv_text", "write_run_outputs", "ACTIVATIONS", "SLICE_LAYOUTS", "SlicePredictor",
 )
-from .slice_prediction import ACTIVATIONS, SLICE_LAYOUTS, SlicePredictor
+
+_moved = moved_names(__name__, "monai_tumorcls.apps.clinical", CLINICAL_NAMES)
+
+
+def __getattr__(name: str):
+    if name == "default_tumour_classes":  # renamed as well as moved: the old function warns when called
+        from ..apps.clinical.aggregation import default_tumour_classes
+
+        return default_tumour_classes
+    return _moved(name)

@@ -13,7 +13,8 @@ from scipy import ndimage
 from ..data.own_outputs import PNG_TEXT
 from ..utils.atomic import atomic_write_bytes
 
-__all__ = ["DEFAULT_TARGET_LAYER", "grad_cam", "saliency_peaks", "peak_fractions", "pointing_hits", "grey_png", "overlay_png", "write_overlay"]
+__all__ = ["DEFAULT_TARGET_LAYER", "grad_cam", "saliency_peaks", "peak_fractions", "pointing_hits", "grey_png", "overlay_png", "write_overlay",
+           "write_grad_cam_overlays"]
 
 #: the trunk's last stage of :class:`~monai_tumorcls.networks.ResNetClassifier` (whatever the head)
 DEFAULT_TARGET_LAYER = "features.layer4"
@@ -124,3 +125,15 @@ def overlay_png(image: np.ndarray, saliency: np.ndarray, alpha: float = 0.45) ->
 def write_overlay(path: str | PathLike, image: np.ndarray, saliency: np.ndarray) -> None:
     """Write :func:`overlay_png` atomically to ``path``."""
     atomic_write_bytes(path, overlay_png(image, saliency))
+
+
+def write_grad_cam_overlays(
+    network: torch.nn.Module, images: torch.Tensor, class_index: int | None, paths: list, target_layer: str
+) -> list[dict[str, float]]:
+    """Grad-CAM (:func:`grad_cam`) of each of ``images`` (a preprocessed ``(B, C, H, W)`` batch on the network's
+    device), written as an overlay on its first channel to the matching one of ``paths``; the peaks as
+    :func:`peak_fractions`. The one saliency path of inference: image files and the slices of a series alike."""
+    maps = grad_cam(network, images, class_index, target_layer)
+    for path, image, saliency in zip(paths, images.detach().cpu().numpy(), maps):
+        write_overlay(path, image[0], saliency)
+    return peak_fractions(maps)

@@ -39,6 +39,18 @@ def test_exit_helpers():
     assert e.value.code == 1
 
 
+def _inferer(ran: list, statuses=("ok",), exit_code: int = 0):
+    """A stand-in for a bundle's ``clinical_inferer`` (called when the run starts): records the run it did; its image
+    rows have ``statuses``, its clinical result ``exit_code``."""
+    from monai_tumorcls.apps.clinical import ImageRunResult
+
+    inferer = types.SimpleNamespace(
+        run_images=lambda batches: ran.append("images") or ImageRunResult([{"status": s} for s in statuses]),
+        run=lambda inputs: ran.append("clinical") or types.SimpleNamespace(exit_code=exit_code),
+    )
+    return lambda: inferer
+
+
 def test_run_inference_routes_by_input_kind_and_exits_with_the_status():
     import types
 
@@ -47,17 +59,17 @@ def test_run_inference_routes_by_input_kind_and_exits_with_the_status():
     from monai_tumorcls.bundle import run_inference
 
     ran = []
-    evaluator = types.SimpleNamespace(run=lambda: ran.append("evaluator"))
-    clean, failing = types.SimpleNamespace(num_failed=0), types.SimpleNamespace(num_failed=2)
-    clinical = lambda code: (lambda: ran.append("clinical") or types.SimpleNamespace(exit_code=code))  # noqa: E731
-    run_inference("images", evaluator, clean, clinical(0))
+    run_inference("images", _inferer(ran), [], [])
     with pytest.raises(SystemExit) as e:
-        run_inference("images", evaluator, failing, clinical(0))
+        run_inference("images", _inferer(ran, ("ok", "error", "error")), [], [])
     assert e.value.code == 1
-    run_inference("clinical", evaluator, clean, clinical(0))
     with pytest.raises(SystemExit) as e:
-        run_inference("clinical", evaluator, clean, clinical(2))
-    assert e.value.code == 2 and ran == ["evaluator", "evaluator", "clinical", "clinical"]
+        run_inference("images", _inferer(ran, ("error", "skipped")), [], [])
+    assert e.value.code == 2
+    run_inference("clinical", _inferer(ran, exit_code=0), [], [])
+    with pytest.raises(SystemExit) as e:
+        run_inference("clinical", _inferer(ran, exit_code=2), [], [])
+    assert e.value.code == 2 and ran == ["images", "images", "images", "clinical", "clinical"]
 
 
 def test_unwritable_output_folder_stops_the_run_first_with_status_3(tmp_path, caplog):
@@ -69,28 +81,26 @@ def test_unwritable_output_folder_stops_the_run_first_with_status_3(tmp_path, ca
 
     (tmp_path / "a_file").write_text("x")
     ran = []
-    evaluator = types.SimpleNamespace(run=lambda: ran.append("evaluator"))
     with pytest.raises(SystemExit) as e:
-        run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path / "a_file" / "out")
+        run_inference("images", _inferer(ran), [], [], tmp_path / "a_file" / "out")
     assert e.value.code == 3 and ran == []  # nothing was done
     assert "output folder not writable" in caplog.text and "a_file" in caplog.text
-    run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path / "out")
+    run_inference("images", _inferer(ran), [], [], tmp_path / "out")
     # the write test leaves nothing; the lock file stays (removing it could let two runs lock two different files)
-    assert ran == ["evaluator"] and [p.name for p in (tmp_path / "out").iterdir()] == [LOCK_FILE]
+    assert ran == ["images"] and [p.name for p in (tmp_path / "out").iterdir()] == [LOCK_FILE]
 
 
 def test_second_run_into_a_locked_output_folder_stops_with_status_3(tmp_path, caplog):
     ran = []
-    evaluator = types.SimpleNamespace(run=lambda: ran.append("evaluator"))
     with output_lock(tmp_path):  # a first run is writing there
         with pytest.raises(SystemExit) as e:
-            run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path)
+            run_inference("images", _inferer(ran), [], [], tmp_path)
     assert e.value.code == 3 and ran == []
     assert "another run is writing to this output folder" in caplog.text
-    run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path)  # released
-    assert ran == ["evaluator"] and "replaces the outputs" not in caplog.text
+    run_inference("images", _inferer(ran), [], [], tmp_path)  # released
+    assert ran == ["images"] and "replaces the outputs" not in caplog.text
     (tmp_path / "predictions.json").write_text("{}")  # what that run wrote
-    run_inference("images", evaluator, types.SimpleNamespace(num_failed=0), None, tmp_path)  # one after another
+    run_inference("images", _inferer(ran), [], [], tmp_path)  # one after another
     assert "this run replaces the outputs of an earlier run (predictions.json)" in caplog.text
 
 
@@ -99,7 +109,7 @@ def test_clinical_options_refused_means_the_run_could_not_start(tmp_path, caplog
         raise ValueError("aggregation must be one of ('max', 'top_k_mean', 'mean'), got 'median'")
 
     with pytest.raises(SystemExit) as e:
-        run_inference("clinical", None, None, refuse, tmp_path)
+        run_inference("clinical", refuse, [], [], tmp_path)
     assert e.value.code == 3
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert errors == ["clinical inference options: aggregation must be one of ('max', 'top_k_mean', 'mean'), got 'median'"]

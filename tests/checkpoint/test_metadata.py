@@ -127,7 +127,7 @@ def test_calibrate_skips_an_empty_validation_split_or_a_missing_checkpoint(tmp_p
 
 
 def test_clinical_slice_probabilities_use_the_temperature():
-    from monai_tumorcls.inference.slice_prediction import SlicePredictor
+    from monai_tumorcls.apps.clinical import PredictionOptions, SlicePredictor
 
     class MeanLogits(torch.nn.Module):
         def forward(self, x):
@@ -141,7 +141,7 @@ def test_clinical_slice_probabilities_use_the_temperature():
         return {"image": d["image"].repeat(3, 1, 1)}
 
     for t in (1.0, 2.0):
-        got = SlicePredictor(MeanLogits(), to_rgb, CLASSES, temperature=t).probabilities(images, np.arange(2), (1.0, 1.0), "s")
+        got = SlicePredictor(MeanLogits(), to_rgb, CLASSES, PredictionOptions(temperature=t)).probabilities(images, np.arange(2), (1.0, 1.0), "s")
         np.testing.assert_allclose(got, torch.softmax(logits / t, dim=1).numpy(), atol=1e-6)
 
 

@@ -3,7 +3,7 @@
 Seeded random mutations of real PNG, JPEG, DICOM and NIfTI files (``$MONAI_DATA_DIRECTORY``) go through the image
 path (the bundle's own preprocessing in :class:`~monai_tumorcls.data.FailSafeDataset`, a network,
 :class:`~monai_tumorcls.handlers.PredictionWriter`) and the clinical path
-(:class:`~monai_tumorcls.inference.ClinicalInferer`, one input at a time). The process caps its own address space
+(:class:`~monai_tumorcls.apps.clinical.ClinicalInferer`, one input at a time). The process caps its own address space
 (``RLIMIT_AS``, ``MEMORY_HEADROOM`` above what it uses after the imports), so a reader that believes a declared
 size runs out of memory here instead of on a user's machine; the summary says what became of every input.
 """
@@ -165,11 +165,12 @@ def clinical_path(inputs: list[Path], out: Path) -> dict:
     from monai.transforms import Compose
 
     from monai_tumorcls.bundle import find_bundle_root, load_bundle_config
-    from monai_tumorcls.inference import ClinicalInferer
+    from monai_tumorcls.apps.clinical import ClinicalInferer, PredictionOptions, RunOutputs
 
     train = load_bundle_config(find_bundle_root("resnet18_binary"), "train.json", {"pretrained": None, "image_size": 64})
     preprocess = Compose(train.get_parsed_content("prepare") + train.get_parsed_content("normalise"))
-    inferer = ClinicalInferer(tiny_network(2), preprocess, ["notumor", "tumor"], batch_size=32)
+    inferer = ClinicalInferer(tiny_network(2), preprocess, ["notumor", "tumor"], prediction=PredictionOptions(batch_size=32),
+                              outputs=RunOutputs(out, run_name="fuzz"))
     results, seconds = [], []
     for i, path in enumerate(inputs):
         start = time.perf_counter()
@@ -180,7 +181,7 @@ def clinical_path(inputs: list[Path], out: Path) -> dict:
             "decided": [s.decision.is_tumour is not None for s in found.series],
             "reasons": [e.reason for e in found.errors],
         })
-    run = inferer.run(inputs, out, run_name="fuzz")  # the whole run writes its two files
+    run = inferer.run(inputs)  # the whole run writes its two files
     return {"n_inputs": len(inputs), "results": results, "max_seconds": max(seconds),
             "run_inputs": len(run.inputs), "run_exit_code": run.exit_code, "json": run.json_path.is_file()}
 
@@ -196,7 +197,7 @@ def tiny_network(n_classes: int):
 def main(summary_path: str) -> None:
     import torch  # noqa: F401 - imported before the cap, as the project's own imports are
 
-    import monai_tumorcls.inference  # noqa: F401
+    import monai_tumorcls.apps.clinical  # noqa: F401
 
     torch.set_num_threads(1)
     limit = cap_memory()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monai_tumorcls.inference.aggregation import aggregate_slices, default_tumour_classes, tumour_probability
+from monai_tumorcls.apps.clinical.aggregation import aggregate_slices, default_positive_classes, tumour_probability
 
 CLASSES = ["glioma", "meningioma", "notumor", "pituitary"]
 
@@ -16,11 +16,11 @@ def _probs(tumour):
     return np.stack([t, np.zeros_like(t), 1 - t, np.zeros_like(t)], axis=1)
 
 
-def test_default_tumour_classes():
-    assert default_tumour_classes(CLASSES) == ("glioma", "meningioma", "pituitary")
-    assert default_tumour_classes(["notumor", "tumor"]) == ("tumor",)
+def test_default_positive_classes():
+    assert default_positive_classes(CLASSES) == ("glioma", "meningioma", "pituitary")
+    assert default_positive_classes(["notumor", "tumor"]) == ("tumor",)
     with pytest.raises(ValueError):
-        default_tumour_classes(["a", "b"])
+        default_positive_classes(["a", "b"])
 
 
 def test_tumour_probability_sums_tumour_classes():

@@ -1,4 +1,4 @@
-"""run_clinical_inference on synthetic DICOM/NIfTI inputs with a fixed dummy network."""
+"""ClinicalInferer / run_clinical_inference on synthetic DICOM/NIfTI inputs with a fixed dummy network."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pydicom
 import pytest
 import torch
 
-from monai_tumorcls.inference import ClinicalInferer, run_clinical_inference
+from monai_tumorcls.apps.clinical import ClinicalInferer, grouped_options, run_clinical_inference
 from tests.inference import synthetic_inputs as syn
 
 NAME_DIR = "Doe^Jane^Secretname"  # exporters often name folders after the patient
@@ -319,8 +319,8 @@ def test_all_nan_volume_is_an_error_not_a_silent_undetermined(tmp_path):
 def test_inferer_classifies_one_input_in_memory(inputs, tmp_path):
     """ClinicalInferer.classify_input: one upload, the result in memory, nothing written but the overlays."""
     net = torch.nn.Sequential(torch.nn.Identity(), *syn.marker_network())
-    inferer = ClinicalInferer(net, syn.marker_preprocess(), syn.CLASS_NAMES, aggregation="top_k_mean",
-                              saliency_layer="0")
+    inferer = ClinicalInferer(net, syn.marker_preprocess(), syn.CLASS_NAMES,
+                              **grouped_options(aggregation="top_k_mean", saliency_layer="0"))
     found = inferer.classify_input(inputs["nifti"], saliency_dir=tmp_path / "overlays")
     assert found.status == "ok" and not found.errors and len(found.series) == 1
     series = found.series[0]
@@ -336,12 +336,13 @@ def test_inferer_classifies_one_input_in_memory(inputs, tmp_path):
 @pytest.mark.parametrize(
     "option, value",
     [("aggregation", "median"), ("top_k", 0), ("threshold", 1.5), ("batch_size", 0), ("slice_axis", "oblique"),
-     ("activation", "relu"), ("slice_layout", "CHW"), ("min_foreground_fraction", -0.1), ("tumour_classes", ["x"]),
+     ("activation", "relu"), ("slice_layout", "CHW"), ("min_foreground_fraction", -0.1), ("positive_classes", ["x"]),
      ("selection", "MR")],
 )
 def test_inferer_refuses_bad_options_at_construction(option, value):
+    """Each option, in its group (SeriesDecisionRule, SliceOptions, PredictionOptions), is checked by the inferer."""
     with pytest.raises(ValueError, match=option):
-        ClinicalInferer(syn.marker_network(), syn.marker_preprocess(), syn.CLASS_NAMES, **{option: value})
+        ClinicalInferer(syn.marker_network(), syn.marker_preprocess(), syn.CLASS_NAMES, **grouped_options(**{option: value}))
 
 
 def test_tiny_and_blank_slices_are_flagged(tmp_path):

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from monai_tumorcls.data.datalist import file_sha256
-from monai_tumorcls.inference import with_dicom_results
+from monai_tumorcls.apps.clinical import with_dicom_results
 from monai_tumorcls.networks import ResNetClassifier
 from tests.bundles.helpers import check, run_bundle
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from monai_tumorcls.handlers import PredictionWriter
-from monai_tumorcls.inference import ClinicalInferer
+from monai_tumorcls.apps.clinical import ClinicalInferer, RunOutputs
 from tests.inference import synthetic_inputs as syn
 from tests.security.runs import run_inference, write_checkpoint, write_image
 
@@ -54,8 +54,9 @@ class BrokenOnBrightSlices(torch.nn.Module):
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_a_series_with_broken_slices_gets_no_decision(tmp_path, value):
     series = syn.write_series(tmp_path / "t1_ax", "axial")
-    inferer = ClinicalInferer(BrokenOnBrightSlices(value), syn.marker_preprocess(), syn.CLASS_NAMES)
-    result = inferer.run([series[0].parent], tmp_path / "out", run_name="run")
+    inferer = ClinicalInferer(BrokenOnBrightSlices(value), syn.marker_preprocess(), syn.CLASS_NAMES,
+                              outputs=RunOutputs(tmp_path / "out", run_name="run"))
+    result = inferer.run([series[0].parent])
     (decided,) = result.series
     assert decided.decision.label == "undetermined" and decided.decision.predicted_class is None
     broken = [s for s in decided.slices if s.exclusion_reason == BROKEN]

@@ -43,7 +43,7 @@ ADDRESS_HEADROOM = 2 << 30  # address space allowed above the driver's own after
 DRIVER = """
 import json, resource, sys, time
 import monai.bundle, torch
-import monai_tumorcls.inference  # the package's imports come before the cap, as in a real run
+import monai_tumorcls.apps.clinical  # the package's imports come before the cap, as in a real run
 spec = json.loads(sys.argv[1])
 mapped = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmSize:"))
 resource.setrlimit(resource.RLIMIT_AS, (mapped + spec["headroom"],) * 2)

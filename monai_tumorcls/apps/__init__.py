@@ -1,0 +1,1 @@
+"""Task stacks built on the package's layers, one sub-package each (as ``monai.apps.<task>``)."""

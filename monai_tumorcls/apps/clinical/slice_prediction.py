@@ -1,0 +1,127 @@
+"""Slices of one volume (or a batch of preprocessed images) through a 2D classifier: the preprocessed batches,
+class probabilities, and Grad-CAM overlays of chosen slices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.data import MetaTensor
+
+from ...utils.progress import progress_bar
+from ...visualize.saliency import write_grad_cam_overlays
+from .options import PredictionOptions
+
+__all__ = ["SlicePredictor", "ACTIVATIONS", "SLICE_LAYOUTS"]
+
+ACTIVATIONS = ("softmax", "sigmoid", "none")
+SLICE_LAYOUTS = ("HW", "WH")
+
+
+class SlicePredictor:
+    """Class probabilities of the slices of a volume.
+
+    Args:
+        network: 2D classifier, (B, 3, S, S) -> (B, C) logits (or (B, 1) for a binary sigmoid model), in eval mode
+            on ``prediction.device``.
+        preprocess: MONAI transform taking ``{"image": MetaTensor (1, H, W) float32}`` ((1, W, H) with
+            ``slice_layout="WH"``; 2D affine = pixel spacing) and returning ``{"image": (3, S, S)}``.
+        class_names: the C class names in output order.
+        prediction: batch size, device, activation, temperature and Grad-CAM layer.
+        slice_layout: ``"HW"`` (rows first) or ``"WH"`` (columns first), as the training images were loaded.
+    """
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        preprocess: Callable[[dict], dict],
+        class_names: Sequence[str],
+        prediction: PredictionOptions | None = None,
+        slice_layout: str = "HW",
+    ) -> None:
+        prediction = prediction or PredictionOptions()
+        if prediction.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {prediction.activation!r}")
+        if int(prediction.batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {prediction.batch_size!r}")
+        if slice_layout not in SLICE_LAYOUTS:
+            raise ValueError(f"slice_layout must be one of {SLICE_LAYOUTS}, got {slice_layout!r}")
+        self.network, self.preprocess = network, preprocess
+        self.class_names = [str(c) for c in class_names]
+        self.activation, self.batch_size = prediction.activation, int(prediction.batch_size)
+        self.device = torch.device(prediction.device)
+        self.slice_layout, self.saliency_layer = slice_layout, prediction.saliency_layer
+        self.temperature = float(prediction.temperature)
+
+    def batch(self, images: np.ndarray, indices: np.ndarray, spacing: tuple[float, float], sid: str) -> torch.Tensor:
+        """The preprocessed network input of slices ``indices`` of ``images`` (N, H, W)."""
+        wh = self.slice_layout == "WH"
+        sp = (spacing[1], spacing[0]) if wh else spacing
+        affine = torch.diag(torch.tensor([sp[0], sp[1], 1.0], dtype=torch.float64))
+        batch = []
+        for k in indices:
+            img2d = images[k].T if wh else images[k]
+            img = MetaTensor(
+                torch.from_numpy(np.ascontiguousarray(img2d)[None]),
+                affine=affine.clone(),
+                meta={"series_id": sid, "slice_index": int(k)},
+            )
+            out = self.preprocess({"image": img})["image"]
+            out = out.as_tensor() if isinstance(out, MetaTensor) else torch.as_tensor(out)
+            batch.append(out.float())
+        return torch.stack(batch).to(self.device)
+
+    def probabilities(
+        self, images: np.ndarray, indices: np.ndarray, spacing: tuple[float, float], sid: str
+    ) -> np.ndarray:
+        """(N, C) class probabilities of ``images`` (N, H, W); rows not in ``indices`` stay NaN, and so do the rows
+        of slices whose network output is not finite (a ``-inf`` logit can still give finite probabilities)."""
+        probs = np.full((images.shape[0], len(self.class_names)), np.nan)
+        for start in progress_bar(range(0, len(indices), self.batch_size), f"slices of {sid}"):
+            batch_idx = indices[start : start + self.batch_size]
+            probs[batch_idx] = self.predict(self.batch(images, batch_idx, spacing, sid))
+        return probs
+
+    def predict(self, x: torch.Tensor) -> np.ndarray:
+        """(B, C) class probabilities of the preprocessed batch ``x``; NaN rows where the network output is not
+        finite (a ``-inf`` logit can still give finite probabilities)."""
+        with torch.inference_mode():
+            logits = self.network(x.to(self.device)).detach().float().cpu()
+        finite = torch.isfinite(logits.reshape(logits.shape[0], -1)).all(dim=1).numpy()
+        probs = np.full((x.shape[0], len(self.class_names)), np.nan)
+        probs[finite] = self._activate(logits[torch.from_numpy(finite)]).numpy().astype(np.float64)
+        return probs
+
+    def _activate(self, logits: torch.Tensor) -> torch.Tensor:
+        if logits.ndim != 2:
+            logits = logits.reshape(logits.shape[0], -1)
+        if self.activation != "none":
+            logits = logits / self.temperature
+        if logits.shape[1] == 1 and len(self.class_names) == 2 and self.activation != "none":
+            p1 = torch.sigmoid(logits[:, 0])  # a binary model with one output: P(second class)
+            return torch.stack([1 - p1, p1], dim=1)
+        if logits.shape[1] != len(self.class_names):
+            raise ValueError(f"network gives {logits.shape[1]} outputs for {len(self.class_names)} class names")
+        if self.activation == "softmax":
+            return torch.softmax(logits, dim=1)
+        return torch.sigmoid(logits) if self.activation == "sigmoid" else logits
+
+    def saliency(
+        self, images: np.ndarray, slices: Sequence[int], spacing: tuple[float, float], sid: str, class_index: int,
+        output_dir: Path,
+    ) -> dict[int, tuple[dict[str, float], str]]:
+        """Grad-CAM of class ``class_index`` on ``slices``: one overlay PNG each in ``output_dir``;
+        ``{slice: (peak as image fractions, "<output_dir name>/<file name>")}``."""
+        if not len(slices):
+            return {}
+        names = [f"{sid}_slice{k:04d}.png" for k in slices]
+        x = self.batch(images, np.asarray(slices), spacing, sid)
+        peaks = self.explain(x, class_index, [output_dir / name for name in names])
+        return {k: (peak, f"{output_dir.name}/{name}") for k, name, peak in zip(slices, names, peaks)}
+
+    def explain(self, x: torch.Tensor, class_index: int | None, paths: Sequence[Path]) -> list[dict[str, float]]:
+        """Grad-CAM overlays of the preprocessed batch ``x`` at ``paths`` (``class_index`` None: each image's
+        predicted class); their peaks as fractions of height and width."""
+        return write_grad_cam_overlays(self.network, x.to(self.device), class_index, list(paths), self.saliency_layer)
