@@ -4,11 +4,11 @@ The device tool sends the working tree plus the paths named in ``carry``: 64 MiB
 ``../shared``. The Kaggle set is 151 MiB as shipped, so it travels re-encoded; the BraTS-2015-derived set (26 MiB)
 travels as it is; the Python packages the machine lacks travel as wheels::
 
-    python benchmarks/device_pack.py kaggle --size 224 --quality 75   # .device/kaggle-224 (pipeline 3's size)
-    python benchmarks/device_pack.py kaggle --size 256 --quality 60   # .device/kaggle-256 (pipeline 2's size)
-    python benchmarks/device_pack.py brats2015                        # .device/brats2015 (a copy)
-    python benchmarks/device_pack.py wheels                           # .device/wheels (CPython 3.12, x86-64)
-    python benchmarks/device_pack.py --describe .device/kaggle-224    # the pack's line in a record's note
+    python -m tools.device_pack kaggle --size 224 --quality 75   # .device/kaggle-224 (pipeline 3's size)
+    python -m tools.device_pack kaggle --size 256 --quality 60   # .device/kaggle-256 (pipeline 2's size)
+    python -m tools.device_pack brats2015                        # .device/brats2015 (a copy)
+    python -m tools.device_pack wheels                           # .device/wheels (CPython 3.12, x86-64)
+    python -m tools.device_pack --describe .device/kaggle-224    # the pack's line in a record's note
 
 A Kaggle pack keeps every file's folder and stem (suffix ``.jpg``): each image is read with the bundles' reader,
 made grey, resized to ``size`` x ``size`` with area averaging (the bundles' own resize, which then has nothing left
@@ -38,14 +38,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from monai.transforms import EnsureChannelFirst, LoadImage, Resize
+
+from monai_tumorcls.config import get_brats2015_root, get_kaggle_root
+from monai_tumorcls.data import RasterImageReader, build_kaggle_datalists, file_sha256, list_images
+from monai_tumorcls.utils import shell_join
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from monai.transforms import EnsureChannelFirst, LoadImage, Resize  # noqa: E402
-
-from monai_tumorcls.config import get_brats2015_root, get_kaggle_root  # noqa: E402
-from monai_tumorcls.data import RasterImageReader, build_kaggle_datalists, file_sha256, list_images  # noqa: E402
-from monai_tumorcls.utils import shell_join  # noqa: E402
 
 DEVICE_DIR = ROOT / ".device"
 #: what the GPU machine's image lacks among the packages a bundle run imports (its list: the device tool's KINDS.md)
@@ -176,7 +175,7 @@ def describe_pack(folder: Path) -> str:
     summary = json.loads((folder / "PACKED.json").read_text())
     what = (f"grey {summary['size']} px JPEG q{summary['quality']} of {summary['num_packed']} images"
             if "size" in summary else "copied as shipped")
-    return f"data pack {folder.name}: {what} (benchmarks/device_pack.py)"
+    return f"data pack {folder.name}: {what} (tools/device_pack.py)"
 
 
 def pack_size_mib(folder: Path) -> float:
@@ -198,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.what:
         p.error("name what to pack (kaggle, brats2015 or wheels) or --describe a pack")
     dest = args.out or DEVICE_DIR / (f"kaggle-{args.size}" if args.what == "kaggle" else args.what)
-    command = shell_join(["python", "benchmarks/device_pack.py", *argv])
+    command = shell_join(["python", "-m", "tools.device_pack", *argv])
     if args.what == "kaggle":
         summary = pack_kaggle(dest, args.size, args.quality, command)
     else:

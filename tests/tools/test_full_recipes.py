@@ -1,4 +1,4 @@
-"""benchmarks/full_recipes.py: which full-recipe runs are queued, in what order, what counts as done, and the resumable
+"""tools/full_recipes.py: which full-recipe runs are queued, in what order, what counts as done, and the resumable
 commands it starts (subprocess replaced: nothing trains here)."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from ..bundles.helpers import benchmark_module
+from tools import full_recipes as full_recipes_module
 
 
 @pytest.fixture()
 def recipes(tmp_path, monkeypatch):
-    module = benchmark_module("full_recipes")
+    module = full_recipes_module
     monkeypatch.setattr(module, "ROOT", tmp_path)
     monkeypatch.setattr(module, "RESULTS_DIR", tmp_path / "docs" / "results")
 
@@ -72,7 +72,7 @@ def test_main_starts_each_unfinished_entry_resumable_with_the_extra_overrides(re
     (tmp_path / "docs" / "results").mkdir(parents=True)
     (tmp_path / "docs" / "results" / "resnet50_spp_binary__basic-brats2015.json").write_text("{}")  # done: skipped
     recipes.main(["--only", "basic-brats2015", "ssl_simclr_resnet50", "spp-brats2015", "--note", "n", "--", "--amp", "true"])
-    assert [cmd[1:3] for cmd in started] == [["benchmarks/results.py", "--bundle"], ["-m", "monai.bundle"]]
+    assert [cmd[1:3] for cmd in started] == [["-m", "studies.results"], ["-m", "monai.bundle"]]
     p3, ssl = started
     assert p3[p3.index("--label") + 1] == "spp-brats2015" and p3[p3.index("--note") + 1] == "n"
     assert p3[p3.index("--"):] == ["--", "--head", "spp", "--pretrained", "None", "--dataset", "brats2015",

@@ -21,15 +21,15 @@ Two models are measured:
    the Kaggle model on Kaggle images plus the labelled slices of the *other* patients and of the healthy volunteer
    (``--holdout_groups`` names the patient), and only the held-out patient's volumes are scored.
 
-Writes ``docs/clinical_validation.md`` (atomically) with the commands, machine and checkpoints.
+Writes the bundle's section of ``docs/reports/clinical_validation.md`` (atomically; the other bundles' sections are
+kept) with the commands, machine and checkpoints.
 
-    python benchmarks/clinical_slice_auc.py --bundle resnet18_binary --adapt
+    python -m studies.clinical_slice_auc --bundle resnet18_binary --adapt
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import tempfile
@@ -37,10 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from monai_tumorcls.utils.reporting import local_path, merged_sections, portable_args, portable_path, run_logged
 
-from results import rel_path, run_logged  # noqa: E402  (benchmarks/results.py: same folder)
+from .clinical_page import INTRO, TITLE, render_section
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "reports" / "clinical_validation.md"
+#: tumour-free slices this close to a tumour slice are left out of the AUC (partial volume)
+IGNORE_MARGIN = 2
 
 
 def labelled_volumes(groups=None):
@@ -106,7 +110,7 @@ def occlusion_drop(series, filled, flags) -> float | None:
 
 
 def slice_aucs(
-    bundle: str, bundle_root: str | None, data_root: Path, output_dir: Path, margin: int = 2, checkpoint: str | None = None,
+    bundle: str, bundle_root: str | None, data_root: Path, output_dir: Path, checkpoint: str | None = None,
     volumes=None, occlusion: bool = True, **overrides,
 ) -> list[dict]:
     """Per labelled volume: AUC, slice counts and the series decision of the bundle's trained model.
@@ -116,14 +120,13 @@ def slice_aucs(
         bundle_root: folder holding ``models/model.pt`` (default: the bundle folder).
         data_root: ``$MONAI_DATA_DIRECTORY`` (the volumes' paths are relative to it).
         output_dir: scratch folder for the inference outputs.
-        margin: tumour-free slices this close to a tumour slice are left out.
         checkpoint: weights (default ``<bundle_root>/models/model.pt``).
         volumes: :class:`~monai_tumorcls.data.LabelledVolume` list (default: all labelled shared volumes).
         occlusion: also score each volume with its tumour filled in (:func:`tumour_filled_volume`) and report
             the mean drop in tumour probability over the tumour slices (``occlusion_drop``).
         overrides: set on the bundle's ``inference.json`` (e.g. ``train_overrides``).
     """
-    from monai_tumorcls.inference import load_slice_labels, run_clinical_inference, tumour_slice_auc
+    from monai_tumorcls.inference import run_clinical_inference
 
     parser, network = _bundle_network(bundle, bundle_root, checkpoint, overrides)
     class_names = parser.get_parsed_content("class_names")
@@ -136,31 +139,38 @@ def slice_aucs(
         )
         return result.series[0]
 
-    def auc(scores, flags):
-        return tumour_slice_auc(scores, flags, ignore_margin=margin)
+    scratch = Path(output_dir) if occlusion else None
+    return [volume_row(vol, Path(data_root), infer, class_names, scratch)
+            for vol in (volumes if volumes is not None else labelled_volumes())]
 
-    rows = []
-    for vol in volumes if volumes is not None else labelled_volumes():
-        image, label = Path(data_root) / vol.image, Path(data_root) / vol.label
-        series, flags = infer(image), load_slice_labels(label)
-        res = auc(series.tumour_probabilities, flags)
-        drop = None
-        if occlusion:  # same slices, tumour filled in: does the tumour itself raise the slice's probability?
-            Path(output_dir).mkdir(parents=True, exist_ok=True)
-            filled = infer(tumour_filled_volume(image, label, Path(output_dir) / "tumour_filled.nii.gz"))
-            drop = occlusion_drop(series, filled, flags)
-        rows.append({
-            "volume": vol.image, "group": vol.group, "label": vol.label, "what": vol.description, "auc": res.auc,
-            "position_auc": auc(position_scores(series), flags).auc,
-            "tumour_slices": res.n_tumour_slices, "tumour_free_slices": res.n_tumour_free_slices, "ignored": res.n_ignored,
-            "series_tumour_probability": series.decision.tumour_probability if series.decision else None,
-            "occlusion_drop": drop,
-            "class_aucs": {
-                name: auc([None if s.probabilities is None else s.probabilities[name] for s in series.slices], flags).auc
-                for name in class_names
-            },
-        })
-    return rows
+
+def volume_row(vol, data_root: Path, infer, class_names: list[str], scratch: Path | None) -> dict:
+    """One labelled volume scored by ``infer`` (image -> series): slice AUC, the position-only control and, with a
+    ``scratch`` folder, the tumour-filled-in control."""
+    from monai_tumorcls.inference import load_slice_labels, tumour_slice_auc
+
+    def auc(scores, flags):
+        return tumour_slice_auc(scores, flags, ignore_margin=IGNORE_MARGIN)
+
+    image, label = data_root / vol.image, data_root / vol.label
+    series, flags = infer(image), load_slice_labels(label)
+    res = auc(series.tumour_probabilities, flags)
+    drop = None
+    if scratch is not None:  # same slices, tumour filled in: does the tumour itself raise the slice's probability?
+        scratch.mkdir(parents=True, exist_ok=True)
+        filled = infer(tumour_filled_volume(image, label, scratch / "tumour_filled.nii.gz"))
+        drop = occlusion_drop(series, filled, flags)
+    return {
+        "volume": vol.image, "group": vol.group, "label": vol.label, "what": vol.description, "auc": res.auc,
+        "position_auc": auc(position_scores(series), flags).auc,
+        "tumour_slices": res.n_tumour_slices, "tumour_free_slices": res.n_tumour_free_slices, "ignored": res.n_ignored,
+        "series_tumour_probability": series.decision.tumour_probability if series.decision else None,
+        "occlusion_drop": drop,
+        "class_aucs": {
+            name: auc([None if s.probabilities is None else s.probabilities[name] for s in series.slices], flags).auc
+            for name in class_names
+        },
+    }
 
 
 def adapt_command(bundle: str, fold_root: Path, init_checkpoint: Path, group: str, extra: list[str]) -> list[str]:
@@ -170,30 +180,11 @@ def adapt_command(bundle: str, fold_root: Path, init_checkpoint: Path, group: st
         "python", "-m", "monai.bundle", "run", "training",
         "--config_file", f"['{cfg}/train.json','{cfg}/adapt_clinical.json']",
         "--logging_file", f"{cfg}/logging.conf",
-        "--bundle_root", rel_path(fold_root),
-        "--adapt_init_checkpoint", rel_path(init_checkpoint),
+        "--bundle_root", local_path(fold_root, ROOT),
+        "--adapt_init_checkpoint", local_path(init_checkpoint, ROOT),
         "--holdout_groups", repr([group]),
         *extra,
     ]
-
-
-def _fmt_drop(drop: float | None) -> str:
-    return "n/a" if drop is None else f"{drop:+.3f}"
-
-
-def _table(rows: list[dict], extra_col: str | None = None) -> list[str]:
-    head = ("| volume | patient | label | tumour / tumour-free slices (ignored) | slice AUC | position-only AUC "
-            "| tumour filled in: drop of tumour probability | series tumour probability (top-3 mean) |")
-    sep = "|---|---|---|---|---|---|---|---|"
-    if extra_col:
-        head, sep = head + f" {extra_col} |", sep + "---|"
-    out = [head, sep]
-    for r in rows:
-        line = (f"| `{r['volume']}` | {r['group']} | {r['what']} | {r['tumour_slices']} / {r['tumour_free_slices']} "
-                f"({r['ignored']}) | {r['auc']:.3f} | {r['position_auc']:.3f} | {_fmt_drop(r['occlusion_drop'])} "
-                f"| {r['series_tumour_probability']:.3f} |")
-        out.append(line + (f" {r[extra_col]} |" if extra_col else ""))
-    return out
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -206,9 +197,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="where each fold's bundle root goes (default: <bundle root>/clinical_folds)")
     p.add_argument("--rescore", action="store_true",
                    help="with --adapt: score a fold's existing models/model_clinical.pt instead of training it again")
-    p.add_argument("--out", default=str(ROOT / "docs" / "clinical_validation.md"))
+    p.add_argument("--out", default=str(OUT), help="the page whose section of --bundle is written (the others are kept)")
     p.add_argument("--model-title", default="Kaggle-trained model", help="heading of the first model's section")
-    p.add_argument("--model-note", default="see docs/results.md for how it was trained. It has seen no slice of these volumes.",
+    p.add_argument("--model-note", default="see docs/reports/results.md for how it was trained. It has seen no slice of these volumes.",
                    help="what the first model is and what it has seen (goes after its checkpoint)")
     p.add_argument("adapt_overrides", nargs="*", help="after --: extra overrides for the fine-tuning command")
     return p
@@ -227,85 +218,25 @@ def adapt_folds(args, root: Path, ckpt: Path, rows: list[dict], data_root) -> li
         cmd = adapt_command(args.bundle, fold_root, ckpt, group, args.adapt_overrides)
         fold_ckpt = fold_root / "models" / "model_clinical.pt"
         if args.rescore and fold_ckpt.is_file():
-            print("fold", group, ": scoring the existing", rel_path(fold_ckpt), flush=True)
+            print("fold", group, ": scoring the existing", local_path(fold_ckpt, ROOT), flush=True)
             wall = None
         else:
             print("fold", group, ":", shell_join(cmd), flush=True)
-            wall = run_logged([sys.executable, *cmd[1:]], fold_root / "logs" / "adapt.log")
+            wall = run_logged([sys.executable, *cmd[1:]], fold_root / "logs" / "adapt.log", ROOT)
         with tempfile.TemporaryDirectory() as tmp:
             fold_rows = slice_aucs(args.bundle, str(fold_root), data_root, Path(tmp), checkpoint=str(fold_ckpt),
                                    volumes=labelled_volumes([group]))
         for r in fold_rows:
             r["before"] = next(f"{b['auc']:.3f}" for b in rows if b["volume"] == r["volume"])
-        folds.append({"group": group, "command": shell_join(cmd), "wall_s": wall, "rows": fold_rows})
+        folds.append({"group": group, "command": shell_join(portable_args(cmd, ROOT)), "wall_s": wall, "rows": fold_rows})
         print(json.dumps(fold_rows, indent=1), flush=True)
     return folds
 
 
-def render(args, argv: list[str] | None, ckpt: Path, info: dict, rows: list[dict], folds: list[dict]) -> list[str]:
-    """The lines of ``docs/clinical_validation.md``."""
-    from monai_tumorcls.utils import cpu_model, environment_info, shell_join
-
-    env = environment_info()
-    cmd = shell_join(["python", "benchmarks/clinical_slice_auc.py", *(argv if argv is not None else sys.argv[1:])])
-    per_class = len(rows[0]["class_aucs"]) > 2  # which class's probability follows the tumour, which opposes it
-    for r in rows if per_class else ():
-        r["per-class AUC"] = ", ".join(f"{k} {v:.2f}" for k, v in r["class_aucs"].items())
-    lines = [
-        "# Clinical validation: tumour slices vs tumour-free slices of the same volume",
-        "",
-        f"Written by `{cmd}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC;",
-        f"machine: {cpu_model()}, torch {env['torch']}, monai {env['monai']}.",
-        "",
-        "Each volume goes through bundle inference (axial display-oriented slices, the training preprocessing) and the",
-        "per-slice tumour probability is compared with the label map: ROC-AUC of tumour slices (label present) vs",
-        "tumour-free slices, leaving out tumour-free slices within 2 slices of a tumour slice. 0.5 = no ranking,",
-        "1 = every tumour slice above every tumour-free slice.",
-        "",
-        "`position-only AUC` scores the same slices without looking at them: 1 - |slice index - middle of the",
-        "classified range| / half that range. Here the tumours sit mid-brain and the tumour-free slices are the skull",
-        "base and the vertex, so this content-free prior ranks well: a model's AUC says it found tumours only where it",
-        "beats this baseline.",
-        "",
-        "`tumour filled in` controls for position: the same volume with its labelled tumour (dilated by 2 voxels)",
-        "replaced by the smoothed surrounding tissue goes through the same inference, and the column gives the mean",
-        "change of tumour probability over the tumour slices (original minus filled). A model that reacts to the",
-        "tumour itself loses probability there (a clearly positive drop); one that reads level, sequence or",
-        "acquisition style does not.",
-        *(["", "`per-class AUC`: the same AUC computed on each class's probability instead of the tumour probability."]
-          if per_class else []),
-        "",
-        f"## {args.model_title}",
-        "",
-        f"Bundle `{args.bundle}`, checkpoint `{rel_path(ckpt)}` ({json.dumps(info)}); {args.model_note}",
-        "",
-        *_table(rows, "per-class AUC" if per_class else None),
-    ]
-    if folds:
-        lines += [
-            "",
-            "## Leave-one-patient-out in-domain fine-tuning",
-            "",
-            "Each fold starts from the checkpoint above and fine-tunes it with the bundle's `adapt_clinical.json` overlay on",
-            "Kaggle Training images plus the labelled slices of every *other* patient and of the healthy volunteer",
-            "(`monai_tumorcls.data.SHARED_LABELLED_VOLUMES`); the held-out patient's volumes, scored below, were never",
-            "seen in training. `before` is the Kaggle-trained model's AUC on the same volume.",
-            "",
-        ]
-        lines += _table([r for f in folds for r in f["rows"]], "before")
-        lines += ["", "Commands (one per fold; wall time on this machine):", ""]
-        for f in folds:
-            when = "not re-run (`--rescore`: its existing checkpoint was scored)" if f["wall_s"] is None else f"{f['wall_s']:.0f} s"
-            lines += [f"- {f['group']} held out, {when}:", "", "  ```bash", f"  {f['command']}", "  ```", ""]
-    return lines
-
-
 def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
-
     from monai_tumorcls.config import get_data_root
     from monai_tumorcls.utils import atomic_write_text
-
+    args = _parser().parse_args(argv)
     data_root = get_data_root(must_exist=True)
     root = Path(args.bundle_root) if args.bundle_root else ROOT / "bundles" / args.bundle
     ckpt = Path(args.checkpoint) if args.checkpoint else root / "models" / "model.pt"
@@ -314,8 +245,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = slice_aucs(args.bundle, str(root), data_root, Path(tmp), checkpoint=str(ckpt))
     folds = adapt_folds(args, root, ckpt, rows, data_root) if args.adapt else []
-    lines = render(args, argv, ckpt, info, rows, folds)
-    atomic_write_text(args.out, "\n".join(lines).rstrip() + "\n")
+    argv_used = argv if argv is not None else sys.argv[1:]
+    lines = render_section(args, argv_used, (portable_path(ckpt, ROOT), info), rows, folds)
+    out = Path(args.out)
+    existing = out.read_text() if out.is_file() else ""
+    atomic_write_text(out, merged_sections(existing, TITLE, INTRO, args.bundle, lines))
     print("\n".join(lines))
 
 

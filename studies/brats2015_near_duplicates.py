@@ -1,12 +1,12 @@
 """Near duplicates in pipeline 3's BraTS-2015-derived slices, and a check of the split built on them.
 
-Writes ``docs/brats2015_split.md`` (atomically): byte copies (SHA-256), how many image pairs lie within each RMS
+Writes ``docs/reports/brats2015_split.md`` (atomically): byte copies (SHA-256), how many image pairs lie within each RMS
 distance of their 32x32 grey thumbnails (``monai_tumorcls.data.thumbnail_rms``, the distance the datalists group
 by) and whether such pairs join different classes, then the seeded split of ``build_brats2015_datalists`` (counts,
 byte copies across splits, smallest thumbnail distance from a held-out image to a training image), and how close
 the held-out images come to the Kaggle Training images the SimCLR trunk of the transfer rows was pretrained on::
 
-    python benchmarks/brats2015_near_duplicates.py          # data root: $MONAI_DATA_DIRECTORY
+    python -m studies.brats2015_near_duplicates          # data root: $MONAI_DATA_DIRECTORY
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from monai_tumorcls.config import get_brats2015_root, get_kaggle_root
+from monai_tumorcls.data import build_brats2015_datalists, scan_brats2015, thumbnail_rms
+from monai_tumorcls.data.datalist import file_sha256
+from monai_tumorcls.ssl import unlabelled_datalist
+from monai_tumorcls.utils.atomic import atomic_write_text
+from monai_tumorcls.utils.run_info import cpu_model, shell_join
 
-from monai_tumorcls.config import get_brats2015_root, get_kaggle_root  # noqa: E402
-from monai_tumorcls.data import build_brats2015_datalists, scan_brats2015, thumbnail_rms  # noqa: E402
-from monai_tumorcls.data.datalist import file_sha256  # noqa: E402
-from monai_tumorcls.ssl import unlabelled_datalist  # noqa: E402
-from monai_tumorcls.utils.atomic import atomic_write_text  # noqa: E402
-from monai_tumorcls.utils.run_info import cpu_model, shell_join  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 THRESHOLDS = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0)
 GROUP_RMS = 4.0  # build_brats2015_datalists' max_rms
@@ -79,7 +78,7 @@ def render_pretraining(check: dict) -> list[str]:
     return [
         "", "## Against the images of the SimCLR pretraining", "",
         "The in-domain SimCLR ResNet-50 trunk that stands in for ImageNet in pipeline 3's transfer rows "
-        f"(`benchmarks/full_recipes.py`) was pretrained, without labels, on {check['n_pretraining']} Kaggle Training "
+        f"(`tools/full_recipes.py`) was pretrained, without labels, on {check['n_pretraining']} Kaggle Training "
         "images (`monai_tumorcls.ssl.unlabelled_datalist` with the `ssl_simclr_resnet18` bundle's defaults: "
         "Training less its validation split). Held-out BraTS-2015 slices against them:", "",
         "| split | images | byte copies in the pretraining set | nearest pretraining thumbnail within "
@@ -129,7 +128,7 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--data-dir", type=Path, default=None, help="default: $MONAI_DATA_DIRECTORY/brain-tumor-brats2015")
     p.add_argument("--kaggle-dir", type=Path, default=None, help="the SimCLR pretraining images' root; "
                    "default: $MONAI_DATA_DIRECTORY/brain-tumor-mri-dataset")
-    p.add_argument("--out", type=Path, default=ROOT / "docs" / "brats2015_split.md")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "reports" / "brats2015_split.md")
     args = p.parse_args(argv)
     data_dir = args.data_dir or get_brats2015_root()
     items = scan_brats2015(data_dir)
@@ -138,7 +137,7 @@ def main(argv: list[str] | None = None) -> str:
     lists = build_brats2015_datalists(data_dir)
     check = split_check(lists)
     pretraining = [it["image"] for it in unlabelled_datalist(args.kaggle_dir or get_kaggle_root())]
-    command = shell_join(["python", "benchmarks/brats2015_near_duplicates.py", *(sys.argv[1:] if argv is None else argv)])
+    command = shell_join(["python", "-m", "studies.brats2015_near_duplicates", *(sys.argv[1:] if argv is None else argv)])
     text = render(data_dir, items, table, check, command)
     text += "\n".join(render_pretraining(pretraining_check(lists, pretraining))) + "\n"
     atomic_write_text(args.out, text)

@@ -1,6 +1,6 @@
-"""Why does validation accuracy swing from epoch to epoch in the full recipes (``docs/training.md``)?
+"""Why does validation accuracy swing from epoch to epoch in the full recipes (``docs/reports/results.md``)?
 
-For each named entry of ``benchmarks/full_recipes.py``, two networks of its run, the best checkpoint
+For each named entry of ``tools/full_recipes.py``, two networks of its run, the best checkpoint
 (``models/model.pt``, chosen by validation accuracy) and the last saved epoch (``models/training_state.pt``), are
 scored on the entry's own validation split with the bundle's validation preprocessing, in float32:
 
@@ -17,10 +17,10 @@ scored on the entry's own validation split with the bundle's validation preproce
   over the BatchNorm layers of the last network, between statistics estimated from the same batches under autocast
   and in float32.
 
-Writes ``docs/validation_swings.md`` (one section per entry; the other entries' sections are kept) with the command,
+Writes ``docs/reports/validation_swings.md`` (one section per entry; the other entries' sections are kept) with the command,
 machine and load average::
 
-    MONAI_DATA_DIRECTORY=/path/to/shared/data python benchmarks/validation_swings.py --entries spp-tl-simclr-brats2015
+    MONAI_DATA_DIRECTORY=/path/to/shared/data python -m studies.validation_swings --entries spp-tl-simclr-brats2015
 """
 
 from __future__ import annotations
@@ -37,13 +37,11 @@ from pathlib import Path
 
 import torch
 
+from monai_tumorcls.utils.reporting import merged_sections
+from tools import full_recipes
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import full_recipes  # noqa: E402  (benchmarks/full_recipes.py: same folder)
-from results import merged_sections  # noqa: E402  (benchmarks/results.py: same folder)
-
-OUT = ROOT / "docs" / "validation_swings.md"
+OUT = ROOT / "docs" / "reports" / "validation_swings.md"
 TITLE = "# Validation accuracy swings: threshold or ranking?"
 INTRO = (__doc__ or "").split("\n\n")[1].replace("\n", " ")
 
@@ -55,7 +53,7 @@ def entry_config(name: str):
 
     entry = next((e for e in full_recipes.queue() if e.label == name), None)
     if entry is None:
-        raise SystemExit(f"{name}: not a recorded entry of benchmarks/full_recipes.py")
+        raise SystemExit(f"{name}: not a recorded entry of tools/full_recipes.py")
     overrides = {key.lstrip("-"): value for key, value in zip(entry.overrides[::2], entry.overrides[1::2])}
     overrides.update(pretrained=None, amp=False, num_workers=0, bundle_root=str(ROOT / entry.root))
     return entry, load_bundle_config(ROOT / "bundles" / entry.bundle, overrides=overrides)
@@ -179,13 +177,13 @@ def main(argv: list[str] | None = None) -> None:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--entries", nargs="+", required=True, help="labels of benchmarks/full_recipes.py entries with a run")
+    p.add_argument("--entries", nargs="+", required=True, help="labels of tools/full_recipes.py entries with a run")
     p.add_argument("--bn-batches", type=int, default=40, help="training batches for the BatchNorm re-estimation")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--note", default="", help="stored with each section: what else used the cores")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
-    command = shell_join(["python", "benchmarks/validation_swings.py", *argv])
+    command = shell_join(["python", "-m", "studies.validation_swings", *argv])
     for name in args.entries:
         start, load_start = time.perf_counter(), os.getloadavg()[0]
         result = measure(name, args.bn_batches, args.seed)

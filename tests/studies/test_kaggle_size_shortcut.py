@@ -1,4 +1,4 @@
-"""benchmarks/kaggle_size_shortcut.py: the content-free "512x512 -> tumour" rule and a run's scores split by size."""
+"""studies/kaggle_size_shortcut.py: the content-free "512x512 -> tumour" rule and a run's scores split by size."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ..bundles.helpers import benchmark_module
+from tools import full_recipes as full_recipes_module
+from studies import kaggle_size_shortcut as kaggle_size_shortcut_module
 
 
 @pytest.fixture(scope="module")
 def shortcut():
-    return benchmark_module("kaggle_size_shortcut")
+    return kaggle_size_shortcut_module
 
 
 def _image(path, size):
@@ -49,7 +50,7 @@ def test_scores_split_by_size_against_the_rule(shortcut, tmp_path):
     assert (other["n"], other["recall"], other["specificity"]) == (3, 1.0, 0.5)
     assert other["accuracy"] == other["rule"] == pytest.approx(2 / 3)  # c, d right; the rule: d, e right
     assert scores["all"]["n"] == 5 and scores["all"]["accuracy"] == pytest.approx(3 / 5)
-    line = shortcut.section("basic-kaggle", next(e for e in benchmark_module("full_recipes").queue()
+    line = shortcut.section("basic-kaggle", next(e for e in full_recipes_module.queue()
                                                  if e.label == "basic-kaggle"), scores, "cmd")[-2]
     assert line == "| all | 5 (2 / 3) | 60.00 | 60.00 | 100.00 | 33.33 |"
     assert list(shortcut.stratum_scores(rows[2:])) == ["other sizes", "all"]  # no 512x512 image: no such row
@@ -68,5 +69,5 @@ def test_only_kaggle_entries_are_accepted(shortcut, tmp_path, capsys):
     with pytest.raises(SystemExit):
         shortcut.main(["--entries", "basic-kaggle", "basic-brats2015", "--out", str(tmp_path / "page.md")])
     error = capsys.readouterr().err
-    assert "not Kaggle entries of benchmarks/full_recipes.py: basic-brats2015;" in error and "spp-kaggle" in error
+    assert "not Kaggle entries of tools/full_recipes.py: basic-brats2015;" in error and "spp-kaggle" in error
     assert not (tmp_path / "page.md").exists()

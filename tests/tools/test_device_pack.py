@@ -1,4 +1,4 @@
-"""benchmarks/device_pack.py: the compact data copy a lent GPU machine trains on keeps every file's place, its
+"""tools/device_pack.py: the compact data copy a lent GPU machine trains on keeps every file's place, its
 duplicates, the files of the bundles' datalists and (up to JPEG loss) the bundles' resized pixels; bad files are
 listed; a failed pack replaces nothing."""
 
@@ -11,14 +11,14 @@ import pytest
 import torch
 from PIL import Image
 
-from ..bundles.helpers import benchmark_module
+from tools import device_pack as device_pack_module
 
 CLASSES = ("glioma", "meningioma", "notumor", "pituitary")
 
 
 @pytest.fixture()
 def pack():
-    return benchmark_module("device_pack")
+    return device_pack_module
 
 
 def _source_tree(root, broken: bool = True):
@@ -98,7 +98,7 @@ def test_main_packs_a_clean_set_with_the_same_datalists(pack, tmp_path, monkeypa
     assert summary["command"].startswith("python ") and "--size 16" in summary["command"]
     assert (tmp_path / "pack" / "brain-tumor-mri-dataset" / "Testing" / "notumor" / "a.jpg").is_file()
     description = pack.describe_pack(tmp_path / "pack")
-    assert description == "data pack pack: grey 16 px JPEG q75 of 11 images (benchmarks/device_pack.py)"
+    assert description == "data pack pack: grey 16 px JPEG q75 of 11 images (tools/device_pack.py)"
 
 
 def test_main_reports_a_bad_file_in_one_line_and_exits_1(pack, tmp_path, monkeypatch, capsys):

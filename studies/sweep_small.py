@@ -1,6 +1,7 @@
-"""A small measured sweep: the ``python -m monai_tumorcls.sweep`` command on a tiny grid, recorded in docs/sweeps.md.
+"""A small measured sweep: the ``python -m monai_tumorcls.sweep`` command on a tiny grid, recorded in
+docs/reports/sweep_small.md.
 
-    python benchmarks/sweep_small.py            # runs the sweep (resumable: rerun after a kill), then writes the record
+    python -m studies.sweep_small            # runs the sweep (resumable: rerun after a kill), then writes the record
 
 The grid and the budget are written below and into the record; the study lives in runs/sweeps/small.db, so the
 record can be rewritten from it without training (``--report_only``).
@@ -19,16 +20,19 @@ from pathlib import Path
 
 import optuna
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from results import machine  # noqa: E402
+from monai_tumorcls.utils.atomic import atomic_write_text
+from monai_tumorcls.utils.reporting import machine_line
+from monai_tumorcls.utils.run_info import shell_join
 
-from monai_tumorcls.utils.run_info import shell_join  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "docs" / "reports" / "sweep_small.md"
+TITLE = "# A measured small sweep"
+INTRO = ("The machinery of `python -m monai_tumorcls.sweep` (`docs/sweeps.md`) on a tiny grid, written by "
+         "`python -m studies.sweep_small`: not a hyper-parameter choice, the budget is far too small for that.")
 
 GRID = {"learning_rate": [0.01, 0.001], "batch_size": [8, 16], "epochs": [2]}
 BUDGET = ["max_per_class=12", "max_per_class_test=5", "image_size=64", "num_workers=0"]
 STUDY, STORAGE, WORKDIR = "small-grid", "sqlite:///runs/sweeps/small.db", "runs/sweeps"
-BEGIN, END = "<!-- sweep_small:begin -->", "<!-- sweep_small:end -->"
 
 
 def run(sweep_file: Path) -> tuple[list[str], float]:
@@ -51,9 +55,12 @@ def report(cmd: list[str], seconds: float | None) -> str:
                     f"{m.get('best_epoch', '')} | {m.get('train_seconds', '')} |")
     wall = f"{seconds / 60:.1f} min wall" if seconds is not None else "wall time not measured in this report"
     return "\n".join([
-        BEGIN,
-        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `python benchmarks/sweep_small.py` "
-        f"({wall}); machine: {machine()}, shared with other engineers' jobs running at the same time.",
+        TITLE,
+        "",
+        INTRO,
+        "",
+        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `python -m studies.sweep_small` "
+        f"({wall}); machine: {machine_line()}, shared with other jobs running at the same time.",
         "",
         f"Command: `{shell_join(cmd)}`",
         "",
@@ -62,8 +69,7 @@ def report(cmd: list[str], seconds: float | None) -> str:
         "8 images moves in steps of 1/8: this shows the machinery, it does not choose hyper-parameters.",
         "",
         *rows,
-        END,
-    ])
+    ]) + "\n"
 
 
 def main() -> None:
@@ -76,11 +82,8 @@ def main() -> None:
     sweep_file.write_text(json.dumps({"metric": "val_acc", "grid": GRID}))
     cmd, seconds = (run(sweep_file) if not args.report_only else
                     (["python", "-m", "monai_tumorcls.sweep", "..."], None))
-    doc = ROOT / "docs" / "sweeps.md"
-    text = doc.read_text()
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    doc.write_text(text[:start] + report(cmd, seconds) + text[end:])
-    print(f"wrote {doc}")
+    atomic_write_text(PAGE, report(cmd, seconds))
+    print(f"wrote {PAGE.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

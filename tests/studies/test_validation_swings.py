@@ -1,4 +1,4 @@
-"""benchmarks/validation_swings.py: scores that tell a moved threshold from a worse ranking, BatchNorm re-estimation
+"""studies/validation_swings.py: scores that tell a moved threshold from a worse ranking, BatchNorm re-estimation
 on a copy, one section per entry in the report."""
 
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ..bundles.helpers import benchmark_module
+from studies import validation_swings as validation_swings_module
 
 
 @pytest.fixture(scope="module")
 def swings():
-    return benchmark_module("validation_swings")
+    return validation_swings_module
 
 
 class _Logits(torch.nn.Module):

@@ -6,15 +6,15 @@ content-free rule "512x512 -> tumour" scores well without looking at a brain, an
 look instead of the lesion. This script measures the rule on Training and Testing (tumour vs no tumour), then splits
 each run's Testing predictions by the same size: on "512x512" the rule is almost always right; on "other sizes"
 (the tumour-free images and the tumours of the other sources) it calls everything tumour-free, and a network that
-beats it there has looked at something else. (Evaluations since 2026-12-03 also report the "other sizes" images as
+beats it there has looked at something else. (Current evaluations also report the "other sizes" images as
 ``testing_other_sizes`` in their ``metrics.json``, from the datalist's ``size_512x512`` flag.)
 
-Reads ``<run>/eval/predictions.csv`` of the named ``benchmarks/full_recipes.py`` entries (evaluations since
+Reads ``<run>/eval/predictions.csv`` of the named ``tools/full_recipes.py`` entries (evaluations since
 2026-12-03 list each file; rerun an older one with the evaluate command of its record in ``docs/results/``) and
-writes ``docs/kaggle_size_shortcut.md`` (the rule, then one section per entry; the other entries' sections are
+writes ``docs/reports/kaggle_size_shortcut.md`` (the rule, then one section per entry; the other entries' sections are
 kept)::
 
-    MONAI_DATA_DIRECTORY=/path/to/shared/data python benchmarks/kaggle_size_shortcut.py --entries basic-kaggle
+    MONAI_DATA_DIRECTORY=/path/to/shared/data python -m studies.kaggle_size_shortcut --entries basic-kaggle
 """
 
 from __future__ import annotations
@@ -26,15 +26,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from monai_tumorcls.data.datalist import BINARY_CLASSES, KAGGLE_CLASSES, has_shortcut_size, list_images
+from monai_tumorcls.utils.reporting import machine_line, merged_sections, portable_path
+from studies.results import dataset_of
+from tools import full_recipes
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import full_recipes  # noqa: E402  (benchmarks/full_recipes.py: same folder)
-from monai_tumorcls.data.datalist import BINARY_CLASSES, KAGGLE_CLASSES, has_shortcut_size, list_images  # noqa: E402
-from results import dataset_of, machine, merged_sections  # noqa: E402  (benchmarks/results.py: same folder)
-
-OUT = ROOT / "docs" / "kaggle_size_shortcut.md"
+OUT = ROOT / "docs" / "reports" / "kaggle_size_shortcut.md"
 TITLE = "# The Kaggle set's image-size shortcut"
 INTRO = (__doc__ or "").split("\n\n")[1].replace("\n", " ")
 TUMOUR_FREE = BINARY_CLASSES[0]
@@ -110,17 +108,17 @@ def main(argv: list[str] | None = None) -> None:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--entries", nargs="*", default=[], help="labels of benchmarks/full_recipes.py Kaggle entries")
+    p.add_argument("--entries", nargs="*", default=[], help="labels of tools/full_recipes.py Kaggle entries")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
-    command = shell_join(["python", "benchmarks/kaggle_size_shortcut.py", *argv])
+    command = shell_join(["python", "-m", "studies.kaggle_size_shortcut", *argv])
     entries = {e.label: e for e in full_recipes.queue() if e.label and dataset_of(list(e.overrides)) == "kaggle"}
     unknown = [label for label in args.entries if label not in entries]
     if unknown:
-        p.error(f"not Kaggle entries of benchmarks/full_recipes.py: {', '.join(unknown)}; they are {', '.join(entries)}")
+        p.error(f"not Kaggle entries of tools/full_recipes.py: {', '.join(unknown)}; they are {', '.join(entries)}")
     text = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
     rule = ["## The rule", "", f"Written by `{command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; "
-            f"machine: {machine()}; data `{get_kaggle_root()}` (image headers only).", "", *rule_table(get_kaggle_root())]
+            f"machine: {machine_line()}; data `{portable_path(get_kaggle_root(), ROOT)}` (image headers only).", "", *rule_table(get_kaggle_root())]
     text = merged_sections(text, TITLE, INTRO, "The rule", rule)
     for label in args.entries:
         rows = read_predictions(ROOT / entries[label].root / "eval" / "predictions.csv")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nibabel as nib
 import numpy as np
 
-from ..bundles.helpers import benchmark_module
+from studies import clinical_slice_auc as clinical_slice_auc_module
 
 
 def test_tumour_filled_volume_replaces_only_the_tumour_with_its_surroundings(tmp_path):
@@ -20,7 +20,7 @@ def test_tumour_filled_volume_replaces_only_the_tumour_with_its_surroundings(tmp
     nib.save(image, tmp_path / "img.nii.gz")
     nib.save(nib.Nifti1Image(lab, affine), tmp_path / "lab.nii.gz")
 
-    out = benchmark_module("clinical_slice_auc").tumour_filled_volume(
+    out = clinical_slice_auc_module.tumour_filled_volume(
         tmp_path / "img.nii.gz", tmp_path / "lab.nii.gz", tmp_path / "filled.nii.gz", dilate=1)
     filled = nib.load(out)
     original = nib.load(tmp_path / "img.nii.gz").get_fdata()

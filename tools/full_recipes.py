@@ -1,17 +1,18 @@
-"""The full-recipe runs of pipelines 2 and 3 that ``docs/results.md`` still lacks, one after another, each resumable.
+"""The run queue of the full-recipe runs of pipelines 2 and 3 that ``docs/reports/results.md`` still lacks, one after
+another, each resumable.
 
 Runs, in the order of ``queue()``, every entry whose result is not there yet: a recorded run goes through
-``benchmarks/results.py`` (train, then evaluate, then ``docs/results/<bundle>__<label>.json``) with a bundle root of
-its own under ``runs/`` and ``--resume true``; the in-domain SimCLR ResNet-50 trunk that stands in for ImageNet in
+``python -m studies.results`` (train, then evaluate, then ``docs/results/<bundle>__<label>.json``) with a bundle root
+of its own under ``runs/`` and ``--resume true``; the in-domain SimCLR ResNet-50 trunk that stands in for ImageNet in
 the transfer-learning rows is pretrained first where they need it (torchvision's ImageNet file is used instead
-when it is in the torch hub cache). Rerunning the script after a kill, or in the next session, continues the run
-in progress, then the next: start it in the background with restarts, one job on the machine at a time::
+when it is in the torch hub cache). Rerunning the queue after a kill continues the run in progress, then the next:
+start it in the background with restarts, one job on the machine at a time::
 
-    nohup sh -c 'until nice python benchmarks/full_recipes.py --note "what else used the cores"; do sleep 60; done' \\
+    nohup sh -c 'until nice python -m tools.full_recipes --note "what else used the cores"; do sleep 60; done' \\
         > runs/full_recipes.log 2>&1 &
-    python benchmarks/full_recipes.py --status               # done / epoch n of N / not started, per entry
-    python benchmarks/full_recipes.py --only spp-brats2015   # one entry
-    python benchmarks/full_recipes.py -- --amp true   # overrides added to every run (GPU AMP; bfloat16 on a CPU that has it)
+    python -m tools.full_recipes --status               # done / epoch n of N / not started, per entry
+    python -m tools.full_recipes --only spp-brats2015   # one entry
+    python -m tools.full_recipes -- --amp true   # overrides added to every run (GPU AMP; bfloat16 on a CPU that has it)
 
 Everything after ``--`` is added to every command. ``MONAI_DATA_DIRECTORY`` names the data root, as for the bundles.
 """
@@ -27,10 +28,9 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from monai_tumorcls.networks.pretrained import PretrainedWeightsNotFoundError, find_imagenet_weights
 
-from monai_tumorcls.networks.pretrained import PretrainedWeightsNotFoundError, find_imagenet_weights  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS_DIR = ROOT / "docs" / "results"
 SSL_ROOT = "runs/ssl_simclr_resnet50"
@@ -67,7 +67,7 @@ class Entry:
     def command(self, note: str, extra: list[str]) -> list[str]:
         overrides = merge_overrides([*self.overrides, "--resume", "true"], extra)
         if self.label:
-            return [sys.executable, "benchmarks/results.py", "--bundle", self.bundle, "--label", self.label,
+            return [sys.executable, "-m", "studies.results", "--bundle", self.bundle, "--label", self.label,
                     "--bundle-root", self.root, "--note", note, "--", *overrides]
         cfg = f"bundles/{self.bundle}/configs"
         return [sys.executable, "-m", "monai.bundle", "run", "training", "--config_file", f"{cfg}/train.json",

@@ -1,4 +1,4 @@
-"""benchmarks/brats2015_near_duplicates.py: pair counts per distance, and the split check, on synthetic data."""
+"""studies/brats2015_near_duplicates.py: pair counts per distance, and the split check, on synthetic data."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from PIL import Image
 
 from monai_tumorcls.data import build_brats2015_datalists, scan_brats2015
 
-from ..bundles.helpers import benchmark_module
+from studies import brats2015_near_duplicates as nd
 from ..data.test_brats2015 import _write_set
 
-nd = benchmark_module("brats2015_near_duplicates")
 
 
 def test_pair_table_counts_pairs_images_classes_and_groups():
@@ -37,7 +36,7 @@ def test_split_check_and_render_on_a_synthetic_set(tmp_path):
     items = scan_brats2015(tmp_path)
     table = nd.pair_table(nd.thumbnail_rms([it["image"] for it in items]), np.array([it["label"] for it in items]))
     assert next(r for r in table if r["t"] == nd.GROUP_RMS)["pairs"] == 6  # the six noisy copies, no more
-    text = nd.render(tmp_path, items, table, check, "python benchmarks/brats2015_near_duplicates.py")
+    text = nd.render(tmp_path, items, table, check, "python -m studies.brats2015_near_duplicates")
     assert "- images: 30 (notumor 15, tumor 15)" in text
     assert "| 4 (grouping threshold) | 6 | 12 | 0 | 2 |" in text
     assert "| validation | 2 | 2 |" in text and "testing file has: 0" in text
