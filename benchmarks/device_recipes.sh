@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The one command of a lent GPU machine for the full recipes of pipelines 2 and 3 (docs/training.md, "On a lent
 # GPU"). Given to the device tool's `run` with carry [".device/wheels", "<pack>"], packs made by
-# benchmarks/device_pack.py:
+# python -m tools.device_pack:
 #
 #   bash benchmarks/device_recipes.sh .device/kaggle-224 --only ssl_simclr_resnet50 spp-kaggle basic-kaggle
 #
 # It installs the carried wheels, measures the GPU training-throughput goal once per machine (the Kaggle packs
-# only), then runs the chosen benchmarks/full_recipes.py entries for at most DEVICE_SECONDS (default 480) with
+# only), then runs the chosen tools/full_recipes.py entries for at most DEVICE_SECONDS (default 480) with
 # mixed precision and 12 loader workers. Every run resumes from its runs/ folder, which stays on a warm machine
 # between calls. Records, logs and notes come back in $OUT/device_results.tgz, even after a time-out.
 set -uo pipefail
-pack=${1:?usage: device_recipes.sh <pack folder under .device> [benchmarks/full_recipes.py arguments]}
+pack=${1:?usage: device_recipes.sh <pack folder under .device> [python -m tools.full_recipes arguments]}
 shift
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
     .device/wheels/*.whl || exit 1
@@ -18,16 +18,16 @@ export PYTHONPATH="/tmp/site:$PWD" MONAI_DATA_DIRECTORY="$PWD/$pack" PYTHONUNBUF
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, torchvision, monai; print(torch.__version__, torchvision.__version__, monai.__version__)"
 
-data=$(python3 benchmarks/device_pack.py --describe "$pack") || exit 1
+data=$(python3 -m tools.device_pack --describe "$pack") || exit 1
 if [ -d "$pack/brain-tumor-mri-dataset" ] && [ ! -e runs/device_throughput.done ]; then
     mkdir -p runs
-    timeout 240 python3 benchmarks/train_throughput.py --device cuda --amp fp16 --channels-last --num-workers 12 \
+    timeout 240 python3 -m benchmarks.train_throughput --device cuda --amp fp16 --channels-last --num-workers 12 \
         --epochs 2 --skip stage1 --note "$data" && touch runs/device_throughput.done
 fi
-timeout --kill-after=20 "${DEVICE_SECONDS:-480}" python3 benchmarks/full_recipes.py "$@" \
+timeout --kill-after=20 "${DEVICE_SECONDS:-480}" python3 -m tools.full_recipes "$@" \
     --note "trained on one lent NVIDIA H200 with 16 CPU cores and nothing else running; $data" \
     -- --amp true --num_workers 12
 status=$?
-tar czf "${OUT:-runs}/device_results.tgz" docs/results docs/results.md docs/benchmarks.md runs/*/note.txt \
+tar czf "${OUT:-runs}/device_results.tgz" docs/results docs/reports/results.md docs/reports/benchmarks.md runs/*/note.txt \
     /tmp/monai_tumorcls_results 2>/dev/null
 exit $status

@@ -9,18 +9,18 @@ which the speed does not depend on). TorchScript is ``torch.jit.script`` of it (
 writes); ONNX is :func:`monai_tumorcls.export.export_onnx`. Images are real Testing files through the bundle's
 own ``preprocessing``; preprocessing is not timed in the images/s and latency columns.
 
-A section is appended to ``docs/benchmarks.md`` (the sections already there are kept) with the machine, the load
-average, versions, the data and the exact command.
+The section of this configuration on this machine in ``docs/reports/benchmarks.md`` is written (replaced on a rerun;
+the other sections are kept; :mod:`benchmarks.speed_page`) with the machine, the load average, versions, the data
+and the exact command.
 
 Example (from the project root)::
 
-    python benchmarks/export_speed.py --note "2 cores shared with 4 engineers running tests"
+    python -m benchmarks.export_speed --note "2 cores shared with other jobs"
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import shlex
@@ -32,9 +32,11 @@ from pathlib import Path
 
 import torch
 
-from train_throughput import _load_average, _median_p90_ms, append_section, machine_info
+from monai_tumorcls.utils.reporting import load_average, machine_info, median_p90_ms, portable_path, utc_now
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from .bench_common import PROJECT_ROOT
+from .speed_page import OUT, export_name, write_section
+
 DICOM_SERIES = "dicom/siemens-trio-b17-t1-mprage-brain"
 #: untimed single-image runs first: TorchScript's profiling executor re-optimises for each new input shape.
 WARMUPS = 5
@@ -64,7 +66,7 @@ def measure(name: str, forward, images: torch.Tensor, reference: torch.Tensor | 
         start = time.perf_counter()
         forward(images[i % len(images)][None])
         times.append(time.perf_counter() - start)
-    median_ms, p90_ms = _median_p90_ms(times[WARMUPS:])
+    median_ms, p90_ms = median_p90_ms(times[WARMUPS:])
     diff = float((outputs - reference).abs().max()) if reference is not None else 0.0
     return {"engine": name, "images_per_s": images_per_s, "median_ms": median_ms, "p90_ms": p90_ms, "max_abs_diff": diff, "outputs": outputs}
 
@@ -85,12 +87,12 @@ def dicom_to_results(args, bundle_root: Path, configs: list[str], out: Path) -> 
     return {"configs": " + ".join(configs), "seconds": seconds, "slices": sum(len(s["slices"]) for s in series)}
 
 
-def render(info: dict, args, command: str, rows: list[dict], dicom_rows: list[dict], weights: str) -> str:
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def render(info: dict, args, command: str, rows: list[dict], dicom_rows: list[dict], weights: str) -> list[str]:
+    """The section's lines, its first line ``## <configuration> — <machine>``."""
     lines = [
-        f"## {now} — export speed (`benchmarks/export_speed.py`): {info['cpu']}, {info['cores']} cores, GPU: {info['gpu']}",
+        f"## {export_name(args, info)}",
         "",
-        f"Command (from the project root): `{command}`",
+        f"Measured {utc_now()}. Command (from the project root): `{command}`",
         "",
         f"- machine: {info['machine']}, {info['cores']} cores available, torch threads "
         f"{torch.get_num_threads()}, ONNX Runtime intra-op threads {torch.get_num_threads()}",
@@ -112,7 +114,7 @@ def render(info: dict, args, command: str, rows: list[dict], dicom_rows: list[di
     lines += ["", f"Latency: {args.latency_runs} single-image forward passes after {WARMUPS} warm-ups. The DICOM seconds "
               "include Python start-up and imports, series scanning, reslicing, every slice through the network and "
               "the JSON/CSV written; the 176 sagittal slices are resliced to axial, so more slices are classified."]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -126,16 +128,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch and ONNX Runtime threads (default: torch's)")
     p.add_argument("--skip-dicom", action="store_true")
     p.add_argument("--note", default="")
-    p.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks.md")
+    p.add_argument("--out", type=Path, default=OUT)
     return p.parse_args(argv)
 
 
-def main(argv=None) -> str:
+def main(argv=None) -> list[str]:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
-    command = "python " + shlex.join(["benchmarks/export_speed.py", *(sys.argv[1:] if argv is None else argv)])
+    command = "python " + shlex.join(["-m", "benchmarks.export_speed", *(sys.argv[1:] if argv is None else argv)])
     import onnxruntime
 
     from monai_tumorcls.bundle import load_bundle_config
@@ -164,11 +166,12 @@ def main(argv=None) -> str:
             dicom_to_results(args, root, configs, root / f"out_{i}")
             for i, configs in enumerate((["inference.json"], ["inference.json", "inference_onnx.json"]))]
         logger.info("%s", dicom_rows)
-    info["load_average_end"] = _load_average()
-    weights = f"weights from `{args.ckpt}`" if args.ckpt else "random initialisation (speed does not depend on the weights)"
+    info["load_average_end"] = load_average()
+    weights = (f"weights from `{portable_path(args.ckpt, PROJECT_ROOT)}`" if args.ckpt
+               else "random initialisation (speed does not depend on the weights)")
     section = render(info, args, command, rows, dicom_rows, weights)
-    append_section(args.out, section)
-    print(section)
+    write_section(args.out, section)
+    print("\n".join(section))
     return section
 
 

@@ -9,11 +9,11 @@ Runs the user's own bundle commands (``bundles/resnet18_multisource``) from the 
    fold k, initialised from the Kaggle-only model's trunk (``--pretrained``), then ``evaluate.json --fold k``.
 
 Every step is skipped when its output exists (``train.done`` / ``eval/external.json``), so a killed run resumes
-where it stopped. Writes ``docs/external_validation.md`` and ``docs/external_validation.json`` (atomically)
-with mean and spread over the folds, the commands, the machine and the wall times.
+where it stopped. Writes ``docs/reports/external_validation.md`` and ``docs/reports/external_validation.json``
+(atomically) with mean and spread over the folds, the commands, the machine and the wall times.
 
-    MONAI_DATA_DIRECTORY=/path/to/data python benchmarks/external_validation.py --folds 5
-    python benchmarks/external_validation.py --render-only      # rebuild the doc from the record
+    MONAI_DATA_DIRECTORY=/path/to/data python -m benchmarks.external_validation --folds 5
+    python -m benchmarks.external_validation --render-only      # rebuild the doc from the record
 
 Everything after ``--`` is passed to every training and evaluation command (e.g. ``-- --epochs 2``; evaluation
 must see the same ``image_size`` as training).
@@ -30,15 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from monai_tumorcls.utils.reporting import local_path, machine_line, portable_args, portable_path, run_logged
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from results import machine, rel_path, run_logged  # noqa: E402  (benchmarks/results.py: same folder)
-
 BUNDLE = "resnet18_multisource"
 CFG = f"bundles/{BUNDLE}/configs"
-RECORD = ROOT / "docs" / "external_validation.json"  # not in docs/results/: benchmarks/results.py renders those
-DOC = ROOT / "docs" / "external_validation.md"
+RECORD = ROOT / "docs" / "reports" / "external_validation.json"  # not in docs/results/: studies.results renders those
+DOC = ROOT / "docs" / "reports" / "external_validation.md"
 #: the goals of the real-world-validity issue (metric, sequence or None, comparison, value)
 GOALS = (
     ("slice AUC, FLAIR", "slice_auc", "flair", ">=", 0.95),
@@ -53,12 +51,12 @@ GOALS = (
 def train_cmd(root: Path, overrides: list[str]) -> list[str]:
     # a step is rerun only when it did not finish: continue its training state (a new run would refuse the folder)
     return ["python", "-m", "monai.bundle", "run", "training", "--config_file", f"{CFG}/train.json",
-            "--logging_file", f"{CFG}/logging.conf", "--bundle_root", rel_path(root), "--resume", "true", *overrides]
+            "--logging_file", f"{CFG}/logging.conf", "--bundle_root", local_path(root, ROOT), "--resume", "true", *overrides]
 
 
 def eval_cmd(root: Path, out: Path, overrides: list[str]) -> list[str]:
     return ["python", "-m", "monai.bundle", "run", "--config_file", f"['{CFG}/train.json','{CFG}/evaluate.json']",
-            "--logging_file", f"{CFG}/logging.conf", "--bundle_root", rel_path(root), "--output_dir", rel_path(out),
+            "--logging_file", f"{CFG}/logging.conf", "--bundle_root", local_path(root, ROOT), "--output_dir", local_path(out, ROOT),
             *overrides]
 
 
@@ -71,7 +69,8 @@ def step(cmd: list[str], done: Path, log: Path, walls: dict, key: str) -> None:
         return
     log.parent.mkdir(parents=True, exist_ok=True)
     print(key, ":", shell_join(cmd), flush=True)
-    walls[key] = {"command": shell_join(cmd), "seconds": round(run_logged([sys.executable, *cmd[1:]], log), 1),
+    walls[key] = {"command": shell_join(portable_args(cmd, ROOT)),
+                  "seconds": round(run_logged([sys.executable, *cmd[1:]], log, ROOT), 1),
                   "finished": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                   "load_average_at_end": os.getloadavg()}
     if done.suffix == ".done":
@@ -134,12 +133,60 @@ def _shared_patients_table(models: dict, seqs: list[str]) -> list[str]:
     return ["## The clinical-input check again: the shared LGG patients, held out", "",
             "Tumour vs tumour-free slices of the same scan (within-scan AUC) of the six LGG patients in "
             "`../shared/data`, each from the fold that holds it out (the shared NIfTI volumes: "
-            "`docs/clinical_validation_multisource.md`).", "",
+            "`clinical_validation.md`, section `resnet18_multisource`).", "",
             f"| patient | {head} |", "|---|" + "---|" * (len(models) * len(seqs)), *rows, ""]
 
 
 def _f(v) -> str:
     return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3f}"
+
+
+def _model_lines(name: str, m: dict, seqs: list[str]) -> list[str]:
+    """One model's section: the per-sequence table over folds, healthy volumes, Kaggle accuracy, patients called."""
+    folds = m["folds"]
+    lines = [f"## {name}", "", m["what"], "",
+             "| sequence | slice AUC | position-only AUC | position-matched AUC (position-only) | sensitivity "
+             "| specificity | within-scan AUC (median) | position-only within-scan | pointing game "
+             "| brightest-region pointer |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for seq in seqs:
+        matched = f"{_ms(folds, 'position_matched_auc', seq)} ({_ms(folds, 'position_matched_position_auc', seq)})"
+        cells = [_ms(folds, k, seq) for k in ("slice_auc", "position_auc")] + [matched] + [
+            _ms(folds, k, seq) for k in ("sensitivity", "specificity", "within_scan_auc_median",
+                                         "within_scan_position_auc_median", "pointing_game",
+                                         "pointing_game_brightest_region")]
+        lines.append(f"| {seq} | " + " | ".join(cells) + " |")
+    thresholds = ", ".join(format(f["threshold"], ".3f") for f in folds)
+    return lines + ["", f"Healthy IXI volumes called tumour: {_ms(folds, 'healthy_rate')} per fold "
+                        f"({', '.join(f['healthy'] for f in folds)}); series thresholds {thresholds}.",
+                    f"Kaggle Testing accuracy: {_ms(folds, 'kaggle_acc')} (without the 103 files duplicated in Training: "
+                    f"{_ms(folds, 'kaggle_acc_dedup')}).",
+                    *(f"Healthy volume of another scanner, never trained on ({other}): called tumour in "
+                      f"{sum(f['other_healthy'].get(other, False) for f in folds)}/{len(folds)} folds."
+                      for other in dict.fromkeys(n for f in folds for n in f.get("other_healthy", {}))),
+                    "Held-out LGG patients called tumour (FLAIR), per fold: "
+                    + ", ".join(f["sequences"].get("flair", {}).get("patients_called_tumour", "-") for f in folds) + ".",
+                    ""]
+
+
+def _goal_lines(models: dict) -> list[str]:
+    lines = ["## Goals of the real-world-validity issue (multi-source model)", "",
+             "| goal | target | reached (mean ± sd over folds) | met |", "|---|---|---|---|"]
+    ms = models.get("multi-source", {}).get("folds", [])
+    for label, metric, seq, op, target in GOALS:
+        m, _ = mean_sd(ms, metric, seq)
+        met = "-" if m is None else ("yes" if (m >= target if op == ">=" else m <= target) else "no")
+        lines.append(f"| {label} | {op} {target} | {_ms(ms, metric, seq)} | {met} |")
+    return lines
+
+
+def _step_lines(steps: dict) -> list[str]:
+    lines = ["", "## Commands and wall times", ""]
+    for key, w in steps.items():
+        lines += [f"- {key}: {w['seconds']:.0f} s, finished {w['finished']} (load average at the end "
+                  f"{', '.join(f'{x:.1f}' for x in w['load_average_at_end'])}):", "", "  ```bash", f"  {w['command']}",
+                  "  ```", ""]
+    return lines
 
 
 def render(record: dict) -> str:
@@ -165,46 +212,40 @@ def render(record: dict) -> str:
         "",
     ]
     for name, m in models.items():
-        folds = m["folds"]
-        lines += [f"## {name}", "", m["what"], "",
-                  "| sequence | slice AUC | position-only AUC | position-matched AUC (position-only) | sensitivity "
-                  "| specificity | within-scan AUC (median) | position-only within-scan | pointing game "
-                  "| brightest-region pointer |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for seq in seqs:
-            matched = f"{_ms(folds, 'position_matched_auc', seq)} ({_ms(folds, 'position_matched_position_auc', seq)})"
-            cells = [_ms(folds, k, seq) for k in ("slice_auc", "position_auc")] + [matched] + [
-                _ms(folds, k, seq) for k in ("sensitivity", "specificity", "within_scan_auc_median",
-                                             "within_scan_position_auc_median", "pointing_game",
-                                             "pointing_game_brightest_region")]
-            lines.append(f"| {seq} | " + " | ".join(cells) + " |")
-        thresholds = ", ".join(format(f["threshold"], ".3f") for f in folds)
-        lines += ["", f"Healthy IXI volumes called tumour: {_ms(folds, 'healthy_rate')} per fold "
-                      f"({', '.join(f['healthy'] for f in folds)}); series thresholds {thresholds}.",
-                  f"Kaggle Testing accuracy: {_ms(folds, 'kaggle_acc')} (without the 103 files duplicated in Training: "
-                  f"{_ms(folds, 'kaggle_acc_dedup')}).",
-                  *(f"Healthy volume of another scanner, never trained on ({name}): called tumour in "
-                    f"{sum(f['other_healthy'].get(name, False) for f in folds)}/{len(folds)} folds."
-                    for name in dict.fromkeys(n for f in folds for n in f.get("other_healthy", {}))),
-                  "Held-out LGG patients called tumour (FLAIR), per fold: "
-                  + ", ".join(f["sequences"].get("flair", {}).get("patients_called_tumour", "-") for f in folds) + ".",
-                  ""]
-    lines += _shared_patients_table(models, seqs)
-    lines += ["## Goals of the real-world-validity issue (multi-source model)", "",
-              "| goal | target | reached (mean ± sd over folds) | met |", "|---|---|---|---|"]
-    ms = models.get("multi-source", {}).get("folds", [])
-    for label, metric, seq, op, target in GOALS:
-        m, _ = mean_sd(ms, metric, seq)
-        met = "-" if m is None else ("yes" if (m >= target if op == ">=" else m <= target) else "no")
-        lines.append(f"| {label} | {op} {target} | {_ms(ms, metric, seq)} | {met} |")
+        lines += _model_lines(name, m, seqs)
+    lines += _shared_patients_table(models, seqs) + _goal_lines(models)
     if record.get("note"):
         lines += ["", "## What this shows", "", record["note"]]
-    lines += ["", "## Commands and wall times", ""]
-    for key, w in record["steps"].items():
-        lines += [f"- {key}: {w['seconds']:.0f} s, finished {w['finished']} (load average at the end "
-                  f"{', '.join(f'{x:.1f}' for x in w['load_average_at_end'])}):", "", "  ```bash", f"  {w['command']}",
-                  "  ```", ""]
+    lines += _step_lines(record["steps"])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def run_folds(args):
+    """Run (or skip, when done) the Kaggle-only training, then per fold its evaluation and the multi-source training
+    and evaluation; yield ``(models, walls)`` after each fold."""
+    record_path, work = Path(args.record), Path(args.work)
+    walls = json.loads(record_path.read_text())["steps"] if record_path.is_file() else {}
+    kaggle_root = work / "kaggle_only"
+    step(train_cmd(kaggle_root, ["--sources", "['kaggle']", *args.train_overrides]), kaggle_root / "train.done",
+         kaggle_root / "logs" / "train.log", walls, "kaggle-only: train")
+    init = local_path(kaggle_root / "models" / "model.pt", ROOT)
+    models = {"Kaggle-only": {"what": "Trained on Kaggle Training only (random init); never saw LGG or IXI.", "folds": []},
+              "multi-source": {"what": f"Kaggle Training + the fold's LGG training patients (3 sequences) + IXI "
+                                       f"training subjects, trunk initialised from the Kaggle-only model "
+                                       f"(`{portable_path(kaggle_root / 'models' / 'model.pt', ROOT)}`).",
+                               "folds": []}}
+    for k in range(args.folds):
+        out = kaggle_root / f"eval_fold{k}"
+        step(eval_cmd(kaggle_root, out, ["--sources", "['kaggle']", "--fold", str(k), *args.train_overrides]), out / "external.json",
+             kaggle_root / "logs" / f"eval_fold{k}.log", walls, f"kaggle-only: evaluate fold {k}")
+        models["Kaggle-only"]["folds"].append(fold_summary(out))
+        root = work / f"multisource_fold{k}"
+        step(train_cmd(root, ["--fold", str(k), "--pretrained", init, *args.train_overrides]), root / "train.done",
+             root / "logs" / "train.log", walls, f"multi-source: train fold {k}")
+        step(eval_cmd(root, root / "eval", ["--fold", str(k), *args.train_overrides]), root / "eval" / "external.json",
+             root / "logs" / "eval.log", walls, f"multi-source: evaluate fold {k}")
+        models["multi-source"]["folds"].append(fold_summary(root / "eval"))
+        yield models, walls
 
 
 def _without_note(argv: list[str] | None) -> list[str]:
@@ -235,31 +276,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.render_only:
         atomic_write_text(doc_path, render(json.loads(record_path.read_text())))
         return
-    work = Path(args.work)
-    walls = json.loads(record_path.read_text())["steps"] if record_path.is_file() else {}
-    kaggle_root = work / "kaggle_only"
-    step(train_cmd(kaggle_root, ["--sources", "['kaggle']", *args.train_overrides]), kaggle_root / "train.done",
-         kaggle_root / "logs" / "train.log", walls, "kaggle-only: train")
-    init = rel_path(kaggle_root / "models" / "model.pt")
-    models = {"Kaggle-only": {"what": "Trained on Kaggle Training only (random init); never saw LGG or IXI.", "folds": []},
-              "multi-source": {"what": f"Kaggle Training + the fold's LGG training patients (3 sequences) + IXI "
-                                       f"training subjects, trunk initialised from the Kaggle-only model (`{init}`).",
-                               "folds": []}}
-    for k in range(args.folds):
-        out = kaggle_root / f"eval_fold{k}"
-        step(eval_cmd(kaggle_root, out, ["--sources", "['kaggle']", "--fold", str(k), *args.train_overrides]), out / "external.json",
-             kaggle_root / "logs" / f"eval_fold{k}.log", walls, f"kaggle-only: evaluate fold {k}")
-        models["Kaggle-only"]["folds"].append(fold_summary(out))
-        root = work / f"multisource_fold{k}"
-        step(train_cmd(root, ["--fold", str(k), "--pretrained", init, *args.train_overrides]), root / "train.done",
-             root / "logs" / "train.log", walls, f"multi-source: train fold {k}")
-        step(eval_cmd(root, root / "eval", ["--fold", str(k), *args.train_overrides]), root / "eval" / "external.json",
-             root / "logs" / "eval.log", walls, f"multi-source: evaluate fold {k}")
-        models["multi-source"]["folds"].append(fold_summary(root / "eval"))
+    command = shell_join(["python", "-m", "benchmarks.external_validation", *_without_note(argv)])
+    for models, walls in run_folds(args):  # after each fold: the record and the page so far
         record = {
-            "command": shell_join(["python", "benchmarks/external_validation.py", *_without_note(argv)]),
-            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": machine(), "data": str(get_data_root()), "cores_note": args.cores_note,
+            "command": command, "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine_line(), "data": portable_path(get_data_root(), ROOT), "cores_note": args.cores_note,
             "steps": walls, "models": models, "note": args.note,
         }
         atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")

@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from tests.bundles.helpers import benchmark_module
+from benchmarks import external_validation as ev
 
-ev = benchmark_module("external_validation")
 
 
 def _write_fold(folder, flair_auc, healthy_called, kaggle_acc):
@@ -39,7 +38,7 @@ def test_summary_mean_sd_and_goals(tmp_path):
     assert m == pytest.approx(0.97) and s == pytest.approx(0.0141421, abs=1e-6)
     assert ev.mean_sd(folds, "healthy_rate") == pytest.approx((0.125, 0.1767767), abs=1e-6)
     step = {"command": "python x", "seconds": 12.0, "finished": "now", "load_average_at_end": [1.0, 1.0, 1.0]}
-    record = {"command": "python benchmarks/external_validation.py", "date": "today", "machine": "m", "data": "d",
+    record = {"command": "python -m benchmarks.external_validation", "date": "today", "machine": "m", "data": "d",
               "cores_note": "n", "steps": {"train": step},
               "models": {"Kaggle-only": {"what": "k", "folds": folds}, "multi-source": {"what": "m", "folds": folds}}}
     md = ev.render(record)

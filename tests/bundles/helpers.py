@@ -38,13 +38,3 @@ def check(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     """Assert a zero exit status, showing the end of the output otherwise."""
     assert proc.returncode == 0, f"exit {proc.returncode}:\n{(proc.stdout + proc.stderr)[-6000:]}"
     return proc
-
-
-def benchmark_module(name: str):
-    """Import ``benchmarks/<name>.py`` (the benchmark scripts are not a package)."""
-    import importlib
-
-    bench_dir = str(PROJECT_ROOT / "benchmarks")
-    if bench_dir not in sys.path:
-        sys.path.insert(0, bench_dir)
-    return importlib.import_module(name)

@@ -131,12 +131,11 @@ def test_tumour_slice_ranking_measurement_runs_on_labelled_volumes(trained, data
     """The trained-model check of the clinical-input issue (tumour slices vs tumour-free slices of the same labelled
     volume) runs end to end on the real volumes through bundle inference, with its two controls (a content-free
     position baseline, and the same volumes with the tumour filled in). Its result is a measurement, not asserted
-    for this 64 px model: the full-recipe numbers are in docs/clinical_validation.md."""
+    for this 64 px model: the full-recipe numbers are in docs/reports/clinical_validation.md."""
     import math
 
-    from .helpers import benchmark_module
+    from studies import clinical_slice_auc as bench
 
-    bench = benchmark_module("clinical_slice_auc")
     root, _ = trained
     rows = bench.slice_aucs("resnet18_binary", str(root), data_root, tmp_path, train_overrides={"image_size": BUDGET["image_size"]})
     assert [r["volume"] for r in rows] == [v.image for v in bench.labelled_volumes()]
@@ -155,7 +154,7 @@ def test_clinical_adaptation_never_trains_on_the_held_out_patient(trained, data_
     """The in-domain fine-tuning overlay (adapt_clinical.json) starts from the trained model, mixes Kaggle images with
     labelled volume slices of the other patients, leaves the held-out patient out entirely, keeps the Kaggle model
     file untouched and writes its own final checkpoint; the held-out volume can then be scored."""
-    from .helpers import benchmark_module
+    from studies import clinical_slice_auc as bench
 
     root, _ = trained
     before = (root / "models" / "model.pt").read_bytes()
@@ -171,7 +170,6 @@ def test_clinical_adaptation_never_trains_on_the_held_out_patient(trained, data_
     assert "brain1" not in out and "group TCGA-02-0003" not in out
     assert (root / "models" / "model.pt").read_bytes() == before
     assert sorted(p.name for p in (fold / "models").glob("*.pt")) == ["model_clinical.pt"]
-    bench = benchmark_module("clinical_slice_auc")
     rows = bench.slice_aucs("resnet18_binary", str(fold), data_root, tmp_path / "out",
                             checkpoint=str(fold / "models" / "model_clinical.pt"),
                             volumes=bench.labelled_volumes(["TCGA-02-0003"]), train_overrides={"image_size": BUDGET["image_size"]})
@@ -179,13 +177,12 @@ def test_clinical_adaptation_never_trains_on_the_held_out_patient(trained, data_
 
 
 def test_slice_ranking_benchmark_rescores_existing_folds_without_training(trained, tmp_path):
-    """`clinical_slice_auc.py --adapt --rescore` scores each fold's existing model_clinical.pt (no fine-tuning run)
+    """`python -m studies.clinical_slice_auc --adapt --rescore` scores each fold's existing model_clinical.pt (no fine-tuning run)
     and writes the record with both controls; a fold without a checkpoint would be trained."""
     import shutil
 
-    from .helpers import benchmark_module
+    from studies import clinical_slice_auc as bench
 
-    bench = benchmark_module("clinical_slice_auc")
     root, _ = trained
     folds = tmp_path / "folds"
     groups = list(dict.fromkeys(v.group for v in bench.labelled_volumes()))
@@ -197,6 +194,7 @@ def test_slice_ranking_benchmark_rescores_existing_folds_without_training(traine
     bench.main(["--bundle", "resnet18_binary", "--bundle-root", str(root), "--adapt", "--rescore",
                 "--folds-root", str(folds), "--out", str(out)])
     text = out.read_text()
+    assert text.count("\n## ") == 1 and "\n## resnet18_binary\n" in text  # the bundle's section of the one page
     assert text.count("not re-run (`--rescore`: its existing checkpoint was scored)") == len(groups)
     assert "| position-only AUC |" in text and "| tumour filled in: drop of tumour probability |" in text
     assert text.count("| TCGA-FG-6692 |") == 8  # four sequences, before and after

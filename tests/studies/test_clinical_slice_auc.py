@@ -1,0 +1,34 @@
+"""The position control of the slice-ranking benchmark: a labelled tumour filled in from its surroundings."""
+
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+
+from studies import clinical_slice_auc as clinical_slice_auc_module
+
+
+def test_tumour_filled_volume_replaces_only_the_tumour_with_its_surroundings(tmp_path):
+    rng = np.random.default_rng(0)
+    data = (100 + 5 * rng.standard_normal((32, 32, 12))).astype(np.int16)
+    lab = np.zeros(data.shape, np.uint8)
+    lab[12:18, 12:18, 4:8] = 1
+    data[lab > 0] = 400  # bright "tumour"
+    affine = np.diag([0.9, 0.9, 5.0, 1.0])
+    image = nib.Nifti1Image(data, affine)
+    image.header.set_slope_inter(2.0, 10.0)  # stored values are scaled: the copy must hold the scaled intensities
+    nib.save(image, tmp_path / "img.nii.gz")
+    nib.save(nib.Nifti1Image(lab, affine), tmp_path / "lab.nii.gz")
+
+    out = clinical_slice_auc_module.tumour_filled_volume(
+        tmp_path / "img.nii.gz", tmp_path / "lab.nii.gz", tmp_path / "filled.nii.gz", dilate=1)
+    filled = nib.load(out)
+    original = nib.load(tmp_path / "img.nii.gz").get_fdata()
+    got = filled.get_fdata()
+    np.testing.assert_allclose(filled.affine, affine)
+    assert got.shape == data.shape
+    far = np.ones(data.shape, bool)
+    far[11:19, 11:19, 3:9] = False  # outside the tumour dilated by one voxel: untouched
+    np.testing.assert_allclose(got[far], original[far], rtol=1e-5)
+    assert abs(got[lab > 0].mean() - original[far].mean()) < 10  # filled with the surroundings (~210), not 810
+    assert original[lab > 0].mean() > 800
