@@ -1,0 +1,1 @@
+"""Task stacks built on the generic layers, one package a task, as ``monai.apps.<task>``."""
