@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from monai_tumorcls.data.dicom_series import is_dicom_file, is_nifti_file
+from monai_tumorcls.data.readers.dicom_scan import is_dicom_file, is_nifti_file
 from monai_tumorcls.data.input_limits import is_regular_file
 from monai_tumorcls.data.own_outputs import is_output_folder
 

@@ -1,31 +1,47 @@
-"""Data: readers, datalists and datasets."""
+"""Data: readers (``readers``), generic datalists and datasets, and the dataset-specific datalists (``datasets``)."""
 
 from .datalist import (
-    BINARY_CLASSES,
     IMAGE_SUFFIXES,
-    KAGGLE_CLASSES,
-    KAGGLE_SHORTCUT_SIZE,
-    TUMOUR_CLASSES,
-    build_kaggle_datalists,
     class_counts,
     file_sha256,
-    has_shortcut_size,
     image_folder_datalist,
-    label_items,
     limit_per_class,
     list_images,
     scan_class_folder,
     stratified_split,
-    task_class_names,
 )
-from .brats2015 import build_brats2015_datalists, near_duplicate_groups, scan_brats2015, take_groups, thumbnail_rms
 from .dataset import FailSafeDataset
-from .image_checks import MIN_SIDE_PX, FlagUntrustedImaged, FlagUntrustedImageD, FlagUntrustedImageDict, image_warnings
-from .lgg import LGG_DIRNAME, LGG_SEQUENCES, lgg_fold_datalists, lgg_patient_site, lgg_slice_items, patient_folds, scan_lgg_folder
-from .multisource import IXI_DIRNAME, SOURCES, build_multisource_datalists, ixi_volumes, source_balanced_sampler
-from .readers import DicomSeriesReader, ImageReadError, NiftiSliceReader, RasterImageReader
-from .volume_slices import (
+from .datasets import (  # re-exported without a warning: bundle configs name them monai_tumorcls.data.X
+    BINARY_CLASSES,
+    IXI_DIRNAME,
+    KAGGLE_CLASSES,
+    KAGGLE_SHORTCUT_SIZE,
+    LGG_DIRNAME,
+    LGG_SEQUENCES,
     SHARED_LABELLED_VOLUMES,
+    SOURCES,
+    TUMOUR_CLASSES,
+    build_brats2015_datalists,
+    build_kaggle_datalists,
+    build_multisource_datalists,
+    has_shortcut_size,
+    ixi_volumes,
+    label_items,
+    lgg_fold_datalists,
+    lgg_patient_site,
+    lgg_slice_items,
+    near_duplicate_groups,
+    patient_folds,
+    scan_brats2015,
+    scan_lgg_folder,
+    source_balanced_sampler,
+    take_groups,
+    task_class_names,
+    thumbnail_rms,
+)
+from .image_checks import MIN_SIDE_PX, FlagUntrustedImaged, FlagUntrustedImageD, FlagUntrustedImageDict, image_warnings
+from .readers import DicomSeriesReader, ImageReadError, NiftiSliceReader, RasterImageReader, SeriesSelection
+from .volume_slices import (
     LabelledVolume,
     flags_from_areas,
     load_display_volume,
@@ -69,6 +85,7 @@ __all__ = [
     "LabelledVolume",
     "NiftiSliceReader",
     "RasterImageReader",
+    "SeriesSelection",
     "build_kaggle_datalists",
     "class_counts",
     "file_sha256",

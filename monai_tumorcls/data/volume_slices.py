@@ -13,28 +13,32 @@ slices (no signal) are left out, as inference leaves them out.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
-import logging
-
 import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from .dicom_series import SeriesSelection, scan_dicom_folder, select_series
+from monai_tumorcls.utils.deprecation import moved_names
+
+from .readers.dicom_scan import scan_dicom_folder
 from .readers.dicom import load_dicom_series
 from .readers.errors import ImageReadError
 from .readers.nifti import load_nifti_volume
+from .readers.series_selection import SeriesSelection, select_series
 from .slicing import volume_to_slices
 
 logger = logging.getLogger(__name__)
 
+# the volumes of the shared data folder are a data set: they moved to data.datasets; the old name warns for one release
+__getattr__ = moved_names(__name__, "monai_tumorcls.data.datasets.shared_volumes", ["SHARED_LABELLED_VOLUMES"])
+
 __all__ = [
     "LabelledVolume",
-    "SHARED_LABELLED_VOLUMES",
     "volume_groups",
     "load_display_volume",
     "flags_from_areas",
@@ -60,39 +64,6 @@ class LabelledVolume:
     group: str
     label: str | None = None
     description: str = ""
-
-
-#: The volumes of ``$MONAI_DATA_DIRECTORY`` with slice-level truth (see ``../shared/data/nifti/PROVENANCE.md`` and
-#: ``dicom/PROVENANCE.md``): three glioma patients with tumour label maps and one healthy volunteer.
-SHARED_LABELLED_VOLUMES: tuple[LabelledVolume, ...] = (
-    LabelledVolume(
-        "nifti/pyradiomics-tcga-gbm/converted_nifti/brain1_image.nii.gz",
-        "TCGA-02-0003",
-        "nifti/pyradiomics-tcga-gbm/converted_nifti/brain1_label.nii.gz",
-        "TCGA-GBM T1 post-Gd, tumour label (pyradiomics test case)",
-    ),
-    LabelledVolume(
-        "nifti/pyradiomics-tcga-gbm/converted_nifti/brain2_image.nii.gz",
-        "TCGA-02-0006",
-        "nifti/pyradiomics-tcga-gbm/converted_nifti/brain2_label.nii.gz",
-        "TCGA-GBM T1 post-Gd, tumour label (pyradiomics test case)",
-    ),
-    *(
-        LabelledVolume(
-            f"nifti/tcga-lgg-TCGA-FG-6692-brats-space/OtherEXampleFromTCIA_{seq}_bet.nii.gz",
-            "TCGA-FG-6692",
-            "nifti/tcga-lgg-TCGA-FG-6692-brats-space/segmentation_predicted/fusion_mav.nii.gz",
-            f"TCGA-LGG {name}, skull-stripped; label = BraTS-Toolkit model prediction, not ground truth",
-        )
-        for seq, name in (("t1c", "T1 post-Gd"), ("t1", "T1"), ("t2", "T2"), ("fla", "FLAIR"))
-    ),
-    LabelledVolume(
-        "dicom/siemens-trio-b17-t1-mprage-brain",
-        "siemens-volunteer",
-        None,
-        "Siemens Trio T1 MPRAGE of a healthy volunteer: every slice tumour-free",
-    ),
-)
 
 
 def volume_groups(volumes: Iterable[LabelledVolume]) -> list[str]:

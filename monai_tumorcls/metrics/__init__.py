@@ -8,7 +8,14 @@ from .calibration import (
     reliability_bins,
     temperature_scale,
 )
-from .classification import binary_metrics, classification_metrics, confusion_matrix, per_class_report, roc_auc_binary
+from .classification import (
+    binary_metrics,
+    classification_metrics,
+    confusion_matrix,
+    per_class_report,
+    position_matched_auc,
+    roc_auc_binary,
+)
 from .report import (
     confusion_matrix_png,
     reliability_diagram_png,
@@ -28,6 +35,7 @@ __all__ = [
     "expected_calibration_error",
     "fit_temperature",
     "per_class_report",
+    "position_matched_auc",
     "reliability_bins",
     "reliability_diagram_png",
     "report_markdown",

@@ -1,7 +1,10 @@
-"""Classification metrics (numpy; ROC-AUC by MONAI): confusion matrix, per-class report, sensitivity/specificity, ROC-AUC.
+"""Classification metrics (numpy; ROC-AUC by MONAI): confusion matrix, per-class report, sensitivity/specificity,
+ROC-AUC and the position-matched ROC-AUC.
 
-All functions take integer labels ``y_true`` of shape (N,) and class probabilities ``y_prob`` of shape (N, C)
-(rows summing to 1; predictions are the row-wise argmax).
+The multi-class functions take integer labels ``y_true`` of shape (N,) and class probabilities ``y_prob`` of shape
+(N, C) (rows summing to 1; predictions are the row-wise argmax). The binary ones take the truth first, then the
+score (``is_positive``, ``score``), and return ``None`` where a value is undefined (a class absent): the JSON reports
+hold ``null`` there, never NaN.
 """
 
 from __future__ import annotations
@@ -11,7 +14,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
-__all__ = ["confusion_matrix", "roc_auc_binary", "per_class_report", "classification_metrics", "binary_metrics"]
+__all__ = [
+    "confusion_matrix",
+    "roc_auc_binary",
+    "position_matched_auc",
+    "per_class_report",
+    "classification_metrics",
+    "binary_metrics",
+]
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -36,6 +46,35 @@ def roc_auc_binary(is_positive: np.ndarray, score: np.ndarray) -> float | None:
     if is_positive.all() or not is_positive.any():
         return None
     return float(compute_roc_auc(torch.as_tensor(score), torch.as_tensor(is_positive, dtype=torch.float64)))
+
+
+def position_matched_auc(
+    is_positive: np.ndarray, score: np.ndarray, position: np.ndarray, n_bins: int = 5
+) -> float | None:
+    """ROC-AUC over the (positive, negative) pairs whose slices lie at the same level of their stacks: what is left
+    of the ranking once the slice level is held fixed (a score that only knows the level scores about 0.5 here).
+
+    The pairs are those within each of ``n_bins`` equal bins of ``position``; the AUC of each bin is weighted by its
+    number of pairs. ``None`` when no bin holds both kinds of slice.
+
+    Args:
+        is_positive: (N,) bool/0-1 truth (e.g. tumour slice).
+        score: (N,) higher = more likely positive.
+        position: (N,) slice level in [0, 1], e.g. closeness to the middle of the stack
+            (:func:`~monai_tumorcls.apps.validation.position_prior`).
+        n_bins: number of position bins.
+    """
+    is_positive = np.asarray(is_positive, dtype=bool).reshape(-1)
+    score = np.asarray(score, dtype=np.float64).reshape(-1)
+    bins = np.minimum((np.asarray(position) * n_bins).astype(int), n_bins - 1)
+    total, weight = 0.0, 0
+    for b in np.unique(bins):
+        in_bin = bins == b
+        pairs = int(is_positive[in_bin].sum()) * int((~is_positive[in_bin]).sum())
+        if pairs:  # both kinds of slice in the bin: its AUC is defined
+            total += roc_auc_binary(is_positive[in_bin], score[in_bin]) * pairs
+            weight += pairs
+    return total / weight if weight else None
 
 
 def _safe_div(a: float, b: float) -> float:

@@ -1,24 +1,9 @@
-"""Self-supervised in-domain pretraining of ResNet trunks (SimCLR) on unlabelled Training slices.
+"""Moved to :mod:`monai_tumorcls.apps.ssl` (a task stack, as ``monai.apps.<task>``); the old names warn for one
+release."""
 
-The pretrained trunk is saved in torchvision's key layout and loads into every classification bundle through
-the same ``pretrained`` option as ImageNet weights (see ``bundles/ssl_simclr_resnet18``).
-"""
+from monai_tumorcls.utils.deprecation import moved_names
 
-from .datalist import assert_training_only, unlabelled_datalist
-from .engine import SimCLRIteration
-from .losses import NTXentLoss
-from .networks import ProjectionHead, SimCLRNet
-from .transforms import TwoViews, TwoViewsd, TwoViewsD, TwoViewsDict
-
-__all__ = [
-    "NTXentLoss",
-    "ProjectionHead",
-    "SimCLRIteration",
-    "SimCLRNet",
-    "TwoViews",
-    "TwoViewsD",
-    "TwoViewsDict",
-    "TwoViewsd",
-    "assert_training_only",
-    "unlabelled_datalist",
-]
+__getattr__ = moved_names(__name__, "monai_tumorcls.apps.ssl", [
+    "NTXentLoss", "ProjectionHead", "SimCLRIteration", "SimCLRNet", "TwoViews", "TwoViewsD", "TwoViewsDict",
+    "TwoViewsd", "assert_training_only", "unlabelled_datalist",
+])

@@ -6,15 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from monai_tumorcls.data.datalist import (
+from monai_tumorcls.data.datalist import class_counts, limit_per_class, stratified_split
+from monai_tumorcls.data.datasets.kaggle import (
     BINARY_CLASSES,
     KAGGLE_CLASSES,
     build_kaggle_datalists,
-    class_counts,
     has_shortcut_size,
     label_items,
-    limit_per_class,
-    stratified_split,
 )
 
 

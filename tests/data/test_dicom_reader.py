@@ -8,7 +8,7 @@ from monai.data import PydicomReader
 from monai.transforms import EnsureChannelFirstd, LoadImage, LoadImaged
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
-from monai_tumorcls.data.dicom_series import SeriesSelection, scan_dicom_folder
+from monai_tumorcls.data.readers import SeriesSelection, scan_dicom_folder
 from monai_tumorcls.data.readers.dicom import DicomSeriesReader, load_dicom_series
 from monai_tumorcls.data.readers.errors import ImageReadError
 from tests.inference import synthetic_inputs as syn

@@ -10,7 +10,7 @@ import pytest
 from monai.data import PydicomReader
 from monai.transforms import LoadImaged
 
-from monai_tumorcls.data.dicom_series import SeriesSelection, order_frames, scan_dicom_folder, select_series
+from monai_tumorcls.data.readers import SeriesSelection, order_frames, scan_dicom_folder, select_series
 from monai_tumorcls.data.readers.dicom import DicomSeriesReader, load_dicom_series
 from monai_tumorcls.data.readers.nifti import reorient_to_plane
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydicom.uid import generate_uid
 
-from monai_tumorcls.data.dicom_series import (
+from monai_tumorcls.data.readers import (
     DicomFrameRef,
     SeriesSelection,
     order_frames,
@@ -164,7 +164,7 @@ def test_order_frames_fallbacks():
 
 def test_is_dicom_file_by_suffix_or_marker(tmp_path):
     from monai_tumorcls.bundle.inputs import detect_input_kind
-    from monai_tumorcls.data.dicom_series import is_dicom_file
+    from monai_tumorcls.data.readers import is_dicom_file
 
     (tmp_path / "a.DCM").write_bytes(b"")  # suffix alone is enough for this cheap test
     (tmp_path / "IM0001").write_bytes(b"\0" * 128 + b"DICM" + b"\2\0")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from monai_tumorcls.data import ixi_volumes, source_balanced_sampler
-from monai_tumorcls.data.multisource import _ixi_splits
+from monai_tumorcls.data.datasets.multisource import _ixi_splits
 
 
 def test_sampler_draws_each_source_with_its_share():

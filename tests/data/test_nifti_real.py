@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from monai_tumorcls.data.readers.nifti import load_nifti_volume
-from monai_tumorcls.inference.evaluation import load_slice_labels
+from monai_tumorcls.apps.validation import load_slice_labels
 
 pytestmark = pytest.mark.integration
 

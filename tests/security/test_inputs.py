@@ -26,10 +26,10 @@ import pydicom
 import pytest
 
 from monai_tumorcls.data import RasterImageReader, image_folder_datalist
-from monai_tumorcls.data import dicom_series
-from monai_tumorcls.data.dicom_series import scan_dicom_folder
 from monai_tumorcls.data.input_limits import open_capped, read_capped
+from monai_tumorcls.data.readers import scan_dicom_folder
 from monai_tumorcls.data.readers import dicom as dicom_reader
+from monai_tumorcls.data.readers import dicom_scan
 from monai_tumorcls.data.readers import nifti as nifti_reader
 from monai_tumorcls.data.readers import raster
 from monai_tumorcls.data.readers.errors import ImageReadError
@@ -158,7 +158,7 @@ def test_every_reader_stops_at_its_byte_cap_whatever_stat_said(tmp_path, monkeyp
     monkeypatch.setattr(dicom_reader, "MAX_DICOM_FILE_BYTES", 1000)  # decoding
     with pytest.raises(ImageReadError, match="over the limit of 1,000 bytes for a DICOM file"):
         dicom_reader.load_dicom_series(series)
-    monkeypatch.setattr(dicom_series, "MAX_DICOM_FILE_BYTES", 1000)  # scanning the headers
+    monkeypatch.setattr(dicom_scan, "MAX_DICOM_FILE_BYTES", 1000)  # scanning the headers
     issues = scan_dicom_folder(tmp_path / "series").issues
     assert sorted(i.path for i in issues) == sorted(files)
     assert {i.reason.split(" bytes, ")[-1] for i in issues} == {"over the limit of 1,000 bytes for a DICOM file; not read"}

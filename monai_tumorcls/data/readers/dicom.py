@@ -6,7 +6,7 @@ frames and reads every file of a folder as one series. :class:`DicomSeriesReader
 (``read`` -> object, ``get_data`` -> ``(array, meta)``, RAS ``affine``/``original_affine``, ``spatial_shape``)
 and adds:
 
-* grouping by StudyInstanceUID/SeriesInstanceUID (:func:`~monai_tumorcls.data.dicom_series.scan_dicom_folder`);
+* grouping by StudyInstanceUID/SeriesInstanceUID (:func:`~monai_tumorcls.data.readers.dicom_scan.scan_dicom_folder`);
 * slice order by ImagePositionPatient projected on the slice normal, fallback InstanceNumber;
 * RescaleSlope/Intercept (or a Modality LUT, or per-frame Pixel Value Transformation) applied, float32 out;
 * MONOCHROME1 inverted so that high values are bright, keeping the value range;
@@ -30,19 +30,12 @@ from monai.data.image_reader import ImageReader
 from monai.data.utils import orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
 
-from ..dicom_series import (
-    DicomSeries,
-    SeriesSelection,
-    is_dicom_file,
-    order_frames,
-    quiet_pydicom,
-    scan_dicom_files,
-    scan_dicom_folder,
-    select_series,
-)
 from ..input_limits import MAX_DICOM_FILE_BYTES, read_capped
+from .dicom_scan import is_dicom_file, scan_dicom_files, scan_dicom_folder
+from .dicom_series import DicomSeries, order_frames, quiet_pydicom
 from .errors import DEFAULT_MAX_VOXELS, DeferredReadError, ImageReadError, check_declared_size, raise_if_deferred
 from .nifti import PLANES, reorient_to_plane
+from .series_selection import SeriesSelection, select_series
 
 __all__ = ["DicomSeriesReader", "DicomVolume", "load_dicom_series", "dicom_pixels_to_float"]
 
@@ -236,7 +229,7 @@ def load_dicom_series(
     """Decode and stack the frames of ``series`` into a float32 volume with a RAS affine.
 
     Args:
-        series: from :func:`~monai_tumorcls.data.dicom_series.scan_dicom_folder`.
+        series: from :func:`~monai_tumorcls.data.readers.dicom_scan.scan_dicom_folder`.
         plane: ``axial``/``coronal``/``sagittal``/``acquired`` (reorient so ``[:, :, k]`` is a display slice of
             that plane, see :mod:`monai_tumorcls.data.readers.nifti`) or None (MONAI voxel layout
             (columns, rows, slices)). When ImageOrientationPatient is missing the images are kept as stored
@@ -298,7 +291,7 @@ class DicomSeriesReader(ImageReader):
 
     Args:
         plane: ``axial`` (default), ``coronal``, ``sagittal``, ``acquired`` or None (MONAI voxel layout).
-        selection: optional :class:`~monai_tumorcls.data.dicom_series.SeriesSelection`; when a folder holds
+        selection: optional :class:`~monai_tumorcls.data.readers.SeriesSelection`; when a folder holds
             several image series, exactly one must remain after it.
         force: read files without the DICOM preamble.
     """

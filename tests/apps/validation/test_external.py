@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monai_tumorcls.inference import choose_threshold, position_prior, series_scores, slice_report
+from monai_tumorcls.apps.validation import choose_threshold, position_prior, series_scores, slice_report
+from monai_tumorcls.metrics import position_matched_auc, roc_auc_binary
 
 
 def test_position_prior_peaks_mid_stack():
@@ -42,7 +43,7 @@ def test_a_scanner_detector_scores_chance_within_scans():
 
 def test_series_scores_are_top_k_means():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7], [0.99, 0.01]])
-    scores = series_scores(["a", "a", "a", "a", "b"], probs, ["notumor", "tumor"], "tumor", top_k=3)
+    scores = series_scores(["a", "a", "a", "a", "b"], probs, ["notumor", "tumor"], ["tumor"], top_k=3)
     assert scores["a"] == pytest.approx(0.7) and scores["b"] == pytest.approx(0.01)
 
 
@@ -72,8 +73,8 @@ def test_external_validation_end_to_end_on_synthetic_patients(tmp_path):
     from monai.data import PILReader
     from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, ScaleIntensityRanged
 
-    from monai_tumorcls.data import lgg_slice_items, scan_lgg_folder
-    from monai_tumorcls.inference import external_validation
+    from monai_tumorcls.apps.validation import HeldOutPeople, external_validation
+    from monai_tumorcls.data.datasets import lgg_slice_items, scan_lgg_folder
     from monai_tumorcls.transforms import SelectChanneld
 
     for i, tumour in enumerate([{3, 4}, {5, 6}, {2, 3}, {6, 7}]):
@@ -90,8 +91,8 @@ def test_external_validation_end_to_end_on_synthetic_patients(tmp_path):
     tf = Compose([LoadImaged("image", reader=PILReader(reverse_indexing=False), image_only=True),
                   EnsureChannelFirstd("image"), SelectChanneld("image"),
                   ScaleIntensityRanged("image", 0, 255, 0, 1)])
-    result = external_validation(Bright(), lgg, {"validation": [], "testing": []}, tf, tf, ["notumor", "tumor"],
-                                 tmp_path / "out")
+    people = HeldOutPeople(lgg, {"validation": [], "testing": []}, tf, tf)
+    result = external_validation(Bright(), people, ["notumor", "tumor"], tmp_path / "out")
     flair = result["sequences"]["flair"]
     assert flair["slice_auc"] == 1.0 and flair["within_scan_auc_median"] == 1.0 and flair["sensitivity"] == 1.0
     assert flair["n_patients"] == 2 and flair["n_tumour_slices"] == 4
@@ -103,18 +104,16 @@ def test_external_validation_end_to_end_on_synthetic_patients(tmp_path):
 
 
 def test_position_matched_auc_removes_the_level_confound():
-    from monai_tumorcls.inference import position_matched_auc
-
     # tumours mid-stack; a "level detector" scores by position: perfect pooled AUC, nothing within a level
     position = np.array([1.0, 0.9, 0.95, 0.1, 0.05, 0.92, 0.08, 0.97])
     labels = np.array([1, 1, 0, 0, 0, 1, 0, 0])
-    assert position_matched_auc(position, labels, position) < 0.7 < roc_auc_of(position, labels)
+    assert position_matched_auc(labels, position, position) < 0.7 < roc_auc_binary(labels, position)
     lesion = labels * 0.9 + 0.05  # a lesion detector ranks within every level
-    assert position_matched_auc(lesion, labels, position) == 1.0
-    assert np.isnan(position_matched_auc(lesion, np.ones(8, int), position))
+    assert position_matched_auc(labels, lesion, position) == 1.0
+    assert position_matched_auc(np.ones(8, int), lesion, position) is None
 
 
-def roc_auc_of(scores, labels):
-    from monai_tumorcls.inference import roc_auc
-
-    return roc_auc(scores, labels)
+def test_series_scores_sum_the_positive_classes():
+    probs = np.array([[0.1, 0.5, 0.4], [0.6, 0.2, 0.2], [0.3, 0.3, 0.4]])  # notumor, glioma, pituitary
+    scores = series_scores(["a", "a", "a"], probs, ["notumor", "glioma", "pituitary"], ["glioma", "pituitary"], top_k=2)
+    assert scores["a"] == pytest.approx((0.9 + 0.7) / 2)

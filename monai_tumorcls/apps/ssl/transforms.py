@@ -22,12 +22,22 @@ def _copy(x):
     return copy.deepcopy(x)
 
 
-def _propagate_random_state(transform, seed, state) -> None:
-    if isinstance(transform, Randomizable):
-        transform.set_random_state(seed=seed, state=state)
+class _WrapsRandomTransform(Randomizable):
+    """A transform whose randomness is that of the ``transform`` it wraps: seeding it seeds that one."""
+
+    transform: Callable
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
+        super().set_random_state(seed, state)
+        if isinstance(self.transform, Randomizable):
+            self.transform.set_random_state(seed=seed, state=state)
+        return self
+
+    def randomize(self, data=None) -> None:  # the wrapped transform draws its own parameters
+        pass
 
 
-class TwoViews(Randomizable):
+class TwoViews(_WrapsRandomTransform):
     """Apply a random ``transform`` twice, independently, to copies of one image.
 
     Args:
@@ -42,19 +52,11 @@ class TwoViews(Randomizable):
     def __init__(self, transform: Callable) -> None:
         self.transform = transform
 
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> TwoViews:
-        super().set_random_state(seed, state)
-        _propagate_random_state(self.transform, seed, state)
-        return self
-
-    def randomize(self, data=None) -> None:  # the wrapped transform draws its own parameters
-        pass
-
     def __call__(self, img):
         return self.transform(_copy(img)), self.transform(_copy(img))
 
 
-class TwoViewsd(Randomizable, MapTransform):
+class TwoViewsd(_WrapsRandomTransform, MapTransform):
     """Dictionary version of :class:`TwoViews`: two independently augmented views of the ``keys``.
 
     For each view, the dictionary transform ``transform`` receives ``{key: copy of data[key]}`` for the present
@@ -95,14 +97,6 @@ class TwoViewsd(Randomizable, MapTransform):
             raise ValueError(f"view names {names} must differ from the keys {self.keys}.")
         self.names: tuple[str, ...] = tuple(names)
         self.delete_keys = delete_keys
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> TwoViewsd:
-        super().set_random_state(seed, state)
-        _propagate_random_state(self.transform, seed, state)
-        return self
-
-    def randomize(self, data=None) -> None:  # the wrapped transform draws its own parameters
-        pass
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
         d = dict(data)

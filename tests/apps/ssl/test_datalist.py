@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from monai_tumorcls.data import KAGGLE_CLASSES
-from monai_tumorcls.ssl import assert_training_only, unlabelled_datalist
+from monai_tumorcls.apps.ssl import assert_training_only, unlabelled_datalist
 
 
 def _tree(root: Path, per_class: int = 5) -> Path:

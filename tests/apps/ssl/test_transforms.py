@@ -5,7 +5,7 @@ import torch
 from monai.data import CacheDataset
 from monai.transforms import Compose, Lambdad, RandFlipd, RandGaussianNoise, RandGaussianNoised, RandSpatialCropd, Resized
 
-from monai_tumorcls.ssl import TwoViews, TwoViewsd
+from monai_tumorcls.apps.ssl import TwoViews, TwoViewsd
 
 
 def _aug(size: int = 16):

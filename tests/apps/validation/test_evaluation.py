@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from monai_tumorcls.inference.evaluation import load_slice_labels, roc_auc, slice_labels_from_volume, tumour_slice_auc
+from monai_tumorcls.apps.validation import load_slice_labels, slice_labels_from_volume, tumour_slice_auc
+from monai_tumorcls.metrics import roc_auc_binary
 from tests.inference import synthetic_inputs as syn
 
 
@@ -22,8 +23,8 @@ def test_roc_auc_matches_pairwise_definition():
     for _ in range(20):
         scores = rng.integers(0, 5, 30).astype(float)  # many ties
         labels = rng.random(30) < 0.4
-        assert roc_auc(scores, labels) == pytest.approx(_pairwise_auc(scores, labels))
-    assert np.isnan(roc_auc([0.1, 0.2], [True, True]))
+        assert roc_auc_binary(labels, scores) == pytest.approx(_pairwise_auc(scores, labels))
+    assert roc_auc_binary([True, True], [0.1, 0.2]) is None
 
 
 def test_perfect_reversed_and_uninformative():
@@ -31,6 +32,7 @@ def test_perfect_reversed_and_uninformative():
     assert tumour_slice_auc(np.where(labels, 0.9, 0.1), labels).auc == 1.0
     assert tumour_slice_auc(np.where(labels, 0.1, 0.9), labels).auc == 0.0
     assert tumour_slice_auc(np.full(6, 0.5), labels).auc == 0.5
+    assert tumour_slice_auc(np.full(6, 0.5), np.ones(6, bool)).auc is None  # no tumour-free slice: undefined
 
 
 def test_label_volume_min_voxels_margin_and_missing_probabilities():

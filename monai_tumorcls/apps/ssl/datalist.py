@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from monai_tumorcls.data.datalist import list_images, scan_class_folder, stratified_split
+from monai_tumorcls.data.datasets.kaggle import KAGGLE_CLASSES
 
 __all__ = ["unlabelled_datalist", "assert_training_only"]
 
@@ -76,7 +77,7 @@ def unlabelled_datalist(
     """
     root = Path(root)
     if exclude_validation:
-        train, val = stratified_split(scan_class_folder(root / train_dir), val_fraction, seed)
+        train, val = stratified_split(scan_class_folder(root / train_dir, KAGGLE_CLASSES), val_fraction, seed)
         paths = sorted(it["image"] for it in train)
     else:
         train, val = None, []

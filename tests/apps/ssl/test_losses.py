@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from monai.losses import ContrastiveLoss
 
-from monai_tumorcls.ssl import NTXentLoss
+from monai_tumorcls.apps.ssl import NTXentLoss
 
 
 def _reference(z1: torch.Tensor, z2: torch.Tensor, t: float) -> float:

@@ -6,7 +6,7 @@ from ignite.engine import Events
 from monai.engines import SupervisedTrainer
 
 from monai_tumorcls.networks import ResNetClassifier
-from monai_tumorcls.ssl import NTXentLoss, ProjectionHead, SimCLRIteration, SimCLRNet
+from monai_tumorcls.apps.ssl import NTXentLoss, ProjectionHead, SimCLRIteration, SimCLRNet
 
 
 def test_projection_head_shapes():
