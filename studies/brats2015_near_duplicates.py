@@ -24,7 +24,7 @@ from scipy.sparse.csgraph import connected_components
 from monai_tumorcls.config import get_brats2015_root, get_kaggle_root
 from monai_tumorcls.data import build_brats2015_datalists, scan_brats2015, thumbnail_rms
 from monai_tumorcls.data.datalist import file_sha256
-from monai_tumorcls.ssl import unlabelled_datalist
+from monai_tumorcls.apps.ssl import unlabelled_datalist
 from monai_tumorcls.utils.atomic import atomic_write_text
 from monai_tumorcls.utils.run_info import cpu_model, shell_join
 
@@ -79,7 +79,7 @@ def render_pretraining(check: dict) -> list[str]:
         "", "## Against the images of the SimCLR pretraining", "",
         "The in-domain SimCLR ResNet-50 trunk that stands in for ImageNet in pipeline 3's transfer rows "
         f"(`tools/full_recipes.py`) was pretrained, without labels, on {check['n_pretraining']} Kaggle Training "
-        "images (`monai_tumorcls.ssl.unlabelled_datalist` with the `ssl_simclr_resnet18` bundle's defaults: "
+        "images (`monai_tumorcls.apps.ssl.unlabelled_datalist` with the `ssl_simclr_resnet18` bundle's defaults: "
         "Training less its validation split). Held-out BraTS-2015 slices against them:", "",
         "| split | images | byte copies in the pretraining set | nearest pretraining thumbnail within "
         f"{GROUP_RMS:g} | smallest RMS difference |", "|---|---:|---:|---:|---:|",

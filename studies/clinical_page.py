@@ -39,6 +39,11 @@ def _fmt_drop(drop: float | None) -> str:
     return "n/a" if drop is None else f"{drop:+.3f}"
 
 
+def fmt_auc(auc: float | None) -> str:
+    """An AUC to 3 decimals, ``n/a`` where it is undefined (one class only: ``None``)."""
+    return "n/a" if auc is None else f"{auc:.3f}"
+
+
 def table(rows: list[dict], extra_col: str | None = None) -> list[str]:
     """One row per volume: slice counts, slice AUC, both controls and the series decision (and ``extra_col``)."""
     head = ("| volume | patient | label | tumour / tumour-free slices (ignored) | slice AUC | position-only AUC "
@@ -49,7 +54,7 @@ def table(rows: list[dict], extra_col: str | None = None) -> list[str]:
     out = [head, sep]
     for r in rows:
         line = (f"| `{r['volume']}` | {r['group']} | {r['what']} | {r['tumour_slices']} / {r['tumour_free_slices']} "
-                f"({r['ignored']}) | {r['auc']:.3f} | {r['position_auc']:.3f} | {_fmt_drop(r['occlusion_drop'])} "
+                f"({r['ignored']}) | {fmt_auc(r['auc'])} | {fmt_auc(r['position_auc'])} | {_fmt_drop(r['occlusion_drop'])} "
                 f"| {r['series_tumour_probability']:.3f} |")
         out.append(line + (f" {r[extra_col]} |" if extra_col else ""))
     return out

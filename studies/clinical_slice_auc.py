@@ -39,7 +39,7 @@ import numpy as np
 
 from monai_tumorcls.utils.reporting import local_path, merged_sections, portable_args, portable_path, run_logged
 
-from .clinical_page import INTRO, TITLE, render_section
+from .clinical_page import INTRO, TITLE, fmt_auc, render_section
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "reports" / "clinical_validation.md"
@@ -147,7 +147,7 @@ def slice_aucs(
 def volume_row(vol, data_root: Path, infer, class_names: list[str], scratch: Path | None) -> dict:
     """One labelled volume scored by ``infer`` (image -> series): slice AUC, the position-only control and, with a
     ``scratch`` folder, the tumour-filled-in control."""
-    from monai_tumorcls.inference import load_slice_labels, tumour_slice_auc
+    from monai_tumorcls.apps.validation import load_slice_labels, tumour_slice_auc
 
     def auc(scores, flags):
         return tumour_slice_auc(scores, flags, ignore_margin=IGNORE_MARGIN)
@@ -227,7 +227,7 @@ def adapt_folds(args, root: Path, ckpt: Path, rows: list[dict], data_root) -> li
             fold_rows = slice_aucs(args.bundle, str(fold_root), data_root, Path(tmp), checkpoint=str(fold_ckpt),
                                    volumes=labelled_volumes([group]))
         for r in fold_rows:
-            r["before"] = next(f"{b['auc']:.3f}" for b in rows if b["volume"] == r["volume"])
+            r["before"] = next(fmt_auc(b["auc"]) for b in rows if b["volume"] == r["volume"])
         folds.append({"group": group, "command": shell_join(portable_args(cmd, ROOT)), "wall_s": wall, "rows": fold_rows})
         print(json.dumps(fold_rows, indent=1), flush=True)
     return folds

@@ -26,7 +26,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from monai_tumorcls.data.datalist import BINARY_CLASSES, KAGGLE_CLASSES, has_shortcut_size, list_images
+from monai_tumorcls.data.datalist import list_images
+from monai_tumorcls.data.datasets.kaggle import BINARY_CLASSES, KAGGLE_CLASSES, has_shortcut_size
 from monai_tumorcls.utils.reporting import machine_line, merged_sections, portable_path
 from studies.results import dataset_of
 from tools import full_recipes

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from monai_tumorcls.data.dicom_series import NIFTI_SUFFIXES
+from monai_tumorcls.data.readers import NIFTI_SUFFIXES
 
 __all__ = ["UploadLimits", "UploadError", "request_folder", "store_upload", "extract_zip", "safe_name"]
 

@@ -7,7 +7,7 @@ copied next to the images) must not classify its Grad-CAM overlays as patients. 
   scanned;
 * a Grad-CAM overlay PNG carries the text chunk :data:`PNG_TEXT` (:func:`~monai_tumorcls.visualize.saliency.
   overlay_png`);
-* a DICOM SR or secondary capture written by :mod:`monai_tumorcls.inference.dicom_results` has Manufacturer
+* a DICOM SR or secondary capture written by :mod:`monai_tumorcls.apps.clinical.dicom_results` has Manufacturer
   :data:`DICOM_MANUFACTURER`;
 * a predictions table or a clinical run's report starts with its own header.
 

@@ -11,7 +11,7 @@ import pydicom
 import pytest
 
 from monai_tumorcls.apps.clinical import run_clinical_inference
-from monai_tumorcls.inference import load_slice_labels, tumour_slice_auc
+from monai_tumorcls.apps.validation import load_slice_labels, tumour_slice_auc
 from tests.inference import synthetic_inputs as syn
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ import numpy as np
 import pydicom
 
 from ...data.datalist import file_sha256
-from ...data.dicom_series import DicomSeries, scan_dicom_folder
+from ...data.readers import DicomSeries, scan_dicom_folder
 from ...data.own_outputs import DICOM_MANUFACTURER
 from ...utils.atomic import is_out_of_space
 from ...utils.flags import as_flag

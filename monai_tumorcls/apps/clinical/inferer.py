@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...data.dicom_series import SeriesSelection
+from ...data.readers import SeriesSelection
 from ...data.readers.nifti import PLANES
 from ...utils.flags import as_flag
 from .aggregation import aggregate_slices, default_positive_classes

@@ -1,4 +1,4 @@
-"""The options of a clinical run, grouped by what they decide (as :class:`~monai_tumorcls.data.dicom_series.
+"""The options of a clinical run, grouped by what they decide (as :class:`~monai_tumorcls.data.readers.
 SeriesSelection` groups which series are read): how a series is decided, how volumes are cut into slices, how the
 network's outputs become probabilities, and what the run writes.
 
@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import torch
 
-from ...data.dicom_series import SeriesSelection
+from ...data.readers import SeriesSelection
 from ...visualize.saliency import DEFAULT_TARGET_LAYER
 
 __all__ = ["SeriesDecisionRule", "SliceOptions", "PredictionOptions", "RunOutputs", "grouped_options"]

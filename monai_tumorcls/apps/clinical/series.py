@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ...data.datalist import file_sha256
-from ...data.dicom_series import NIFTI_SUFFIXES, scan_dicom_folder, select_series
+from ...data.readers import NIFTI_SUFFIXES, scan_dicom_folder, select_series
 from ...data.image_checks import image_warnings
 from ...data.input_limits import entry_problem
 from ...data.readers.dicom import load_dicom_series

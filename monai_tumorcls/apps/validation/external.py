@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from monai.data import DataLoader, Dataset
 
+from monai_tumorcls.apps.clinical.aggregation import aggregate_slices, tumour_probability
 from monai_tumorcls.data.volume_slices import LabelledVolume, volume_slice_items
 from monai_tumorcls.metrics.classification import position_matched_auc, roc_auc_binary
 from monai_tumorcls.utils.atomic import atomic_write_text
@@ -49,14 +50,6 @@ from .external_report import external_markdown
 
 logger = logging.getLogger(__name__)
 
-
-def _series_rule():
-    """The clinical series rule, :mod:`monai_tumorcls.inference.aggregation` (the same code as bundle inference),
-    imported on first use: ``monai_tumorcls.inference`` still re-exports this module's names under their old path,
-    so importing it while this module loads would be circular."""
-    from monai_tumorcls.inference import aggregation
-
-    return aggregation
 
 __all__ = [
     "HeldOutPeople",
@@ -136,7 +129,7 @@ def series_scores(groups: Sequence[str], probabilities: np.ndarray, class_names:
     a slice's tumour probability is the sum over ``positive_classes``)."""
     groups = np.asarray(groups)
     return {
-        str(g): _series_rule().aggregate_slices(probabilities[groups == g], class_names, list(positive_classes),
+        str(g): aggregate_slices(probabilities[groups == g], class_names, list(positive_classes),
                                                 method="top_k_mean", top_k=top_k).tumour_probability
         for g in dict.fromkeys(groups)
     }
@@ -215,7 +208,7 @@ class _Scorer:
         return predict_probabilities(self.network, items, transform, self.settings.batch_size, self.settings.device)
 
     def tumour_probabilities(self, probs: np.ndarray) -> np.ndarray:
-        return _series_rule().tumour_probability(probs, self.class_names, self.positive_classes)
+        return tumour_probability(probs, self.class_names, self.positive_classes)
 
     def series(self, groups: Sequence[str], probs: np.ndarray) -> dict[str, float]:
         return series_scores(groups, probs, self.class_names, self.positive_classes, self.settings.top_k)
