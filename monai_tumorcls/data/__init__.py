@@ -23,6 +23,7 @@ from .dataset import FailSafeDataset
 from .image_checks import MIN_SIDE_PX, FlagUntrustedImaged, FlagUntrustedImageD, FlagUntrustedImageDict, image_warnings
 from .lgg import LGG_DIRNAME, LGG_SEQUENCES, lgg_fold_datalists, lgg_patient_site, lgg_slice_items, patient_folds, scan_lgg_folder
 from .multisource import IXI_DIRNAME, SOURCES, build_multisource_datalists, ixi_volumes, source_balanced_sampler
+from .samplers import level_balanced_sampler, level_balanced_weights, level_bins, relative_levels
 from .readers import DicomSeriesReader, ImageReadError, NiftiSliceReader, RasterImageReader
 from .volume_slices import (
     SHARED_LABELLED_VOLUMES,
@@ -54,6 +55,10 @@ __all__ = [
     "patient_folds",
     "scan_lgg_folder",
     "source_balanced_sampler",
+    "level_balanced_sampler",
+    "level_balanced_weights",
+    "level_bins",
+    "relative_levels",
     "BINARY_CLASSES",
     "IMAGE_SUFFIXES",
     "KAGGLE_CLASSES",

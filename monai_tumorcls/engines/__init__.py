@@ -1,4 +1,4 @@
-"""Training helpers around MONAI engines: frozen-trunk feature caching."""
+"""Training helpers around MONAI engines: frozen-trunk feature caching, lesion-grounded training."""
 
 from .feature_cache import (
     CachedFeatureDataset,
@@ -8,12 +8,16 @@ from .feature_cache import (
     random_transforms,
     split_frozen_trunk,
 )
+from .lesion import LESION_TARGET_KEYS, LesionPrepareBatch, lesion_iteration
 
 __all__ = [
     "CachedFeatureDataset",
     "CachedFeatures",
+    "LESION_TARGET_KEYS",
+    "LesionPrepareBatch",
     "assert_frozen",
     "cache_features",
+    "lesion_iteration",
     "random_transforms",
     "split_frozen_trunk",
 ]
