@@ -8,16 +8,16 @@ from .feature_cache import (
     random_transforms,
     split_frozen_trunk,
 )
-from .lesion import LESION_TARGET_KEYS, LesionPrepareBatch, lesion_iteration
+from .lesion import LESION_TARGET_KEYS, LesionOutputHandler, LesionPrepareBatch
 
 __all__ = [
     "CachedFeatureDataset",
     "CachedFeatures",
     "LESION_TARGET_KEYS",
+    "LesionOutputHandler",
     "LesionPrepareBatch",
     "assert_frozen",
     "cache_features",
-    "lesion_iteration",
     "random_transforms",
     "split_frozen_trunk",
 ]

@@ -3,8 +3,8 @@
 The trainer's own iteration runs unchanged (AMP, gradient accumulation, iteration events):
 :class:`LesionPrepareBatch` hands it the image, a dict of targets (label, mask, mask-known flag) and
 ``with_lesion=True`` for the network, so the inferer returns ``(class logits, lesion logits)`` and the loss
-(:class:`~monai_tumorcls.losses.LesionClassificationLoss`) sees both; :func:`lesion_iteration` then leaves the class
-logits and the label in ``engine.state.output``, so postprocessing, metrics and handlers are the classifier's.
+(:class:`~monai_tumorcls.losses.LesionClassificationLoss`) sees both; :class:`LesionOutputHandler` then leaves the
+class logits and the label in ``engine.state.output``, so postprocessing, metrics and handlers are the classifier's.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from monai.engines import PrepareBatch, SupervisedTrainer
+from monai.engines import IterationEvents, PrepareBatch, SupervisedTrainer
 from monai.utils import CommonKeys
 
-__all__ = ["LESION_TARGET_KEYS", "LesionPrepareBatch", "lesion_iteration"]
+__all__ = ["LESION_TARGET_KEYS", "LesionPrepareBatch", "LesionOutputHandler"]
 
 #: batch keys handed to the loss as targets.
 LESION_TARGET_KEYS = (CommonKeys.LABEL, "mask", "mask_known")
@@ -40,12 +40,22 @@ class LesionPrepareBatch(PrepareBatch):
         return to_device(CommonKeys.IMAGE), targets, (), {"with_lesion": True}
 
 
-def lesion_iteration(engine: SupervisedTrainer, batchdata: Mapping[str, torch.Tensor]) -> dict:
-    """``SupervisedTrainer`` ``iteration_update``: the trainer's own iteration, then its output reduced to what a
-    classifier's holds (``pred`` = class logits, ``label`` = the class), for the postprocessing and metrics that
-    follow. The lesion logits stay available as ``output["lesion"]`` until the next iteration."""
-    output = engine._iteration(engine, batchdata)
-    logits, lesion_logits = output[CommonKeys.PRED]
-    output[CommonKeys.PRED], output["lesion"] = logits, lesion_logits.detach()
-    output[CommonKeys.LABEL] = output[CommonKeys.LABEL][CommonKeys.LABEL]
-    return output
+class LesionOutputHandler:
+    """After the loss of each training iteration (``IterationEvents.LOSS_COMPLETED``), reduce the trainer's output
+    to a classifier's: ``pred`` = the class logits, ``label`` = the class; the lesion logits move to ``"lesion"``
+    (detached). The trainer's decollation, postprocessing and metrics run later in the iteration
+    (``MODEL_COMPLETED``), so they see the output of a plain classifier.
+
+    Example (bundle config)::
+
+        "+train#handlers": [{"_target_": "monai_tumorcls.engines.LesionOutputHandler"}]
+    """
+
+    def attach(self, engine: SupervisedTrainer) -> None:
+        engine.add_event_handler(IterationEvents.LOSS_COMPLETED, self)
+
+    def __call__(self, engine: SupervisedTrainer) -> None:
+        output = engine.state.output
+        logits, lesion_logits = output[CommonKeys.PRED]
+        output[CommonKeys.PRED], output["lesion"] = logits, lesion_logits.detach()
+        output[CommonKeys.LABEL] = output[CommonKeys.LABEL][CommonKeys.LABEL]
