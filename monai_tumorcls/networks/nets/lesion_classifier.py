@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from monai.networks.blocks import Convolution
-from monai.networks.nets.basic_unet import UpCat
+from monai.networks.nets.basic_unet import TwoConv
 
 from ..pretrained import PretrainedSource
 from .resnet_classifier import ResNetClassifier, ResNetFeatures
@@ -38,13 +38,14 @@ def trunk_stage_channels(features: ResNetFeatures) -> list[int]:
 
 
 class LesionDecoder(nn.Module):
-    """U-Net-style decoder over a ResNet trunk's skips: from ``layer4`` up to the stem's stride 2, one MONAI
-    ``UpCat`` (bilinear upsampling, concatenation with the skip, two 3x3 conv-BN-ReLU) per level, then a 1x1
-    convolution to one lesion logit per pixel.
+    """U-Net-style decoder over a ResNet trunk's skips: from ``layer4`` up to the stem's stride 2, per level a
+    bilinear upsampling to the skip's size (any input size: the trunk rounds odd sizes up), concatenation with the
+    skip and MONAI's ``TwoConv`` (two 3x3 conv-BN-ReLU, as in ``BasicUNet``), then a 1x1 convolution to one lesion
+    logit per pixel.
 
     Args:
         skip_channels: channels of the stem and ``layer1..layer4`` (:func:`trunk_stage_channels`).
-        decoder_channels: output channels of the four ``UpCat`` levels, deepest first.
+        decoder_channels: output channels of the four levels, deepest first.
 
     Shapes:
         ``skips`` (stem at H/2 ... layer4 at H/32) -> ``(B, 1, H/2, W/2)``.
@@ -54,18 +55,18 @@ class LesionDecoder(nn.Module):
         super().__init__()
         if len(skip_channels) != 5 or len(decoder_channels) != 4:
             raise ValueError(f"expected 5 skip and 4 decoder channel counts, got {skip_channels}, {decoder_channels}")
-        ups, in_channels = [], skip_channels[-1]
+        levels, in_channels = [], skip_channels[-1]
         for cat_channels, out_channels in zip(reversed(skip_channels[:-1]), decoder_channels):
-            ups.append(UpCat(2, in_channels, cat_channels, out_channels, act="relu", norm="batch", bias=False,
-                             upsample="nontrainable", pre_conv=None, interp_mode="bilinear", align_corners=False))
+            levels.append(TwoConv(2, in_channels + cat_channels, out_channels, act="relu", norm="batch", bias=False))
             in_channels = out_channels
-        self.ups = nn.ModuleList(ups)
+        self.levels = nn.ModuleList(levels)
         self.out = Convolution(2, in_channels, 1, kernel_size=1, conv_only=True)
 
     def forward(self, skips: Sequence[torch.Tensor]) -> torch.Tensor:
         x = skips[-1]
-        for up, skip in zip(self.ups, reversed(skips[:-1])):
-            x = up(x, skip)
+        for level, skip in zip(self.levels, reversed(skips[:-1])):
+            x = F.interpolate(x, size=skip.shape[2:], mode="bilinear", align_corners=False)
+            x = level(torch.cat([skip, x], dim=1))
         return self.out(x)
 
 
