@@ -4,7 +4,9 @@ assembles into the full configs committed in ``bundles/<name>/configs/`` (and ``
 
 ``templates/`` (next to this module, shipped as package data) holds what the supervised bundles share:
 ``train.json`` (the supervised training base), ``train_two_stage.json`` (frozen-trunk stage 1, then fine-tuning:
-an override of the base), ``inference.json``, ``evaluate.json``, ``inference_onnx.json`` and ``logging.conf``.
+an override of the base), ``train_multisource.json`` (Kaggle + LGG + IXI with patient folds: an override of the
+base), ``inference.json``, ``evaluate.json``, ``evaluate_external.json`` (held-out LGG people and IXI volumes: an
+override of ``evaluate.json``), ``inference_onnx.json`` and ``logging.conf``.
 
 ``bundles/<name>/recipe.json`` holds what that bundle changes, one section a config file, in the syntax of a MONAI
 override file::
@@ -22,7 +24,7 @@ extended); then ``bundle_name``, where the config has one, set to the bundle's f
 ``configs/metadata.json`` gets ``logging.conf``.
 
 Built, so never edited by hand: ``logging.conf`` of every bundle and the ``configs/X.json`` of each recipe section
-(``train``, ``inference``, ``evaluate``, ``inference_onnx`` of the six supervised bundles). Hand-written sources, left
+(``train``, ``inference``, ``evaluate``, ``inference_onnx`` of the supervised bundles). Hand-written sources, left
 alone: every ``metadata.json``, ``resnet18_binary``'s ``adapt_clinical.json`` and ``multi_gpu_train.json``,
 ``resnet50_spp_binary``'s ``sweep.json`` and ``ssl_simclr_resnet18``'s ``train.json`` (self-supervised: no recipe).
 

@@ -41,6 +41,7 @@ from .datasets import (  # re-exported without a warning: bundle configs name th
 )
 from .image_checks import MIN_SIDE_PX, FlagUntrustedImaged, FlagUntrustedImageD, FlagUntrustedImageDict, image_warnings
 from .readers import DicomSeriesReader, ImageReadError, NiftiSliceReader, RasterImageReader, SeriesSelection
+from .samplers import level_balanced_sampler, level_balanced_weights, level_bins, relative_levels
 from .volume_slices import (
     LabelledVolume,
     flags_from_areas,
@@ -70,6 +71,10 @@ __all__ = [
     "patient_folds",
     "scan_lgg_folder",
     "source_balanced_sampler",
+    "level_balanced_sampler",
+    "level_balanced_weights",
+    "level_bins",
+    "relative_levels",
     "BINARY_CLASSES",
     "IMAGE_SUFFIXES",
     "KAGGLE_CLASSES",

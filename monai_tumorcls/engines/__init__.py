@@ -1,4 +1,4 @@
-"""Training helpers around MONAI engines: frozen-trunk feature caching."""
+"""Training helpers around MONAI engines: frozen-trunk feature caching, lesion-grounded training."""
 
 from .feature_cache import (
     CachedFeatureDataset,
@@ -8,10 +8,14 @@ from .feature_cache import (
     random_transforms,
     split_frozen_trunk,
 )
+from .lesion import LESION_TARGET_KEYS, LesionOutputHandler, LesionPrepareBatch
 
 __all__ = [
     "CachedFeatureDataset",
     "CachedFeatures",
+    "LESION_TARGET_KEYS",
+    "LesionOutputHandler",
+    "LesionPrepareBatch",
     "assert_frozen",
     "cache_features",
     "random_transforms",

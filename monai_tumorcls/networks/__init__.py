@@ -13,7 +13,7 @@ from .freezing import (
     set_trainable,
     trainable_parameters,
 )
-from .nets import RESNET_BACKBONES, ResNetClassifier, ResNetFeatures
+from .nets import RESNET_BACKBONES, LesionClassifier, LesionDecoder, ResNetClassifier, ResNetFeatures, trunk_stage_channels
 from .precision import cpu_autocast
 from .pretrained import (
     BackboneLoadResult,
@@ -36,8 +36,11 @@ __all__ = [
     "build_head",
     # nets
     "RESNET_BACKBONES",
+    "LesionClassifier",
+    "LesionDecoder",
     "ResNetClassifier",
     "ResNetFeatures",
+    "trunk_stage_channels",
     # precision
     "cpu_autocast",
     # pretrained weights

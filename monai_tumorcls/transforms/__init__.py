@@ -19,12 +19,16 @@ from .channel.dictionary import (
     SelectChannelDict,
 )
 from .intensity.array import (
+    BrainMaskNormalize,
     ContrastStretch,
     MinMaxNormalize,
     PercentileNormalize,
     ZScoreNormalize,
 )
 from .intensity.dictionary import (
+    BrainMaskNormalizeD,
+    BrainMaskNormalized,
+    BrainMaskNormalizeDict,
     ContrastStretchD,
     ContrastStretchd,
     ContrastStretchDict,
@@ -40,9 +44,13 @@ from .intensity.dictionary import (
 )
 from .lesion.array import (
     LESION_KINDS,
+    LesionTarget,
     RandSyntheticLesion,
 )
 from .lesion.dictionary import (
+    LesionTargetD,
+    LesionTargetd,
+    LesionTargetDict,
     RandSyntheticLesionD,
     RandSyntheticLesiond,
     RandSyntheticLesionDict,

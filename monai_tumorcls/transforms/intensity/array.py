@@ -1,4 +1,5 @@
-"""Intensity normalisation for channel-first 2D images: min-max, percentile, z-score and contrast stretching.
+"""Intensity normalisation for channel-first 2D images: min-max, percentile, z-score, contrast stretching and z-score
+inside a brain (head) mask.
 
 All four accept NumPy arrays, torch tensors and MetaTensors shaped ``(C, H, W)`` (any channel-first shape
 works) and, like MONAI's intensity transforms, return a tensor (a MetaTensor when meta tracking is on) of a
@@ -16,13 +17,14 @@ import torch
 from monai.config import DtypeLike
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.data.meta_obj import get_track_meta
+from monai.transforms.post.array import FillHoles, KeepLargestConnectedComponent
 from monai.transforms.transform import Transform
 from monai.transforms.utils import rescale_array
 from monai.transforms.utils_pytorch_numpy_unification import clip, percentile
 from monai.utils.enums import TransformBackends
 from monai.utils.type_conversion import convert_to_dst_type, convert_to_tensor, get_equivalent_dtype
 
-__all__ = ["MinMaxNormalize", "PercentileNormalize", "ZScoreNormalize", "ContrastStretch"]
+__all__ = ["MinMaxNormalize", "PercentileNormalize", "ZScoreNormalize", "ContrastStretch", "BrainMaskNormalize"]
 
 
 def _float_dtypes(dtype: DtypeLike | torch.dtype | None, img: NdarrayOrTensor) -> tuple[torch.dtype, torch.dtype]:
@@ -202,3 +204,72 @@ class ZScoreNormalize(_ChannelwiseIntensity):
         out = x.clone()
         out[mask] = normed
         return out
+
+
+class BrainMaskNormalize(Transform):
+    """Z-score inside a brain (head) mask found by Otsu's threshold; every pixel outside it set to ``background``.
+
+    Why: percentile or min-max scaling of a whole slice depends on how much of the slice is head, hence on the
+    slice's level (a top slice is mostly air), so intensity itself carries the level; statistics taken inside the
+    head only do not. The mask: pixels of the channel mean above ``skimage.filters.threshold_otsu`` (no weights),
+    (the middle of Otsu's plateau where
+    air and tissue are separated by an empty stretch of the histogram), its largest connected component (MONAI ``KeepLargestConnectedComponent``: drops bright specks in the air) with
+    holes filled (MONAI ``FillHoles``: dark ventricles and lesions stay inside). Mean and std are over all
+    channels inside the mask. A constant image (or one whose mask has a near-zero std) gives all ``background``
+    pixels / zeros inside; never NaN. The input is not modified.
+
+    Args:
+        background: output value outside the mask (0 = the brain's mean intensity).
+        eps: std at or below ``eps * max(1, |mean|)`` counts as constant.
+        dtype: output dtype, floating.
+
+    Example::
+
+        BrainMaskNormalize()(slice_chw)  # mean 0, std 1 inside the head; 0 outside
+    """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(self, background: float = 0.0, eps: float = 1e-6, dtype: DtypeLike | torch.dtype = np.float32) -> None:
+        if eps < 0:
+            raise ValueError(f"eps must be >= 0, got {eps}.")
+        self.background = float(background)
+        self.eps = eps
+        self.dtype = dtype
+
+    @staticmethod
+    def brain_mask(img: NdarrayOrTensor) -> torch.Tensor:
+        """``(H, W)`` bool head mask of a channel-first image (see the class doc); all False for a constant image."""
+        from skimage.filters import threshold_otsu
+
+        grey = convert_to_tensor(img, track_meta=False, dtype=torch.float32).mean(dim=0)
+        if grey.numel() == 0 or not bool(grey.max() > grey.min()):
+            return torch.zeros(grey.shape, dtype=torch.bool)
+        # Otsu's between-class variance is flat over an empty stretch of the histogram (air far darker than
+        # tissue), and threshold_otsu takes the first bin of that plateau, right on the air's brightest pixel;
+        # the Otsu threshold of the negated image is the plateau's other end: take the middle.
+        values = grey.numpy()
+        threshold = 0.5 * (float(threshold_otsu(values)) - float(threshold_otsu(-values)))
+        mask = (grey > threshold)[None]
+        mask = FillHoles()(KeepLargestConnectedComponent()(mask))
+        return convert_to_tensor(mask, track_meta=False)[0].bool()
+
+    def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
+        """
+        Args:
+            img: channel-first image, ``(C, H, W)``.
+
+        Returns:
+            same shape, ``self.dtype``: z-scores inside the head mask, ``background`` outside.
+        """
+        img = convert_to_tensor(img, track_meta=get_track_meta())
+        compute_dtype, out_dtype = _float_dtypes(self.dtype, img)
+        x = convert_to_tensor(img, track_meta=False, dtype=compute_dtype)
+        inside = self.brain_mask(x)
+        out = torch.full_like(x, self.background)
+        values = x[:, inside]
+        if values.numel():
+            mean, std = values.mean(), values.std(correction=0)
+            constant = std <= self.eps * max(1.0, abs(float(mean)))
+            out[:, inside] = torch.zeros_like(values) if constant else (values - mean) / std
+        return convert_to_dst_type(out, dst=img, dtype=out_dtype)[0]

@@ -11,7 +11,7 @@ from monai.config import DtypeLike, KeysCollection
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms.transform import MapTransform, Transform
 
-from .array import ContrastStretch, MinMaxNormalize, PercentileNormalize, ZScoreNormalize
+from .array import BrainMaskNormalize, ContrastStretch, MinMaxNormalize, PercentileNormalize, ZScoreNormalize
 
 __all__ = [
     "MinMaxNormalized",
@@ -26,6 +26,9 @@ __all__ = [
     "ContrastStretchd",
     "ContrastStretchD",
     "ContrastStretchDict",
+    "BrainMaskNormalized",
+    "BrainMaskNormalizeD",
+    "BrainMaskNormalizeDict",
 ]
 
 
@@ -149,7 +152,33 @@ class ContrastStretchd(_IntensityMapTransform):
         )
 
 
+class BrainMaskNormalized(_IntensityMapTransform):
+    """Dictionary-based wrapper of :class:`~monai_tumorcls.transforms.intensity.array.BrainMaskNormalize`.
+
+    Args:
+        keys: keys of the items to normalise, each channel-first ``(C, H, W)``.
+        background: output value outside the head mask.
+        eps: relative tolerance below which the std counts as zero (output 0 inside the mask).
+        dtype: output dtype, floating.
+        allow_missing_keys: don't raise if a key is missing.
+    """
+
+    backend = BrainMaskNormalize.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        background: float = 0.0,
+        eps: float = 1e-6,
+        dtype: DtypeLike | torch.dtype = np.float32,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.transform = BrainMaskNormalize(background=background, eps=eps, dtype=dtype)
+
+
 MinMaxNormalizeD = MinMaxNormalizeDict = MinMaxNormalized
 PercentileNormalizeD = PercentileNormalizeDict = PercentileNormalized
 ZScoreNormalizeD = ZScoreNormalizeDict = ZScoreNormalized
 ContrastStretchD = ContrastStretchDict = ContrastStretchd
+BrainMaskNormalizeD = BrainMaskNormalizeDict = BrainMaskNormalized

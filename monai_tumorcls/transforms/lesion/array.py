@@ -15,6 +15,9 @@ The lesions are intensity changes inside the slice's foreground, not copies of r
   post-contrast).
 
 Each has an irregular outline (an ellipse warped by smooth noise), a soft edge and some internal texture.
+
+:class:`LesionTarget` is the other use of lesions here: a real lesion mask as the pixel target of a classifier
+trained with a lesion decoder (bundle ``resnet18_lesion``).
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ import torch.nn.functional as F
 
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.data.meta_obj import get_track_meta
-from monai.transforms.transform import RandomizableTransform
+from monai.transforms.transform import RandomizableTransform, Transform
 from monai.utils.enums import TransformBackends
 from monai.utils.type_conversion import convert_to_dst_type, convert_to_tensor
 
-__all__ = ["RandSyntheticLesion", "LESION_KINDS"]
+__all__ = ["RandSyntheticLesion", "LESION_KINDS", "LesionTarget"]
 
 LESION_KINDS = ("bright", "dark", "ring")
 
@@ -227,3 +230,33 @@ class RandSyntheticLesion(RandomizableTransform):
         self.applied = True
         out, *_ = convert_to_dst_type(painted, t, dtype=dtype)
         return out
+
+
+class LesionTarget(Transform):
+    """A lesion mask as a pixel target: ``(1, H, W)`` float32 of 0/1 at ``spatial_size``.
+
+    Non-zero pixels of ``mask`` (any channel; e.g. 0/255 TIFF masks) are lesion. A mask of another size is resized
+    by area averaging and kept where at least half of a target pixel was lesion (nearest-neighbour resizing would
+    drop or grow thin lesions depending on the grid). ``mask=None`` gives an empty target.
+
+    Args:
+        spatial_size: ``(H, W)`` of the target (the image's size after resizing).
+    """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(self, spatial_size: Sequence[int]) -> None:
+        if len(spatial_size) != 2 or min(spatial_size) < 1:
+            raise ValueError(f"spatial_size must be (H, W) with positive sizes, got {spatial_size}.")
+        self.spatial_size = tuple(int(v) for v in spatial_size)
+
+    def __call__(self, mask: NdarrayOrTensor | None = None) -> torch.Tensor:
+        if mask is None:
+            return torch.zeros((1, *self.spatial_size), dtype=torch.float32)
+        m = convert_to_tensor(mask, track_meta=False)
+        if m.ndim != 3:
+            raise ValueError(f"mask must be channel-first (C, H, W), got shape {tuple(m.shape)}.")
+        lesion = (m != 0).any(dim=0, keepdim=True).float()
+        if tuple(lesion.shape[1:]) != self.spatial_size:
+            lesion = (F.interpolate(lesion[None], size=self.spatial_size, mode="area")[0] >= 0.5).float()
+        return lesion

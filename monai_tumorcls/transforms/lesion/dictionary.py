@@ -11,9 +11,16 @@ from monai.config import KeysCollection
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms.transform import MapTransform, RandomizableTransform
 
-from .array import LESION_KINDS, RandSyntheticLesion
+from .array import LESION_KINDS, LesionTarget, RandSyntheticLesion
 
-__all__ = ["RandSyntheticLesiond", "RandSyntheticLesionD", "RandSyntheticLesionDict"]
+__all__ = [
+    "RandSyntheticLesiond",
+    "RandSyntheticLesionD",
+    "RandSyntheticLesionDict",
+    "LesionTargetd",
+    "LesionTargetD",
+    "LesionTargetDict",
+]
 
 
 def _label_value(label) -> int | None:
@@ -130,4 +137,47 @@ class RandSyntheticLesiond(RandomizableTransform, MapTransform):
         return d
 
 
+class LesionTargetd(MapTransform):
+    """The pixel target of every item, and whether it is known (per-item flag for the loss).
+
+    For each key (e.g. ``"mask"``): an item with the key gets its mask as a :class:`LesionTarget` at the size of
+    ``image_key``'s image, known; an item without it gets an empty target, known when its label is one of
+    ``tumour_free_labels`` (a tumour-free slice has no lesion pixel) and unknown otherwise (a tumour slice whose
+    tumour was never outlined, e.g. Kaggle: its empty target is a placeholder for batching, never a truth).
+    Run after the image's final resize and before spatial augmentation, so that the mask is augmented with it.
+
+    Args:
+        keys: the mask key(s); each item's flag is ``known_key`` (one key) or ``f"{key}_known"``.
+        image_key: key of the channel-first image whose ``(H, W)`` the target takes.
+        label_key: key of the integer class index.
+        tumour_free_labels: class indices whose items have an empty, known target when they have no mask.
+        known_key: name of the flag for a single key; defaults to ``f"{key}_known"``.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection = "mask",
+        image_key: str = "image",
+        label_key: str = "label",
+        tumour_free_labels: Sequence[int] = (0,),
+        known_key: str | None = None,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys=True)  # a missing mask is the point: it says "pixels unknown"
+        if known_key is not None and len(self.keys) != 1:
+            raise ValueError(f"known_key names the flag of one mask key, got keys {self.keys}.")
+        self.image_key, self.label_key, self.known_key = image_key, label_key, known_key
+        self.tumour_free_labels = {int(v) for v in tumour_free_labels}
+
+    def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
+        d = dict(data)
+        target = LesionTarget(tuple(d[self.image_key].shape[1:]))
+        for key in self.keys:
+            has_mask = d.get(key) is not None
+            known = has_mask or _label_value(d[self.label_key]) in self.tumour_free_labels
+            d[key] = target(d[key] if has_mask else None)
+            d[self.known_key or f"{key}_known"] = torch.tensor(float(known))
+        return d
+
+
 RandSyntheticLesionD = RandSyntheticLesionDict = RandSyntheticLesiond
+LesionTargetD = LesionTargetDict = LesionTargetd

@@ -1,0 +1,5 @@
+"""Losses: joint class + lesion-mask supervision."""
+
+from .lesion import LesionClassificationLoss
+
+__all__ = ["LesionClassificationLoss"]

@@ -1,0 +1,122 @@
+"""ResNet classifier with a light U-Net-style lesion decoder on its trunk, trained jointly on class and lesion mask.
+
+Why: a classifier trained on slice labels alone can separate tumour from tumour-free slices by anatomical level
+(issue 38: Grad-CAM on the lesion in 2 % of tumour slices); a pixel loss on the same trunk asks its features to
+localise the lesion. The decoder is only a training aid and a lesion map: the plain ``forward`` is the classifier's,
+so evaluation, inference, ONNX export and Grad-CAM (``features.layer4``) treat this network like
+:class:`~monai_tumorcls.networks.nets.ResNetClassifier`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from monai.networks.blocks import Convolution
+from monai.networks.nets.basic_unet import TwoConv
+
+from ..pretrained import PretrainedSource
+from .resnet_classifier import ResNetClassifier, ResNetFeatures
+
+__all__ = ["LesionDecoder", "LesionClassifier", "trunk_stage_channels"]
+
+#: trunk children run before the first skip (stride 2, after ReLU), then the stages giving the other skips.
+_STEM = ("conv1", "bn1", "relu")
+_STAGES = ("layer1", "layer2", "layer3", "layer4")
+
+
+def trunk_stage_channels(features: ResNetFeatures) -> list[int]:
+    """Channels of the stem (stride 2) and of ``layer1..layer4`` (strides 4..32) of a torchvision ResNet trunk."""
+    channels = [features.conv1.out_channels]
+    for name in _STAGES:
+        last_block = getattr(features, name)[-1]
+        channels.append(getattr(last_block, "conv3", last_block.conv2).out_channels)  # Bottleneck or BasicBlock
+    return channels
+
+
+class LesionDecoder(nn.Module):
+    """U-Net-style decoder over a ResNet trunk's skips: from ``layer4`` up to the stem's stride 2, per level a
+    bilinear upsampling to the skip's size (any input size: the trunk rounds odd sizes up), concatenation with the
+    skip and MONAI's ``TwoConv`` (two 3x3 conv-BN-ReLU, as in ``BasicUNet``), then a 1x1 convolution to one lesion
+    logit per pixel.
+
+    Args:
+        skip_channels: channels of the stem and ``layer1..layer4`` (:func:`trunk_stage_channels`).
+        decoder_channels: output channels of the four levels, deepest first.
+
+    Shapes:
+        ``skips`` (stem at H/2 ... layer4 at H/32) -> ``(B, 1, H/2, W/2)``.
+    """
+
+    def __init__(self, skip_channels: Sequence[int], decoder_channels: Sequence[int] = (128, 64, 32, 16)) -> None:
+        super().__init__()
+        if len(skip_channels) != 5 or len(decoder_channels) != 4:
+            raise ValueError(f"expected 5 skip and 4 decoder channel counts, got {skip_channels}, {decoder_channels}")
+        levels, in_channels = [], skip_channels[-1]
+        for cat_channels, out_channels in zip(reversed(skip_channels[:-1]), decoder_channels):
+            levels.append(TwoConv(2, in_channels + cat_channels, out_channels, act="relu", norm="batch", bias=False))
+            in_channels = out_channels
+        self.levels = nn.ModuleList(levels)
+        self.out = Convolution(2, in_channels, 1, kernel_size=1, conv_only=True)
+
+    def forward(self, skips: Sequence[torch.Tensor]) -> torch.Tensor:
+        x = skips[-1]
+        for level, skip in zip(self.levels, reversed(skips[:-1])):
+            x = F.interpolate(x, size=skip.shape[2:], mode="bilinear", align_corners=False)
+            x = level(torch.cat([skip, x], dim=1))
+        return self.out(x)
+
+
+class LesionClassifier(ResNetClassifier):
+    """:class:`~monai_tumorcls.networks.nets.ResNetClassifier` (trunk ``features``, head ``head``, same pretrained
+    loading and freezing) plus a :class:`LesionDecoder` (``decoder``) fed by the trunk's stages.
+
+    Args:
+        backbone, num_classes, head, pretrained: as for :class:`ResNetClassifier` (``pretrained`` loads the trunk
+            only: a torchvision/SimCLR trunk file or another bundle's ``model.pt``; the decoder starts random).
+        decoder_channels: channels of the four decoder levels, deepest first.
+        classifier_kwargs: the other arguments of :class:`ResNetClassifier` (``in_channels``, ``dropout``, ...).
+
+    Shapes:
+        ``forward(x)``: ``(B, C, H, W) -> (B, num_classes)`` logits, the classifier alone (the decoder is not run);
+        ``forward(x, with_lesion=True)`` (or :meth:`forward_lesion`): ``(logits, lesion_logits)``, lesion logits
+        ``(B, 1, H, W)`` at the input's size (sigmoid = lesion probability).
+    """
+
+    def __init__(
+        self,
+        backbone: str = "resnet18",
+        num_classes: int = 2,
+        head: str | nn.Module = "linear",
+        pretrained: PretrainedSource = None,
+        decoder_channels: Sequence[int] = (128, 64, 32, 16),
+        **classifier_kwargs,
+    ) -> None:
+        super().__init__(backbone, num_classes, head, pretrained, **classifier_kwargs)
+        self.decoder = LesionDecoder(trunk_stage_channels(self.features), decoder_channels)
+
+    def _skips(self, x: torch.Tensor) -> list[torch.Tensor]:
+        # the trunk's own modules, called one by one, so hooks on them (Grad-CAM on features.layer4) still fire
+        for name in _STEM:
+            x = getattr(self.features, name)(x)
+        skips = [x]
+        x = self.features.maxpool(x)
+        for name in _STAGES:
+            x = getattr(self.features, name)(x)
+            skips.append(x)
+        return skips
+
+    def forward(self, x: torch.Tensor, with_lesion: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Class logits ``(B, num_classes)``; with ``with_lesion``, ``(class logits, lesion logits (B, 1, H, W))``."""
+        if not with_lesion:
+            return super().forward(x)
+        skips = self._skips(x)
+        lesion = F.interpolate(self.decoder(skips), size=x.shape[2:], mode="bilinear", align_corners=False)
+        return self.head(skips[-1]), lesion
+
+    def forward_lesion(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(class logits, lesion logits)``: the training output, and the lesion map at inference."""
+        return self.forward(x, with_lesion=True)
