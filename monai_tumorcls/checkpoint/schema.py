@@ -58,6 +58,7 @@ OPTION_TYPES: dict[str, Callable[[Any], bool]] = {
     "image_size": _number(16, 4096, integer=True),
     "imagenet_mean": _list_of(_number(-1e3, 1e3), 1, 4),
     "imagenet_std": _list_of(_number(1e-6, 1e3), 1, 4),
+    "decoder_channels": _list_of(_number(1, 4096, integer=True), 1, 8),
 }
 
 #: top-level fields with a stricter check than "plain data" (``None`` allowed where training may leave them unset).

@@ -19,8 +19,10 @@ from .helpers import check, run_bundle
 CFG = "bundles/resnet18_lesion/configs"
 IXI_SLICES = ("$monai_tumorcls.data.volume_slice_datalist(@datalists['ixi']['{split}'][:{n}], None, @class_names, "
               "@positive_classes[0])")
+#: a smaller decoder than the default: inference (no overrides) must rebuild it from the checkpoint's options
+DECODER = [32, 16, 8, 8]
 BUDGET = {"max_per_class": 4, "max_patients": 3, "lgg_sequences": ["flair"], "image_size": 64, "cache_rate": 0,
-          "num_workers": 0}
+          "num_workers": 0, "decoder_channels": DECODER}
 TRAIN = {"epochs": 1, "samples_per_epoch": 32, "batch_size": 16, "val_interval": 1,
          "ixi_slices#training": IXI_SLICES.format(split="training", n=2),
          "ixi_slices#validation": IXI_SLICES.format(split="validation", n=1)}
@@ -51,7 +53,8 @@ def test_training_writes_a_lesion_classifier(trained):
     meta = read_checkpoint_metadata(root / "models" / "model.pt")
     assert meta["network"]["class"] == "LesionClassifier" and meta["initialisation"]["pretrained"] == str(trunk)
     assert [s["class"] for s in meta["preprocessing"]][:3] == ["EnsureThreeChanneld", "Resized", "BrainMaskNormalized"]
-    net = LesionClassifier()
+    assert meta["options"]["decoder_channels"] == DECODER
+    net = LesionClassifier(decoder_channels=DECODER)
     load_checkpoint(root / "models" / "model.pt", net)  # decoder weights included, strict
     logits, lesion = net.eval()(torch.zeros(1, 3, 64, 64), with_lesion=True)
     assert logits.shape == (1, 2) and lesion.shape == (1, 1, 64, 64)
