@@ -3,6 +3,7 @@
 from .feature_cache import (
     CachedFeatureDataset,
     CachedFeatures,
+    FeatureCacheOptions,
     assert_frozen,
     cache_features,
     random_transforms,
@@ -12,6 +13,7 @@ from .feature_cache import (
 __all__ = [
     "CachedFeatureDataset",
     "CachedFeatures",
+    "FeatureCacheOptions",
     "assert_frozen",
     "cache_features",
     "random_transforms",
