@@ -55,14 +55,15 @@ def _header_lines(info: dict, args, command: str) -> list[str]:
     return lines + ([f"- note: {args.note}"] if args.note else [])
 
 
+def _table_start(title: str, header: str, alignment: str) -> list[str]:
+    """The lines that open a report section holding one Markdown table: its heading, the header and alignment rows."""
+    return ["", f"### {title}", "", header, alignment]
+
+
 def _train_lines(train_rows: list) -> list[str]:
-    lines = [
-        "",
-        "### Training throughput (full epochs over the same images)",
-        "",
-        "| pipeline | backbone | amp | channels_last | images | loader workers | cache fill s | epoch s | images/s |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|",
-    ]
+    lines = _table_start("Training throughput (full epochs over the same images)",
+                         "| pipeline | backbone | amp | channels_last | images | loader workers | cache fill s | "
+                         "epoch s | images/s |", "|---|---|---|---|---:|---:|---:|---:|---:|")
     for r in train_rows:
         epochs = " / ".join(_f(s) for s in r["epoch_s"])
         lines.append(
@@ -79,13 +80,9 @@ def _train_lines(train_rows: list) -> list[str]:
 
 
 def _latency_lines(latency_rows: list) -> list[str]:
-    lines = [
-        "",
-        "### Inference latency per image (batch 1)",
-        "",
-        "| backbone | device | amp | forward median ms | forward p90 ms | runs | read + preprocess + forward median ms | files |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
-    ]
+    lines = _table_start("Inference latency per image (batch 1)",
+                         "| backbone | device | amp | forward median ms | forward p90 ms | runs | "
+                         "read + preprocess + forward median ms | files |", "|---|---|---|---:|---:|---:|---:|---:|")
     return lines + [
         f"| {r['arch']} | {r['device']} | {r['amp']} | {_f(r['forward_ms'])} | {_f(r['forward_p90_ms'])} | "
         f"{r['runs']} | {_f(r['e2e_ms'])} | {r['e2e_runs']} |" for r in latency_rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["get_data_root", "get_kaggle_root", "get_brats2015_root", "DATA_ENV_VAR", "KAGGLE_DIRNAME", "BRATS2015_DIRNAME"]
@@ -34,19 +35,22 @@ def get_data_root(must_exist: bool = False) -> Path:
 
 def get_kaggle_root(must_exist: bool = True) -> Path:
     """Return ``<data root>/brain-tumor-mri-dataset`` (holding ``Training/`` and ``Testing/``)."""
-    root = get_data_root() / KAGGLE_DIRNAME
-    if must_exist and not (root / "Training").is_dir():
-        raise FileNotFoundError(
-            f"Kaggle Brain Tumor MRI Dataset not found at {str(root)!r} (expected Training/ and Testing/ "
-            f"class folders); set {DATA_ENV_VAR} (see docs/data.md)"
-        )
-    return root
+    return _dataset_root(KAGGLE_DIRNAME, must_exist, lambda root: (root / "Training").is_dir(),
+                         "Kaggle Brain Tumor MRI Dataset not found at {root!r} (expected Training/ and Testing/ "
+                         "class folders)")
 
 
 def get_brats2015_root(must_exist: bool = True) -> Path:
     """Return ``<data root>/brain-tumor-brats2015`` (the BraTS-2015-derived slices of pipeline 3)."""
-    root = get_data_root() / BRATS2015_DIRNAME
-    if must_exist and not (root / "Brain Tumor.csv").is_file():
-        raise FileNotFoundError(f"BraTS-2015-derived 'Brain Tumor' set not found at {str(root)!r} (expected "
-                                f"'Brain Tumor.csv' and 'Brain Tumor/Brain Tumor/'); set {DATA_ENV_VAR} (see docs/data.md)")
+    return _dataset_root(BRATS2015_DIRNAME, must_exist, lambda root: (root / "Brain Tumor.csv").is_file(),
+                         "BraTS-2015-derived 'Brain Tumor' set not found at {root!r} (expected 'Brain Tumor.csv' and "
+                         "'Brain Tumor/Brain Tumor/')")
+
+
+def _dataset_root(dirname: str, must_exist: bool, present: Callable[[Path], bool], missing: str) -> Path:
+    """``<data root>/<dirname>``; with ``must_exist``, ``FileNotFoundError`` unless ``present(root)``: the
+    ``missing`` message (``{root}`` filled in) and where to point the data root."""
+    root = get_data_root() / dirname
+    if must_exist and not present(root):
+        raise FileNotFoundError(missing.format(root=str(root)) + f"; set {DATA_ENV_VAR} (see docs/data.md)")
     return root

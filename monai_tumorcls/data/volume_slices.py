@@ -17,6 +17,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from os import PathLike
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -216,17 +217,15 @@ def volume_slice_datalist(
     tumour_class: str,
     holdout_groups: Sequence[str] = (),
     normal_class: str = "notumor",
-    plane: str = "axial",
-    min_voxels: int = 1,
-    margin: int = 2,
+    **slicing: Any,
 ) -> list[dict]:
     """Labelled slices of every volume whose group is not held out.
 
     Args:
         volumes: the labelled volumes.
-        root, class_names, tumour_class, normal_class, plane, min_voxels, margin: as for
-            :func:`volume_slice_items`.
+        root, class_names, tumour_class, normal_class: as for :func:`volume_slice_items`.
         holdout_groups: groups (patients) whose volumes are left out entirely; each must exist in ``volumes``.
+        slicing: ``plane``, ``min_voxels``, ``margin`` of :func:`volume_slice_items` (passed on as they are).
 
     Returns:
         the items of :func:`volume_slice_items`, volume after volume.
@@ -234,6 +233,9 @@ def volume_slice_datalist(
     Raises:
         ValueError: a held-out group that no volume has (a typo would otherwise leak that patient into training).
     """
+    extra = sorted(set(slicing) - {"plane", "min_voxels", "margin"})
+    if extra:  # at the call, as for a named parameter, not at the first volume
+        raise TypeError(f"volume_slice_datalist() got an unexpected keyword argument {extra[0]!r}")
     known = set(volume_groups(volumes))
     unknown = [g for g in holdout_groups if g not in known]
     if unknown:
@@ -241,7 +243,7 @@ def volume_slice_datalist(
     items: list[dict] = []
     for v in volumes:
         if v.group not in holdout_groups:
-            new = volume_slice_items(v, root, class_names, tumour_class, normal_class, plane, min_voxels, margin)
+            new = volume_slice_items(v, root, class_names, tumour_class, normal_class, **slicing)
             n_tumour = sum(it["class_name"] == tumour_class for it in new)
             logger.info("slices of %s (group %s): %d %s, %d %s", v.image, v.group, n_tumour, tumour_class,
                         len(new) - n_tumour, normal_class)

@@ -3,6 +3,7 @@
 from .feature_cache import (
     CachedFeatureDataset,
     CachedFeatures,
+    FeatureCacheOptions,
     assert_frozen,
     cache_features,
     random_transforms,
@@ -13,6 +14,7 @@ from .lesion import LESION_TARGET_KEYS, LesionOutputHandler, LesionPrepareBatch
 __all__ = [
     "CachedFeatureDataset",
     "CachedFeatures",
+    "FeatureCacheOptions",
     "LESION_TARGET_KEYS",
     "LesionOutputHandler",
     "LesionPrepareBatch",

@@ -11,19 +11,22 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import torch
 from monai.data import DataLoader, Dataset
 from monai.transforms import Compose, Randomizable
 from torch import nn
 
+from monai_tumorcls.utils.deprecation import moved_keywords
 from monai_tumorcls.utils.progress import progress_bar
 
 __all__ = [
     "CachedFeatures",
     "CachedFeatureDataset",
     "cache_features",
+    "FeatureCacheOptions",
     "random_transforms",
     "assert_frozen",
     "split_frozen_trunk",
@@ -124,6 +127,25 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
         return {**self.cached.items[index], self.image_key: self.cached.features[index].to(self.dtype)}
 
 
+@dataclass
+class FeatureCacheOptions:
+    """How :func:`cache_features` reads the items, runs the trunk and keeps its maps.
+
+    Attributes:
+        storage_dtype: dtype the maps are kept in (float16 halves the memory; the head casts back to float32).
+        amp: run the trunk under autocast (CUDA only).
+        image_key: key of the image.
+        check: refuse (``ValueError``) when the trunk has trainable parameters or the transform is random.
+        progress: show a progress bar (on a terminal only, see :func:`~monai_tumorcls.utils.progress_bar`).
+    """
+
+    storage_dtype: torch.dtype = torch.float16
+    amp: bool = False
+    image_key: str = "image"
+    check: bool = True
+    progress: bool = True
+
+
 @torch.no_grad()  # not inference_mode: the maps are inputs of trained layers (autograd must accept them)
 def cache_features(
     trunk: nn.Module,
@@ -131,55 +153,58 @@ def cache_features(
     transform: Callable,
     batch_size: int = 64,
     device: str | torch.device = "cpu",
-    image_key: str = "image",
-    storage_dtype: torch.dtype = torch.float16,
-    amp: bool = False,
     num_workers: int = 0,
-    check: bool = True,
-    progress: bool = True,
+    options: FeatureCacheOptions | None = None,
+    **moved: Any,
 ) -> CachedFeatures:
     """Compute the frozen ``trunk``'s feature maps for every item of ``data``, once.
 
     Args:
         trunk: the frozen feature extractor, e.g. ``ResNetClassifier.features``; put in eval mode here.
-        data: datalist (dicts with ``image_key`` pointing at the file, plus labels and other fields).
+        data: datalist (dicts with ``options.image_key`` pointing at the file, plus labels and other fields).
         transform: the deterministic loading + preprocessing transform producing ``(3, H, W)`` images.
         batch_size: images per forward pass.
         device: where the trunk runs.
-        image_key: key of the image.
-        storage_dtype: dtype the maps are kept in (float16 halves the memory; the head casts back to float32).
-        amp: run the trunk under autocast (CUDA only).
         num_workers: DataLoader workers for loading/preprocessing.
-        check: refuse (``ValueError``) when the trunk has trainable parameters or ``transform`` is random.
-        progress: show a progress bar (on a terminal only, see :func:`~monai_tumorcls.utils.progress_bar`).
+        options: storage dtype, autocast, image key, checks and progress bar (:class:`FeatureCacheOptions`).
+        moved: ``storage_dtype``, ``amp``, ``image_key``, ``check``, ``progress`` as loose keywords (before they
+            were grouped in ``options``): still taken, with a ``FutureWarning``, for one release.
 
     Returns:
         :class:`CachedFeatures` with ``(N, C, h, w)`` maps in datalist order.
     """
-    if check:
-        assert_frozen(trunk)
-        rand = random_transforms(transform)
-        if rand:
-            raise ValueError(
-                f"cannot cache features: random transforms {rand} touch the input, so the trunk's output changes "
-                "every epoch; drop them from the cached stage or train without the feature cache"
-            )
+    opts = moved_keywords("cache_features", options, FeatureCacheOptions, moved)
+    if opts.check:
+        _refuse_uncacheable(trunk, transform)
     was_training = trunk.training
     trunk.eval()
     start = time.perf_counter()
     loader = DataLoader(Dataset(list(data), transform), batch_size=batch_size, shuffle=False, num_workers=num_workers)
     chunks = []
     dev = torch.device(device)
-    for batch in progress_bar(loader, "caching features", progress):
-        x = torch.as_tensor(batch[image_key]).to(dev, non_blocking=True)
-        with torch.autocast(dev.type, enabled=amp and dev.type == "cuda"):
-            chunks.append(trunk(x).to("cpu", storage_dtype))
+    key = opts.image_key
+    for batch in progress_bar(loader, "caching features", opts.progress):
+        x = torch.as_tensor(batch[key]).to(dev, non_blocking=True)
+        with torch.autocast(dev.type, enabled=opts.amp and dev.type == "cuda"):
+            chunks.append(trunk(x).to("cpu", opts.storage_dtype))
     trunk.train(was_training)
-    items = [{k: v for k, v in it.items() if k != image_key} | {f"{image_key}_path": str(it[image_key])} for it in data]
+    items = [{k: v for k, v in it.items() if k != key} | {f"{key}_path": str(it[key])} for it in data]
     feats = torch.cat(chunks) if chunks else torch.empty(0)
     seconds = time.perf_counter() - start
     logger.info(
-        "cached %d feature maps %s (%s, %.1f MB) in %.1f s", len(items), tuple(feats.shape[1:]), storage_dtype,
+        "cached %d feature maps %s (%s, %.1f MB) in %.1f s", len(items), tuple(feats.shape[1:]), opts.storage_dtype,
         feats.numel() * feats.element_size() / 1e6, seconds,
     )
     return CachedFeatures(feats, items, seconds)
+
+
+def _refuse_uncacheable(trunk: nn.Module, transform: Callable) -> None:
+    """``ValueError`` when the trunk can still learn or a random transform touches the input: either way its output
+    changes every epoch, so cached maps would be stale."""
+    assert_frozen(trunk)
+    rand = random_transforms(transform)
+    if rand:
+        raise ValueError(
+            f"cannot cache features: random transforms {rand} touch the input, so the trunk's output changes "
+            "every epoch; drop them from the cached stage or train without the feature cache"
+        )

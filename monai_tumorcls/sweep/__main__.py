@@ -7,7 +7,7 @@ import argparse
 import json
 import logging
 
-from .study import parse_override, run_sweep
+from .study import SweepStudy, parse_override, run_sweep
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="fixed bundle overrides of every trial")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(name)s - %(levelname)s - %(message)s")
-    study = run_sweep(args.bundle, args.sampler, args.storage, args.study, args.n_trials,
-                      dict(parse_override(s) for s in args.set), args.workdir, args.seed,
+    plan = SweepStudy(args.sampler, args.storage, args.study, args.n_trials, args.seed)
+    study = run_sweep(args.bundle, plan, dict(parse_override(s) for s in args.set), args.workdir,
                       sweep_config=args.sweep_config)
     done = [t for t in study.trials if t.value is not None]
     best = max(done, key=lambda t: t.value) if done else None

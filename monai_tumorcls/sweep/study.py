@@ -17,6 +17,7 @@ import math
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,10 +28,11 @@ from optuna.trial import TrialState
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from monai_tumorcls.bundle.config import load_bundle_config
+from monai_tumorcls.utils.deprecation import moved_keywords
 from monai_tumorcls.utils.run_info import shell_join
 
-__all__ = ["PruningHandler", "load_sweep_config", "make_sampler", "open_study", "run_sweep", "suggest_overrides",
-           "train_trial", "parse_override"]
+__all__ = ["PruningHandler", "SweepStudy", "load_sweep_config", "make_sampler", "open_study", "run_sweep",
+           "suggest_overrides", "train_trial", "parse_override"]
 
 logger = logging.getLogger(__name__)
 
@@ -179,19 +181,51 @@ def _done(study: optuna.Study, n_trials: int) -> bool:
     return sum(t.state in _TAKEN for t in trials) >= n_trials and not any(t.state == TrialState.WAITING for t in trials)
 
 
-def run_sweep(bundle: str | Path, sampler: str = "grid", storage: str = "sqlite:///sweep.db", study_name: str | None = None,
-              n_trials: int | None = None, overrides: Mapping[str, Any] | None = None, workdir: str | Path = "runs/sweeps",
-              seed: int = 0, max_failures: int = 3, sweep_config: str | Path | None = None) -> optuna.Study:
-    """Run trials of ``bundle`` until the study holds ``n_trials`` finished or running ones (default: the whole
-    grid, or 20 TPE trials). Several processes may run this on one ``storage`` and ``study_name`` at once; rerunning
-    it after a kill continues the study. ``sweep_config``: another sweep definition than the bundle's."""
+@dataclass
+class SweepStudy:
+    """Which Optuna study the trials of :func:`run_sweep` join, and how it picks them.
+
+    Attributes:
+        sampler: ``grid`` | ``tpe``.
+        storage: Optuna RDB URL shared by all workers.
+        name: study name (default ``<bundle>-<sampler>``).
+        n_trials: finished + running trials to reach (default: the whole grid, or 20 TPE trials).
+        seed: sampler seed.
+    """
+
+    sampler: str = "grid"
+    storage: str = "sqlite:///sweep.db"
+    name: str | None = None
+    n_trials: int | None = None
+    seed: int = 0
+
+
+def run_sweep(bundle: str | Path, study: SweepStudy | None = None, overrides: Mapping[str, Any] | None = None,
+              workdir: str | Path = "runs/sweeps", max_failures: int = 3, sweep_config: str | Path | None = None,
+              **moved: Any) -> optuna.Study:
+    """Run trials of ``bundle`` until the ``study`` holds its ``n_trials`` finished or running ones. Several
+    processes may run this on one storage and study name at once; rerunning it after a kill continues the study.
+
+    Args:
+        bundle: bundle folder holding ``configs/train.json`` and ``configs/sweep.json``.
+        study: the Optuna study, its sampler and size (:class:`SweepStudy`).
+        overrides: fixed bundle overrides of every trial.
+        workdir: trial folders go to ``<workdir>/<study name>/<parameters>/``.
+        max_failures: failed trials after which this worker stops (re-raising the last failure).
+        sweep_config: another sweep definition than the bundle's.
+        moved: ``sampler``, ``storage``, ``study_name``, ``n_trials``, ``seed`` as loose keywords (before they were
+            grouped in ``study``): still taken, with a ``FutureWarning``, for one release.
+    """
+    if study is not None and not isinstance(study, SweepStudy):
+        raise TypeError(f"run_sweep(bundle, study=SweepStudy(...)): got {study!r} (the sampler is SweepStudy.sampler)")
+    plan = moved_keywords("run_sweep", study, SweepStudy, moved, {"study_name": "name"})
     bundle_dir = Path(bundle)
     sweep_config = load_sweep_config(bundle_dir, sweep_config)
-    space = sweep_config[sampler]
-    n_grid = math.prod(len(values) for values in space.values()) if sampler == "grid" else None
-    n_trials = min(n_trials or n_grid or 20, n_grid or sys.maxsize)
-    study_name = study_name or f"{bundle_dir.name}-{sampler}"
-    study = open_study(storage, study_name, make_sampler(sampler, sweep_config, seed))
+    space = sweep_config[plan.sampler]
+    n_grid = math.prod(len(values) for values in space.values()) if plan.sampler == "grid" else None
+    n_trials = min(plan.n_trials or n_grid or 20, n_grid or sys.maxsize)
+    study_name = plan.name or f"{bundle_dir.name}-{plan.sampler}"
+    study = open_study(plan.storage, study_name, make_sampler(plan.sampler, sweep_config, plan.seed))
     optuna.storages.fail_stale_trials(study)
     objective = _objective(study, bundle_dir, space, dict(overrides or {}), Path(workdir) / study_name,
                            sweep_config.get("metric", "val_acc"))

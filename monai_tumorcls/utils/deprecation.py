@@ -1,13 +1,15 @@
-"""Names that moved to another module keep working for one release, with a warning that says where they went."""
+"""Names that moved to another module, and keywords grouped into an options dataclass, keep working for one release,
+with a warning that says where they went."""
 
 from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields, replace
 from typing import Any
 
-__all__ = ["moved_names"]
+__all__ = ["moved_names", "moved_keywords"]
 
 
 def moved_names(old_module: str, new_module: str, names: Iterable[str]) -> Callable[[str], Any]:
@@ -23,3 +25,23 @@ def moved_names(old_module: str, new_module: str, names: Iterable[str]) -> Calla
         return getattr(importlib.import_module(new_module), name)
 
     return __getattr__
+
+
+def moved_keywords(where: str, options: Any, cls: type, keywords: Mapping[str, Any],
+                   fields_of: Mapping[str, str] | None = None) -> Any:
+    """``options`` (an instance of the dataclass ``cls``; None for its defaults) with the loose ``keywords`` that
+    ``where`` took before they were grouped into ``cls`` set on it, with one ``FutureWarning`` naming the new spelling.
+    ``fields_of`` maps an old keyword to its field where the names differ. Any other keyword is the ``TypeError``
+    Python raises for an unexpected keyword argument, as before."""
+    options = cls() if options is None else options
+    if not keywords:
+        return options
+    fields_of = dict(fields_of or {})
+    names = {f.name for f in fields(cls)}
+    unknown = [k for k in keywords if fields_of.get(k, k) not in names]
+    if unknown:
+        raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
+    new = ", ".join(f"{fields_of.get(k, k)}=..." for k in keywords)
+    warnings.warn(f"{where}({', '.join(f'{k}=...' for k in keywords)}) is now {where}(..., {cls.__name__}({new})); "
+                  "the old keywords go in the next release", FutureWarning, stacklevel=3)
+    return replace(options, **{fields_of.get(k, k): v for k, v in keywords.items()})

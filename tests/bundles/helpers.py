@@ -34,6 +34,13 @@ def bundle_command(config_files: list[str] | str, run_id: str | None = None, **o
     return cmd, env
 
 
+def train_bundle(tmp_path_factory, name: str, config_file: str, **overrides) -> tuple[Path, subprocess.CompletedProcess]:
+    """Run the ``training`` of ``config_file`` into a new temporary bundle root ``name`` (a module fixture's
+    body); returns the root and the finished process (asserted to exit 0)."""
+    root = tmp_path_factory.mktemp(name)
+    return root, check(run_bundle(config_file, run_id="training", bundle_root=str(root), **overrides))
+
+
 def check(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     """Assert a zero exit status, showing the end of the output otherwise."""
     assert proc.returncode == 0, f"exit {proc.returncode}:\n{(proc.stdout + proc.stderr)[-6000:]}"

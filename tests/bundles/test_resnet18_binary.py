@@ -17,7 +17,7 @@ from PIL import Image
 from monai_tumorcls.checkpoint import load_checkpoint, read_checkpoint_metadata
 from monai_tumorcls.networks import ResNetClassifier
 
-from .helpers import check, run_bundle
+from .helpers import check, run_bundle, train_bundle
 
 CFG = "bundles/resnet18_binary/configs"
 BUDGET = {"max_per_class": 60, "max_per_class_test": 30, "image_size": 64, "batch_size": 16, "epochs": 5, "learning_rate": 0.001}
@@ -25,9 +25,7 @@ BUDGET = {"max_per_class": 60, "max_per_class_test": 30, "image_size": 64, "batc
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, kaggle_root):
-    root = tmp_path_factory.mktemp("resnet18_binary")
-    proc = check(run_bundle(f"{CFG}/train.json", run_id="training", bundle_root=str(root), **BUDGET))
-    return root, proc
+    return train_bundle(tmp_path_factory, "resnet18_binary", f"{CFG}/train.json", **BUDGET)
 
 
 def test_training_writes_best_checkpoint_and_logs(trained):

@@ -9,7 +9,7 @@ import json
 import pytest
 from monai.bundle import ConfigParser
 
-from .helpers import PROJECT_ROOT, check, run_bundle
+from .helpers import PROJECT_ROOT, check, run_bundle, train_bundle
 
 CFG = "bundles/resnet18_multisource/configs"
 BUDGET = {"max_per_class": 8, "image_size": 64, "epochs": 1, "samples_per_epoch": 64, "val_interval": 1}
@@ -17,9 +17,7 @@ BUDGET = {"max_per_class": 8, "image_size": 64, "epochs": 1, "samples_per_epoch"
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, data_root):
-    root = tmp_path_factory.mktemp("resnet18_multisource")
-    proc = check(run_bundle(f"{CFG}/train.json", run_id="training", bundle_root=str(root), fold=1, **BUDGET))
-    return root, proc
+    return train_bundle(tmp_path_factory, "resnet18_multisource", f"{CFG}/train.json", fold=1, **BUDGET)
 
 
 def test_training_uses_all_three_sources(trained):

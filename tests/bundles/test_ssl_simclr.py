@@ -13,7 +13,7 @@ from monai_tumorcls.bundle import load_bundle_config
 from monai_tumorcls.checkpoint import read_checkpoint_metadata
 from monai_tumorcls.networks import ResNetClassifier, read_state_dict
 
-from .helpers import PROJECT_ROOT, check, run_bundle
+from .helpers import PROJECT_ROOT, check, run_bundle, train_bundle
 
 BUNDLE = "bundles/ssl_simclr_resnet18"
 BUDGET = {"max_images": 16, "epochs": 1, "image_size": 64, "batch_size": 8, "num_workers": 0}
@@ -21,9 +21,7 @@ BUDGET = {"max_images": 16, "epochs": 1, "image_size": 64, "batch_size": 8, "num
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory, kaggle_root):
-    root = tmp_path_factory.mktemp("ssl_simclr")
-    proc = check(run_bundle(f"{BUNDLE}/configs/train.json", run_id="training", bundle_root=str(root), **BUDGET))
-    return root, proc
+    return train_bundle(tmp_path_factory, "ssl_simclr", f"{BUNDLE}/configs/train.json", **BUDGET)
 
 
 def test_pretraining_writes_a_backbone(pretrained):

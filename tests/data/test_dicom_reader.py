@@ -63,12 +63,12 @@ def test_native_layout_matches_monai_pydicomreader(tmp_path):
 
 
 def test_rescale_slope_intercept(tmp_path):
-    syn.write_series(tmp_path / "s", slope=0.5, intercept=-100.0, shuffle=True)
+    syn.write_series(tmp_path / "s", shuffle=True, stored=syn.StoredPixels(slope=0.5, intercept=-100.0))
     np.testing.assert_array_equal(_load(tmp_path / "s").array, E)
 
 
 def test_monochrome1_inverted(tmp_path):
-    syn.write_series(tmp_path / "m1", monochrome1=True)
+    syn.write_series(tmp_path / "m1", stored=syn.StoredPixels(monochrome1=True))
     vol = _load(tmp_path / "m1")
     assert vol.meta["monochrome1"]
     np.testing.assert_array_equal(vol.array, E)
@@ -85,7 +85,7 @@ def test_enhanced_multiframe_shuffled_frames(tmp_path):
 
 @pytest.mark.parametrize("syntax", [RLELossless, JPEG2000Lossless], ids=["rle", "jpeg2000"])
 def test_compressed_transfer_syntaxes(tmp_path, syntax):
-    syn.write_series(tmp_path / "c", "sagittal", compress=syntax)
+    syn.write_series(tmp_path / "c", "sagittal", stored=syn.StoredPixels(compress=syntax))
     scan = scan_dicom_folder(tmp_path / "c")
     assert scan.series[0].transfer_syntaxes == {syntax.name}
     np.testing.assert_array_equal(load_dicom_series(scan.series[0]).array, E)
@@ -116,7 +116,7 @@ def test_jpeg_lossless_via_gdcm(tmp_path):
 
 def test_missing_optional_tags(tmp_path):
     optional = ("SliceThickness", "SpacingBetweenSlices", "SeriesDescription", "PixelSpacing", "InstanceNumber")
-    syn.write_series(tmp_path / "o", "coronal", shuffle=True, omit=optional)
+    syn.write_series(tmp_path / "o", "coronal", shuffle=True, stored=syn.StoredPixels(omit=optional))
     vol = _load(tmp_path / "o")
     assert vol.meta["ordering"] == "position"
     np.testing.assert_array_equal(vol.array, E)
@@ -125,14 +125,14 @@ def test_missing_optional_tags(tmp_path):
 
 
 def test_missing_position_falls_back_to_instance_number(tmp_path):
-    syn.write_series(tmp_path / "p", "axial", omit=("ImagePositionPatient",))
+    syn.write_series(tmp_path / "p", "axial", stored=syn.StoredPixels(omit=("ImagePositionPatient",)))
     vol = _load(tmp_path / "p")
     assert vol.meta["ordering"] == "instance_number"
     np.testing.assert_array_equal(vol.array, E)
 
 
 def test_missing_orientation_keeps_images_as_stored(tmp_path):
-    syn.write_series(tmp_path / "q", "sagittal", omit=("ImageOrientationPatient",))
+    syn.write_series(tmp_path / "q", "sagittal", stored=syn.StoredPixels(omit=("ImageOrientationPatient",)))
     vol = _load(tmp_path / "q", plane="axial")
     assert vol.meta["slice_plane"] == "unknown" and not vol.meta["orientation_known"]
     first = syn.slice_geometry("sagittal", 0)[0]
@@ -162,8 +162,9 @@ def test_reader_meta_has_no_identifying_values(tmp_path):
 
 def test_reader_rejects_several_series_unless_selected(tmp_path):
     study = "1.2.826.0.1.3680043.8.498.1"
-    syn.write_series(tmp_path / "mix" / "a", "axial", study_uid=study)
-    syn.write_series(tmp_path / "mix" / "b", "axial", modality="CT", sop_class=syn.CT_IMAGE_STORAGE, study_uid=study)
+    syn.write_series(tmp_path / "mix" / "a", "axial", tags=syn.SeriesTags(study_uid=study))
+    ct = syn.SeriesTags(study_uid=study, modality="CT", sop_class=syn.CT_IMAGE_STORAGE)
+    syn.write_series(tmp_path / "mix" / "b", "axial", tags=ct)
     reader = DicomSeriesReader()
     with pytest.raises(ImageReadError, match="2 image series found"):  # read() defers the error to get_data()
         reader.get_data(reader.read(tmp_path / "mix"))

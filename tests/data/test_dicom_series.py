@@ -24,22 +24,16 @@ def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     study_uid = generate_uid()
     t1_uid = generate_uid()
-    files = syn.write_series(root / "S1", "axial", study_uid=study_uid, series_uid=t1_uid, n_slices=20, shuffle=True)
-    rest = syn.write_series(root / "S1b" / "deeper", "axial", study_uid=study_uid, series_uid=t1_uid, file_prefix="X")
+    t1 = syn.SeriesTags(study_uid=study_uid, series_uid=t1_uid)
+    files = syn.write_series(root / "S1", "axial", n_slices=20, shuffle=True, tags=t1)
+    rest = syn.write_series(root / "S1b" / "deeper", "axial", file_prefix="X", tags=t1)
     for f in rest[:20]:  # keep only the slices S1 lacks: the rest of the same series elsewhere in the tree
         f.unlink()
     files += rest[20:]
-    files += syn.write_series(root / "S2" / "x" / "y", "sagittal", study_uid=study_uid, n_slices=32)
-    files += syn.write_series(
-        root / "CT",
-        "axial",
-        modality="CT",
-        sop_class=syn.CT_IMAGE_STORAGE,
-        study_uid=study_uid,
-        slope=1.0,
-        intercept=-1024.0,
-        n_slices=6,
-    )
+    files += syn.write_series(root / "S2" / "x" / "y", "sagittal", n_slices=32, tags=syn.SeriesTags(study_uid))
+    ct = syn.SeriesTags(study_uid=study_uid, modality="CT", sop_class=syn.CT_IMAGE_STORAGE)
+    hounsfield = syn.StoredPixels(slope=1.0, intercept=-1024.0)
+    files += syn.write_series(root / "CT", "axial", n_slices=6, tags=ct, stored=hounsfield)
     syn.write_sr(root / "SR" / "report.dcm", study_uid)
     syn.write_presentation_state(root / "PR" / "ps.dcm", study_uid)
     (root / "README.txt").write_text("exported by PACS")
@@ -91,8 +85,8 @@ def test_selection_reports_reasons(study):
 
 
 def test_selection_description_rules(tmp_path):
-    syn.write_series(tmp_path / "a", n_slices=6, series_description="t1_mprage_sag")
-    syn.write_series(tmp_path / "b", n_slices=6, series_description="AAHead_Scout")
+    syn.write_series(tmp_path / "a", n_slices=6, tags=syn.SeriesTags(description="t1_mprage_sag"))
+    syn.write_series(tmp_path / "b", n_slices=6, tags=syn.SeriesTags(description="AAHead_Scout"))
     series = scan_dicom_folder(tmp_path).series
     sel, skipped = select_series(series, SeriesSelection())
     assert len(sel) == 1 and "exclude_description_regex" in skipped[0][1]
@@ -105,7 +99,7 @@ def test_selection_description_rules(tmp_path):
 def test_localizer_with_several_orientations_is_skipped(tmp_path):
     uid, study = generate_uid(), generate_uid()
     for acq in ("axial", "sagittal", "coronal"):
-        syn.write_series(tmp_path / acq, acq, series_uid=uid, study_uid=study, n_slices=3, file_prefix=acq)
+        syn.write_series(tmp_path / acq, acq, n_slices=3, file_prefix=acq, tags=syn.SeriesTags(study, uid))
     scan = scan_dicom_folder(tmp_path)
     assert len(scan.series) == 1 and scan.series[0].n_slices == 9
     _, skipped = select_series(scan.series, SeriesSelection(exclude_description_regex=None))
@@ -114,8 +108,8 @@ def test_localizer_with_several_orientations_is_skipped(tmp_path):
 
 def test_two_volumes_in_one_series_are_skipped(tmp_path):
     uid, study = generate_uid(), generate_uid()
-    syn.write_series(tmp_path / "e1", series_uid=uid, study_uid=study, n_slices=8, file_prefix="E1")
-    syn.write_series(tmp_path / "e2", series_uid=uid, study_uid=study, n_slices=8, file_prefix="E2")
+    syn.write_series(tmp_path / "e1", n_slices=8, file_prefix="E1", tags=syn.SeriesTags(study, uid))
+    syn.write_series(tmp_path / "e2", n_slices=8, file_prefix="E2", tags=syn.SeriesTags(study, uid))
     _, skipped = select_series(scan_dicom_folder(tmp_path).series)
     assert "16 slices share 8 positions" in skipped[0][1]
 
@@ -129,8 +123,8 @@ def test_empty_and_missing_inputs(tmp_path):
 
 
 def test_missing_series_uid_groups_by_folder(tmp_path):
-    syn.write_series(tmp_path / "a", n_slices=5, omit=("SeriesInstanceUID",))
-    syn.write_series(tmp_path / "b", n_slices=5, omit=("SeriesInstanceUID",))
+    syn.write_series(tmp_path / "a", n_slices=5, stored=syn.StoredPixels(omit=("SeriesInstanceUID",)))
+    syn.write_series(tmp_path / "b", n_slices=5, stored=syn.StoredPixels(omit=("SeriesInstanceUID",)))
     assert sorted(s.n_slices for s in scan_dicom_folder(tmp_path).series) == [5, 5]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monai_tumorcls.data import LGG_DIRNAME, build_multisource_datalists, lgg_slice_items, scan_lgg_folder
+from monai_tumorcls.data import LGG_DIRNAME, LggSlices, build_multisource_datalists, lgg_slice_items, scan_lgg_folder
 
 # from ../shared/data/lgg-mri-segmentation/PROVENANCE.md: slices and 1-based tumour slice range per patient
 PATIENTS = {
@@ -57,3 +57,12 @@ def test_multisource_folds_never_share_a_person(data_root):
             assert not groups["training"] & groups["validation"]
         assert lgg["testing"] and len(ixi["testing"]) == 4
         assert {it["source"] for it in lists["kaggle"]["training"]} == {"kaggle"}
+
+
+def test_multisource_takes_the_old_lgg_keywords_for_one_release(data_root):
+    grouped = build_multisource_datalists(data_root, max_per_class=2, lgg=LggSlices(["flair"], 32, 2, max_patients=3))
+    with pytest.warns(FutureWarning, match=r"LggSlices\(sequences=\.\.\., min_area=\.\.\., margin=\.\.\., max_patients"):
+        loose = build_multisource_datalists(data_root, max_per_class=2, lgg_sequences=["flair"], lgg_min_area=32,
+                                            lgg_margin=2, max_patients=3)
+    assert loose["lgg"] == grouped["lgg"] and {it["sequence"] for it in grouped["lgg"]["training"]} == {"flair"}
+    assert len({it["group"] for split in grouped["lgg"].values() for it in split}) == 3

@@ -4,7 +4,13 @@ import pytest
 import torch
 from monai.transforms import Compose, Lambdad, RandFlipd
 
-from monai_tumorcls.engines import CachedFeatureDataset, cache_features, random_transforms, split_frozen_trunk
+from monai_tumorcls.engines import (
+    CachedFeatureDataset,
+    FeatureCacheOptions,
+    cache_features,
+    random_transforms,
+    split_frozen_trunk,
+)
 from monai_tumorcls.networks import ResNetClassifier, freeze_backbone, set_trainable
 
 
@@ -20,7 +26,8 @@ def _load():
 def test_cached_features_equal_trunk_output_and_train_head():
     net = ResNetClassifier("resnet18", num_classes=2, head="linear")
     freeze_backbone(net)
-    cached = cache_features(net.features, _data(), Compose([_load()]), batch_size=4, storage_dtype=torch.float32)
+    cached = cache_features(net.features, _data(), Compose([_load()]), batch_size=4,
+                            options=FeatureCacheOptions(storage_dtype=torch.float32))
     assert cached.features.shape == (6, 512, 1, 1)
     net.eval()
     with torch.no_grad():
@@ -62,7 +69,7 @@ def test_split_frozen_trunk_caches_the_front_and_trains_the_rest():
     with torch.no_grad():
         assert torch.allclose(rest(front(x)), net(x), atol=1e-5)
     cached = cache_features(front, [{"image": "img1", "label": 0}, {"image": "img2", "label": 1}], Compose([_load()]),
-                            storage_dtype=torch.float32)
+                            options=FeatureCacheOptions(storage_dtype=torch.float32))
     assert cached.features.shape == (2, 256, 2, 2)  # layer3 output of a 32 px image
     # training the rest changes network's layer4 and head; the cached front stays as it was
     net.train()
@@ -89,3 +96,12 @@ def test_split_frozen_trunk_refuses_what_cannot_be_cached():
         p.requires_grad_(False)
     with pytest.raises(ValueError, match="layer3.*follow trainable stage 'layer2'"):
         split_frozen_trunk(net)
+
+
+def test_the_old_loose_keywords_still_work_for_one_release():
+    net = freeze_backbone(ResNetClassifier("resnet18", num_classes=2))
+    with pytest.warns(FutureWarning, match=r"FeatureCacheOptions\(storage_dtype=\.\.\., progress=\.\.\.\)"):
+        cached = cache_features(net.features, _data(2), Compose([_load()]), storage_dtype=torch.float32, progress=False)
+    assert cached.features.dtype == torch.float32
+    with pytest.raises(TypeError, match="unexpected keyword argument 'dtype'"):
+        cache_features(net.features, _data(2), Compose([_load()]), dtype=torch.float32)

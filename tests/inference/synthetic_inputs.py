@@ -12,6 +12,7 @@ the top-left of the image.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -124,71 +125,105 @@ def _set_pixels(ds: Dataset, pix: np.ndarray, bits_stored: int = 16, signed: boo
     ds.PixelData = pix.astype(np.int16 if signed else np.uint16).tobytes()
 
 
+@dataclass
+class SeriesTags:
+    """Which study and series the files of :func:`write_series` belong to, and what kind of image they hold
+    (a UID left None is generated, one for the whole series)."""
+
+    study_uid: str | None = None
+    series_uid: str | None = None
+    modality: str = "MR"
+    sop_class: str = MR_IMAGE_STORAGE
+    description: str = SERIES_DESCRIPTION
+
+
+@dataclass
+class StoredPixels:
+    """How :func:`write_series` stores the phantom's values: each option is one a reader must undo or cope with.
+
+    Attributes:
+        slope, intercept: store ``(value - intercept) / slope`` with RescaleSlope/Intercept.
+        monochrome1: store ``4095 - value`` as MONOCHROME1.
+        compress: a transfer syntax UID to compress with (RLE Lossless, JPEG 2000 Lossless).
+        omit: tag keywords deleted from every file (e.g. "ImagePositionPatient").
+    """
+
+    slope: float | None = None
+    intercept: float | None = None
+    monochrome1: bool = False
+    compress: str | None = None
+    omit: tuple[str, ...] = ()
+
+
 def write_series(
     folder: Path,
     acq: str = "axial",
-    modality: str = "MR",
-    sop_class: str = MR_IMAGE_STORAGE,
-    study_uid: str | None = None,
-    series_uid: str | None = None,
-    shuffle: bool = False,
-    slope: float | None = None,
-    intercept: float | None = None,
-    monochrome1: bool = False,
-    omit: tuple[str, ...] = (),
-    compress: str | None = None,
     n_slices: int = N,
+    tags: SeriesTags | None = None,
+    stored: StoredPixels | None = None,
+    shuffle: bool = False,
     file_prefix: str = "IM",
     marker: bool = True,
-    series_description: str = SERIES_DESCRIPTION,
 ) -> list[Path]:
     """Write a single-frame series of the phantom; returns the files (in slice order).
 
     Args:
         folder: created if needed.
         acq: key of :data:`ACQUISITIONS`.
-        shuffle: shuffle InstanceNumber and file names relative to the slice position.
-        slope, intercept: store ``(value - intercept) / slope`` with RescaleSlope/Intercept.
-        monochrome1: store ``4095 - value`` as MONOCHROME1.
-        omit: tag keywords deleted from every file (e.g. "ImagePositionPatient").
-        compress: a transfer syntax UID to compress with (RLE Lossless, JPEG 2000 Lossless).
         n_slices: write only the first ``n_slices`` slices.
+        tags: study, series and kind of image (an MR series of a new study by default).
+        stored: how the values are stored (plain 16-bit MONOCHROME2, uncompressed, all tags by default).
+        shuffle: shuffle InstanceNumber and file names relative to the slice position.
+        file_prefix: file names are ``<file_prefix><InstanceNumber:04d>.dcm``.
+        marker: ``False`` writes the phantom without its bright marker.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    study_uid = study_uid or generate_uid()
-    series_uid = series_uid or generate_uid()
+    tags = tags or SeriesTags()
+    study_uid = tags.study_uid or generate_uid()  # one study and one series for all the files
+    tags = replace(tags, study_uid=study_uid, series_uid=tags.series_uid or generate_uid())
     rng = np.random.default_rng(0)
     numbers = rng.permutation(n_slices) + 1 if shuffle else np.arange(n_slices) + 1
     paths = []
     for k in range(n_slices):
-        pix, ipp, row_dir, col_dir = slice_geometry(acq, k, marker)
-        ds = base_dataset(sop_class, modality, study_uid, series_uid)
-        ds.SeriesDescription = series_description
-        ds.ImagePositionPatient = [float(v) for v in ipp]
-        ds.ImageOrientationPatient = [float(v) for v in (*row_dir, *col_dir)]
-        ds.PixelSpacing = [SPACING, SPACING]
-        ds.SliceThickness = SPACING
-        ds.SpacingBetweenSlices = SPACING
+        pix, ds = _slice_dataset(acq, k, tags, marker)
         ds.InstanceNumber = int(numbers[k])
-        stored = pix.astype(np.float64)
-        if slope is not None or intercept is not None:
-            s, b = slope or 1.0, intercept or 0.0
-            stored = (stored - b) / s
-            ds.RescaleSlope, ds.RescaleIntercept = s, b
-        if monochrome1:
-            stored = 4095 - stored
-            ds.PhotometricInterpretation = "MONOCHROME1"
-        assert np.allclose(stored, np.round(stored)) and stored.min() >= 0
-        _set_pixels(ds, np.round(stored).astype(np.int64), bits_stored=12 if monochrome1 else 16)
-        for kw in omit:
-            if kw in ds:
-                delattr(ds, kw)
-        if compress is not None:
-            ds.compress(compress)
+        _store_pixels(ds, pix, stored or StoredPixels())
         path = folder / f"{file_prefix}{int(numbers[k]):04d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
+
+
+def _slice_dataset(acq: str, k: int, tags: SeriesTags, marker: bool) -> tuple[np.ndarray, Dataset]:
+    """The phantom's pixels of slice ``k`` of ``acq``, and a dataset with the slice's identity and geometry."""
+    pix, ipp, row_dir, col_dir = slice_geometry(acq, k, marker)
+    ds = base_dataset(tags.sop_class, tags.modality, tags.study_uid, tags.series_uid)
+    ds.SeriesDescription = tags.description
+    ds.ImagePositionPatient = [float(v) for v in ipp]
+    ds.ImageOrientationPatient = [float(v) for v in (*row_dir, *col_dir)]
+    ds.PixelSpacing = [SPACING, SPACING]
+    ds.SliceThickness = SPACING
+    ds.SpacingBetweenSlices = SPACING
+    return pix, ds
+
+
+def _store_pixels(ds: Dataset, pix: np.ndarray, stored: StoredPixels) -> None:
+    """Put ``pix`` into ``ds`` the way ``stored`` says (the rescale and MONOCHROME1 are exact on the phantom)."""
+    values = pix.astype(np.float64)
+    if stored.slope is not None or stored.intercept is not None:
+        s, b = stored.slope or 1.0, stored.intercept or 0.0
+        values = (values - b) / s
+        ds.RescaleSlope, ds.RescaleIntercept = s, b
+    if stored.monochrome1:
+        values = 4095 - values
+        ds.PhotometricInterpretation = "MONOCHROME1"
+    assert np.allclose(values, np.round(values)) and values.min() >= 0
+    _set_pixels(ds, np.round(values).astype(np.int64), bits_stored=12 if stored.monochrome1 else 16)
+    for kw in stored.omit:
+        if kw in ds:
+            delattr(ds, kw)
+    if stored.compress is not None:
+        ds.compress(stored.compress)
 
 
 def write_enhanced_multiframe(
@@ -232,22 +267,24 @@ def write_enhanced_multiframe(
     return path
 
 
-def write_sr(path: Path, study_uid: str | None = None) -> Path:
-    """A Basic Text SR (no pixels)."""
+def _write_without_pixels(path: Path, sop_class: str, modality: str, study_uid: str | None, **keywords) -> Path:
+    """A file of ``sop_class`` with the identity of :func:`base_dataset`, the given tag ``keywords`` and no pixels."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds = base_dataset(BASIC_TEXT_SR, "SR", study_uid)
-    ds.ValueType = "CONTAINER"
+    ds = base_dataset(sop_class, modality, study_uid)
+    for keyword, value in keywords.items():
+        setattr(ds, keyword, value)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def write_sr(path: Path, study_uid: str | None = None) -> Path:
+    """A Basic Text SR (no pixels)."""
+    return _write_without_pixels(path, BASIC_TEXT_SR, "SR", study_uid, ValueType="CONTAINER")
 
 
 def write_presentation_state(path: Path, study_uid: str | None = None) -> Path:
     """A Grayscale Softcopy Presentation State (no pixels)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds = base_dataset(GRAYSCALE_PS, "PR", study_uid)
-    ds.ContentLabel = "PS"
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    return _write_without_pixels(path, GRAYSCALE_PS, "PR", study_uid, ContentLabel="PS")
 
 
 def truncate(path: Path, keep_fraction: float = 0.5) -> Path:

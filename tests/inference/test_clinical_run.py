@@ -24,11 +24,10 @@ def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("clinical")
     study_dir = root / NAME_DIR
     study = pydicom.uid.generate_uid()
-    tumour = syn.write_series(study_dir / "t1_ax", "axial", study_uid=study, shuffle=True)
-    healthy = syn.write_series(study_dir / "t2_sag", "sagittal", study_uid=study, marker=False)
-    ct = syn.write_series(
-        study_dir / "ct", "axial", modality="CT", sop_class=syn.CT_IMAGE_STORAGE, study_uid=study, n_slices=6
-    )
+    tumour = syn.write_series(study_dir / "t1_ax", "axial", shuffle=True, tags=syn.SeriesTags(study_uid=study))
+    healthy = syn.write_series(study_dir / "t2_sag", "sagittal", marker=False, tags=syn.SeriesTags(study_uid=study))
+    ct_tags = syn.SeriesTags(study_uid=study, modality="CT", sop_class=syn.CT_IMAGE_STORAGE)
+    ct = syn.write_series(study_dir / "ct", "axial", n_slices=6, tags=ct_tags)
     syn.write_sr(study_dir / "sr" / "report.dcm", study)
     syn.write_presentation_state(study_dir / "ps" / "ps.dcm", study)
     (study_dir / "README.txt").write_text("PACS export")

@@ -109,3 +109,21 @@ def test_two_workers_share_one_sqlite_study_and_complete_the_grid_once(tmp_path,
     again = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert len(optuna.load_study(study_name="tiny", storage=storage).trials) == len(study.trials)
+
+
+def test_run_sweep_takes_the_old_loose_study_keywords_for_one_release(monkeypatch):
+    opened = []
+
+    def open_and_stop(storage, name, sampler):
+        opened.append((storage, name, type(sampler).__name__))
+        raise RuntimeError("stop before the first trial")
+
+    monkeypatch.setattr(study_module, "open_study", open_and_stop)
+    with pytest.raises(RuntimeError, match="stop"):
+        study_module.run_sweep(BUNDLE, study_module.SweepStudy("tpe", "sqlite:///old.db", "old", seed=3))
+    with pytest.warns(FutureWarning, match=r"SweepStudy\(sampler=\.\.\., storage=\.\.\., name=\.\.\., seed=\.\.\.\)"):
+        with pytest.raises(RuntimeError, match="stop"):
+            study_module.run_sweep(BUNDLE, sampler="tpe", storage="sqlite:///old.db", study_name="old", seed=3)
+    assert opened == [("sqlite:///old.db", "old", "TPESampler")] * 2
+    with pytest.raises(TypeError, match="SweepStudy"):
+        study_module.run_sweep(BUNDLE, "grid")

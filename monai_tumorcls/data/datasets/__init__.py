@@ -23,7 +23,14 @@ from .lgg import (
     patient_folds,
     scan_lgg_folder,
 )
-from .multisource import IXI_DIRNAME, SOURCES, build_multisource_datalists, ixi_volumes, source_balanced_sampler
+from .multisource import (
+    IXI_DIRNAME,
+    SOURCES,
+    LggSlices,
+    build_multisource_datalists,
+    ixi_volumes,
+    source_balanced_sampler,
+)
 from .shared_volumes import SHARED_LABELLED_VOLUMES
 
 __all__ = [
@@ -39,6 +46,7 @@ __all__ = [
     "build_brats2015_datalists",
     "build_kaggle_datalists",
     "build_multisource_datalists",
+    "LggSlices",
     "has_shortcut_size",
     "ixi_volumes",
     "label_items",

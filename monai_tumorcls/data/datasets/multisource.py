@@ -11,19 +11,24 @@ import logging
 import random
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
+from ...utils.deprecation import moved_keywords
 from ..volume_slices import LabelledVolume
 from .kaggle import build_kaggle_datalists
 from .lgg import LGG_DIRNAME, LGG_SEQUENCES, lgg_fold_datalists, lgg_slice_items, patient_folds, scan_lgg_folder
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["IXI_DIRNAME", "SOURCES", "ixi_volumes", "build_multisource_datalists", "source_balanced_sampler"]
+__all__ = [
+    "IXI_DIRNAME", "SOURCES", "LggSlices", "ixi_volumes", "build_multisource_datalists", "source_balanced_sampler",
+]
 
 #: folder below the data root holding the IXI healthy T1 volumes
 IXI_DIRNAME = "ixi-healthy-t1-2mm/t1"
@@ -53,17 +58,38 @@ def _ixi_splits(volumes: Sequence[LabelledVolume], fold: int, n_folds: int, val_
     return {"training": rest[n_val:], "validation": rest[:n_val], "testing": [v for v in volumes if fold_of[v.group] == fold]}
 
 
+@dataclass
+class LggSlices:
+    """Which LGG slices :func:`build_multisource_datalists` takes
+    (:func:`~monai_tumorcls.data.datasets.lgg.lgg_slice_items`, :func:`~monai_tumorcls.data.datasets.lgg.scan_lgg_folder`).
+
+    Attributes:
+        sequences: names from :data:`~monai_tumorcls.data.datasets.lgg.LGG_SEQUENCES` (one item per sequence).
+        min_area: mask pixels (at 256x256) that make a tumour slice.
+        margin: mask-free slices this close to a slice with any mask are edge slices (left out).
+        max_patients: LGG patients read (smoke runs; None = all).
+    """
+
+    sequences: Sequence[str] = tuple(LGG_SEQUENCES)
+    min_area: int = 64
+    margin: int = 1
+    max_patients: int | None = None
+
+
+#: the loose keywords of build_multisource_datalists before LggSlices grouped them
+_LGG_KEYWORDS = {"lgg_sequences": "sequences", "lgg_min_area": "min_area", "lgg_margin": "margin",
+                 "max_patients": "max_patients"}
+
+
 def build_multisource_datalists(
     data_root: str | PathLike,
     fold: int = 0,
     n_folds: int = 5,
     seed: int = 0,
     val_fraction: float = 0.15,
-    lgg_sequences: Sequence[str] = tuple(LGG_SEQUENCES),
-    lgg_min_area: int = 64,
-    lgg_margin: int = 1,
+    lgg: LggSlices | None = None,
     max_per_class: int | None = None,
-    max_patients: int | None = None,
+    **moved: Any,
 ) -> dict[str, dict[str, list]]:
     """``{"kaggle": {...}, "lgg": {...}, "ixi": {...}}``, each ``{"training", "validation", "testing"}``.
 
@@ -72,17 +98,21 @@ def build_multisource_datalists(
             :data:`IXI_DIRNAME`.
         fold: the held-out LGG/IXI fold; ``n_folds``, ``seed``, ``val_fraction``: see
             :func:`~monai_tumorcls.data.datasets.lgg.lgg_fold_datalists` (the Kaggle split uses the same seed and fraction).
-        lgg_sequences, lgg_min_area, lgg_margin: see :func:`~monai_tumorcls.data.datasets.lgg.lgg_slice_items`.
-        max_per_class: Kaggle images per class (smoke runs); ``max_patients``: LGG patients (smoke runs).
+        lgg: which LGG slices (:class:`LggSlices`).
+        max_per_class: Kaggle images per class (smoke runs).
+        moved: ``lgg_sequences``, ``lgg_min_area``, ``lgg_margin``, ``max_patients`` as loose keywords (before
+            they were grouped in ``lgg``): still taken, with a ``FutureWarning``, for one release.
 
     Returns:
         Kaggle and LGG lists hold datalist items (with ``source``); IXI lists hold
         :class:`~monai_tumorcls.data.volume_slices.LabelledVolume` (whole subjects: slices are cut by the caller,
         for training with :func:`~monai_tumorcls.data.volume_slices.volume_slice_datalist`).
     """
+    lgg_slices = moved_keywords("build_multisource_datalists", lgg, LggSlices, moved, _LGG_KEYWORDS)
     root = Path(data_root)
     kaggle = build_kaggle_datalists(root / "brain-tumor-mri-dataset", "binary", val_fraction, seed, max_per_class)
-    lgg_items = lgg_slice_items(scan_lgg_folder(root / LGG_DIRNAME, max_patients), lgg_sequences, lgg_min_area, lgg_margin)
+    lgg_items = lgg_slice_items(scan_lgg_folder(root / LGG_DIRNAME, lgg_slices.max_patients), lgg_slices.sequences,
+                                lgg_slices.min_area, lgg_slices.margin)
     lgg = lgg_fold_datalists(lgg_items, fold, n_folds, val_fraction, seed)
     ixi = _ixi_splits(ixi_volumes(root / IXI_DIRNAME), fold, n_folds, val_fraction, seed)
     for name, splits in (("kaggle", kaggle), ("lgg", lgg)):
