@@ -392,3 +392,42 @@ def marker_preprocess(size: int = 16):
 
 
 CLASS_NAMES = ["glioma", "meningioma", "notumor", "pituitary"]
+
+
+def lesion_network():
+    """A tiny deterministic network with a lesion head: :func:`marker_network`'s logits, and lesion logits
+    ``40 * (x - 0.5)`` of the first input channel, so after :func:`marker_preprocess` the marker (1.0) is lesion
+    and everything else (<= 0.25) is not: its lesion map is the planted marker."""
+    import torch
+
+    class LesionMarkerNetwork(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.classifier = marker_network()
+
+        def forward(self, x, with_lesion: bool = False):
+            logits = self.classifier(x)
+            return (logits, 40.0 * (x[:, :1] - 0.5)) if with_lesion else logits
+
+        def forward_lesion(self, x):
+            return self.forward(x, with_lesion=True)
+
+    return LesionMarkerNetwork().eval()
+
+
+def sagittal_nifti_image():
+    """Nifti1Image of the phantom stored as sagittal slices (array axes P, S, L: the third axis runs right->left),
+    so an axial run reslices it."""
+    import nibabel as nib
+
+    data = phantom().astype(np.int16).transpose(1, 2, 0)  # [iy (->P), iz (->S), ix (->L)]
+    affine = np.zeros((4, 4))
+    affine[1, 0] = -SPACING  # i -> posterior (RAS y decreases)
+    affine[2, 1] = SPACING  # j -> superior
+    affine[0, 2] = -SPACING  # k -> left (RAS x decreases)
+    affine[:3, 3] = [-ORIGIN_MM, -ORIGIN_MM, ORIGIN_MM]
+    affine[3, 3] = 1
+    img = nib.Nifti1Image(np.ascontiguousarray(data), affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    return img
