@@ -106,6 +106,9 @@ def base_dataset(
     ds.PatientName = PATIENT_NAME
     ds.PatientID = PATIENT_ID
     ds.PatientBirthDate = "19700101"
+    ds.PatientSex = "O"  # type 2 tags that highdicom copies into the SR and SEG
+    ds.AccessionNumber, ds.StudyID, ds.StudyTime = "", "", "120000"
+    ds.ReferringPhysicianName = ""
     ds.StudyInstanceUID = study_uid or generate_uid()
     ds.SeriesInstanceUID = series_uid or generate_uid()
     ds.StudyDate = "20240102"
@@ -201,6 +204,7 @@ def _slice_dataset(acq: str, k: int, tags: SeriesTags, marker: bool) -> tuple[np
     ds.SeriesDescription = tags.description
     ds.ImagePositionPatient = [float(v) for v in ipp]
     ds.ImageOrientationPatient = [float(v) for v in (*row_dir, *col_dir)]
+    ds.FrameOfReferenceUID = generate_uid(entropy_srcs=[str(tags.series_uid)])  # one per series, as scanners do
     ds.PixelSpacing = [SPACING, SPACING]
     ds.SliceThickness = SPACING
     ds.SpacingBetweenSlices = SPACING

@@ -143,7 +143,8 @@ class ClinicalInferer:
         lesion_dir = output_dir / f"{run_name}_lesion" if lesion_maps else None  # the SEGs are made from them
         logger.info(validation_line(self.validation))
         result = ClinicalRunResult(
-            run_name, output_dir / f"{run_name}.json", output_dir / f"{run_name}.csv", [], [], [], []
+            run_name, output_dir / f"{run_name}.json", output_dir / f"{run_name}.csv", [], [], [], [],
+            self.predictor.saliency_map,
         )
         for idx, inp in enumerate(inputs):
             found = self.classify_input(inp, idx, saliency_dir, [output_dir], lesion_dir)  # outputs: never inputs

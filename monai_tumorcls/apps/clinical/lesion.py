@@ -46,6 +46,8 @@ class SeriesLesion:
         map_file: the written lesion map, relative to the run's output folder (None: not written).
         probabilities: (H, W, N) lesion probabilities on the display-oriented volume grid (kept in memory only, for
             the map writers; never serialised).
+        stored_frames: for a DICOM series, ``(file_id, frame)`` of each stored frame in the map's frame order (for
+            its DICOM SEG; never serialised).
     """
 
     threshold: float
@@ -55,6 +57,7 @@ class SeriesLesion:
     peak: dict[str, float] | None
     map_file: str | None = None
     probabilities: np.ndarray | None = field(default=None, repr=False)
+    stored_frames: list[tuple[str, int | None]] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         return {"threshold": self.threshold, "n_voxels": self.n_voxels, "volume_ml": self.volume_ml,
@@ -65,7 +68,7 @@ def _peak(prob: np.ndarray) -> dict[str, float]:
     """The maximum of an (H, W) map as fractions of its height and width (resolution-independent, like the
     saliency peaks) and its value."""
     r, c = np.unravel_index(int(np.argmax(prob)), prob.shape)
-    return {"row": round(r / prob.shape[0], 4), "col": round(c / prob.shape[1], 4),
+    return {"row": round(float(r) / prob.shape[0], 4), "col": round(float(c) / prob.shape[1], 4),
             "probability": round(float(prob[r, c]), 6)}
 
 

@@ -192,6 +192,7 @@ class ClinicalRunResult:
         skipped: items deliberately not classified (non-image files, series not selected).
         errors: items that failed.
         inputs: per-input summary dicts.
+        saliency_map: what the run's saliency overlays show (``grad_cam`` or ``lesion``).
     """
 
     run_name: str
@@ -201,6 +202,7 @@ class ClinicalRunResult:
     skipped: list[RunIssue]
     errors: list[RunIssue]
     inputs: list[dict]
+    saliency_map: str = "grad_cam"
 
     @property
     def n_decided(self) -> int:
