@@ -398,10 +398,11 @@ def marker_preprocess(size: int = 16):
 CLASS_NAMES = ["glioma", "meningioma", "notumor", "pituitary"]
 
 
-def lesion_network():
+def lesion_network(level: float = 0.5):
     """A tiny deterministic network with a lesion head: :func:`marker_network`'s logits, and lesion logits
-    ``40 * (x - 0.5)`` of the first input channel, so after :func:`marker_preprocess` the marker (1.0) is lesion
-    and everything else (<= 0.25) is not: its lesion map is the planted marker."""
+    ``400 * (x - level)`` of the first input channel. After :func:`marker_preprocess` the marker is 1.0 and the rest
+    of the phantom <= 0.25: with ``level=0.5`` the lesion is the marker; a level inside the phantom's gradient
+    (``100 + 20 * iz + ix``) gives a lesion that is not symmetric in any two axes, so a swapped or flipped axis shows."""
     import torch
 
     class LesionMarkerNetwork(torch.nn.Module):
@@ -411,7 +412,7 @@ def lesion_network():
 
         def forward(self, x, with_lesion: bool = False):
             logits = self.classifier(x)
-            return (logits, 40.0 * (x[:, :1] - 0.5)) if with_lesion else logits
+            return (logits, 400.0 * (x[:, :1] - level)) if with_lesion else logits
 
         def forward_lesion(self, x):
             return self.forward(x, with_lesion=True)

@@ -17,7 +17,7 @@ from ...data.slicing import SliceStack, slices_to_volume
 from .aggregation import SeriesDecision, aggregate_slices
 
 __all__ = ["LESION_VOLUME", "SeriesLesion", "SliceLesion", "measure_lesion", "lesion_on_volume",
-           "lesion_volume_decision"]
+           "lesion_volume_decision", "image_lesion"]
 
 #: the aggregation name of the lesion-volume series decision
 LESION_VOLUME = "lesion_volume"
@@ -99,6 +99,15 @@ def measure_lesion(
         peak=peak, probabilities=probabilities,
     )
     return series, slices
+
+
+def image_lesion(probability: np.ndarray, original_shape, threshold: float) -> dict:
+    """The lesion fields of an image file's row from its (H, W) lesion map at the network input's size: the area
+    in pixels of the image as read (``original_shape``, its spatial shape before the resize; None: the input's),
+    and the peak (fractions of height and width, its probability). No mm²: an image file has no spacing."""
+    count = int((probability >= threshold).sum())
+    scale = float(np.prod(original_shape)) / probability.size if original_shape is not None else 1.0
+    return {"lesion_area_px": int(round(count * scale)), "lesion_peak": _peak(probability)}
 
 
 def lesion_on_volume(
