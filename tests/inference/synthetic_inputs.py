@@ -402,7 +402,8 @@ def lesion_network(level: float = 0.5):
     """A tiny deterministic network with a lesion head: :func:`marker_network`'s logits, and lesion logits
     ``400 * (x - level)`` of the first input channel. After :func:`marker_preprocess` the marker is 1.0 and the rest
     of the phantom <= 0.25: with ``level=0.5`` the lesion is the marker; a level inside the phantom's gradient
-    (``100 + 20 * iz + ix``) gives a lesion that is not symmetric in any two axes, so a swapped or flipped axis shows."""
+    (``100 + 20 * iz + ix``) gives a lesion that is not symmetric in any two axes, so a swapped or flipped axis
+    shows."""
     import torch
 
     class LesionMarkerNetwork(torch.nn.Module):

@@ -242,7 +242,8 @@ class InputRun:
         records = self.slice_records(stack, probs, reasons, decision.contributing_slices, saliency, meta,
                                      slice_sources, volume.shape[:2])
         for record, found in zip(records, slice_lesions or ()):
-            record.lesion_area_px, record.lesion_area_mm2, record.lesion_peak = found.area_px, found.area_mm2, found.peak
+            record.lesion_area_px, record.lesion_area_mm2 = found.area_px, found.area_mm2
+            record.lesion_peak = found.peak
         if lesion is not None and slice_sources is not None:
             lesion.stored_frames = [(src["file_id"], src["frame"]) for src in slice_sources]
         if lesion is not None and self.lesion_dir is not None:  # written now: a run's maps are not kept in memory

@@ -16,7 +16,8 @@ from ...handlers.prediction_writer import prediction_tables
 from ...utils.atomic import atomic_write_texts
 from .records import ClinicalRunResult, SeriesResult
 
-__all__ = ["CSV_COLUMNS", "LESION_CSV_COLUMNS", "PREDICTIONS_STEM", "csv_text", "finite_or_null", "write_run_outputs", "write_predictions"]
+__all__ = ["CSV_COLUMNS", "LESION_CSV_COLUMNS", "PREDICTIONS_STEM",
+           "csv_text", "finite_or_null", "write_run_outputs", "write_predictions"]
 
 #: stem of an image-folder run's prediction table (users' scripts read ``predictions.json``/``.csv``)
 PREDICTIONS_STEM = "predictions"
