@@ -23,6 +23,7 @@ import torch
 
 from monai_tumorcls.bundle import load_bundle_config
 from monai_tumorcls.apps.clinical import ClinicalInferer
+from monai_tumorcls.apps.clinical.model_validation import validation_record
 from monai_tumorcls.visualize import grey_png
 
 from .uploads import UploadError
@@ -94,12 +95,15 @@ class BundleService:
         self._lock = threading.Lock()  # one request at a time uses the network (Grad-CAM hooks are not shared)
 
     def model_card(self) -> dict:
-        """The bundle's ``metadata.json`` with the class names and the checkpoint's file name and SHA-256."""
+        """The bundle's ``metadata.json`` with the class names, the checkpoint's file name and SHA-256, and its
+        validation record (``validation``: None when it has none, see
+        :func:`~monai_tumorcls.apps.clinical.model_validation.validation_record`)."""
         meta_path = self.bundle_dir / "configs" / "metadata.json"
         metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         return {"bundle": self.bundle_name, "class_names": self.class_names,
                 "checkpoint": {"file": self.checkpoint.name, "sha256": self.checkpoint_sha256,
-                               "metadata": self.checkpoint_metadata}, "metadata": metadata}
+                               "metadata": self.checkpoint_metadata},
+                "validation": validation_record(self.checkpoint_metadata.get("validation")), "metadata": metadata}
 
     def predict(self, path: Path, work: Path, display_name: str, kind: str = "") -> dict:
         """Classify the image file, NIfTI file or DICOM folder ``path`` (``kind`` ``"dicom"``: an extracted zip,
@@ -129,9 +133,11 @@ class BundleService:
             error = row["error"].replace(str(path.resolve()), display_name).replace(str(path), display_name)
             raise UploadError(error)
         overlay = png_data_url((out / row["saliency_file"]).read_bytes())
+        lesion = {k: row[k] for k in ("lesion_area_px", "lesion_peak") if k in row}  # a lesion head only
         return {"kind": "image", "class_names": self.class_names,
                 "decision": {"predicted_class": row["predicted"], "probabilities": row["probabilities"]},
-                "warnings": row["warnings"], "saliency_peak": row["saliency_peak"], "overlay": overlay}
+                "warnings": row["warnings"], "saliency_peak": row["saliency_peak"], "overlay": overlay,
+                "saliency_map": inferer.predictor.saliency_map, **lesion}
 
     def _volume(self, parser, out: Path, path: Path, display_name: str) -> dict:
         recorder = SliceRecorder()
@@ -142,7 +148,8 @@ class BundleService:
             raise UploadError(f"{display_name}: nothing classified ({'; '.join(errors) or 'no series found'})")
         series = [self._series(s.to_dict(with_path=False), out, recorder) for s in found.series]
         return {"kind": "volume", "class_names": self.class_names, "series": series, "errors": errors,
-                "skipped": [f"{e.item}: {e.reason}" for e in found.skipped]}
+                "skipped": [f"{e.item}: {e.reason}" for e in found.skipped],
+                "saliency_map": inferer.predictor.saliency_map}
 
     @staticmethod
     def _series(series: dict, out: Path, recorder: SliceRecorder) -> dict:
@@ -156,7 +163,9 @@ class BundleService:
                 "probabilities": s["probabilities"], "contributing": s["contributing"],
                 "image": png_data_url(image) if image else None,
                 "overlay": png_data_url((out / overlay).read_bytes()) if overlay else None,
+                **{k: s[k] for k in ("lesion_area_px", "lesion_area_mm2") if k in s},
             })
         keep = ("series_id", "source", "modality", "slice_plane", "resliced", "n_slices", "n_excluded_slices",
-                "decision", "notes")
-        return {**{k: series[k] for k in keep}, "slices": slices}
+                "decision", "notes", "warnings")
+        lesion = {"lesion": series["lesion"]} if "lesion" in series else {}
+        return {**{k: series[k] for k in keep}, **lesion, "slices": slices}

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["SliceStack", "volume_to_slices", "constant_slices", "foreground_fraction"]
+__all__ = ["SliceStack", "volume_to_slices", "slices_to_volume", "constant_slices", "foreground_fraction"]
 
 _PLANE_WORLD_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
 
@@ -28,6 +28,8 @@ class SliceStack:
         slice_spacing_mm: distance between slices.
         resampled: True when the slices were resampled to square pixels.
         padded: True when the slices were padded to a square.
+        unpadded_shape: (H, W) of the slices before padding (after resampling), so that a map computed on
+            ``images`` can be cropped and resampled back onto the volume (:func:`slices_to_volume`).
     """
 
     images: np.ndarray
@@ -39,6 +41,7 @@ class SliceStack:
     slice_spacing_mm: float
     resampled: bool
     padded: bool
+    unpadded_shape: tuple[int, int] = (0, 0)
 
 
 def constant_slices(volume: np.ndarray) -> np.ndarray:
@@ -130,6 +133,7 @@ def volume_to_slices(
     if resampled:
         images = _resample_square(images, row_sp, col_sp)
         out_sp = (row_sp * volume.shape[0] / images.shape[1], col_sp * volume.shape[1] / images.shape[2])
+    unpadded_shape = (int(images.shape[1]), int(images.shape[2]))
     padded = bool(pad_to_square) and images.shape[1] != images.shape[2]
     if padded:
         images = _pad_square(images)
@@ -143,4 +147,28 @@ def volume_to_slices(
         slice_spacing_mm=slice_sp,
         resampled=resampled,
         padded=padded,
+        unpadded_shape=unpadded_shape,
     )
+
+
+def slices_to_volume(maps: np.ndarray, stack: SliceStack, in_plane_shape: tuple[int, int]) -> np.ndarray:
+    """The inverse of :func:`volume_to_slices` for per-pixel maps (e.g. lesion probabilities): (N, S, S) maps on
+    ``stack.images`` -> (H, W, N) on the volume's grid. The padding is cropped and square-pixel resampling undone
+    (bilinear); values are not rescaled.
+
+    Args:
+        maps: (N, S, S) at the size of ``stack.images``.
+        stack: the slices the maps were computed on.
+        in_plane_shape: (H, W) of the volume the stack was cut from.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.shape != stack.images.shape:
+        raise ValueError(f"maps of shape {maps.shape} do not match the slices {stack.images.shape}")
+    h, w = stack.unpadded_shape if stack.unpadded_shape != (0, 0) else maps.shape[1:]
+    top, left = (maps.shape[1] - h) // 2, (maps.shape[2] - w) // 2  # as _pad_square placed them
+    maps = np.ascontiguousarray(maps[:, top : top + h, left : left + w])
+    if (h, w) != tuple(in_plane_shape):
+        t = F.interpolate(torch.from_numpy(maps)[:, None], size=tuple(in_plane_shape), mode="bilinear",
+                          align_corners=False)
+        maps = t[:, 0].numpy()
+    return np.ascontiguousarray(np.moveaxis(maps, 0, 2))

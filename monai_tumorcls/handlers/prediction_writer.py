@@ -47,6 +47,17 @@ def prediction_row(name: str, class_names: Sequence[str], probabilities, problem
     return {**row, **(extra or {})}
 
 
+_LESION_COLUMNS = ("lesion_area_px", "lesion_peak_row", "lesion_peak_col", "lesion_peak_probability")
+
+
+def _lesion_cells(row: dict) -> list:
+    """The lesion cells of a row (empty for a row without a lesion map: an error or a skipped file)."""
+    if "lesion_area_px" not in row:
+        return [""] * len(_LESION_COLUMNS)
+    peak = row["lesion_peak"]
+    return [row["lesion_area_px"], peak["row"], peak["col"], peak["probability"]]
+
+
 def prediction_tables(rows: list[dict], class_names: Sequence[str]) -> tuple[str, str]:
     """The JSON and CSV text of the prediction table of ``rows`` (sorted by file)."""
     counts = {status: sum(r["status"] == status for r in rows) for status in ("ok", "error", "skipped")}
@@ -54,10 +65,13 @@ def prediction_tables(rows: list[dict], class_names: Sequence[str]) -> tuple[str
                "num_classified": counts["ok"], "class_names": list(class_names), "rows": rows}
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["file", "status", "predicted"] + [f"prob_{c}" for c in class_names] + ["error", "warnings"])
+    lesion = any("lesion_area_px" in r for r in rows)  # a network with a lesion head: its columns
+    writer.writerow(["file", "status", "predicted"] + [f"prob_{c}" for c in class_names] + ["error", "warnings"]
+                    + (list(_LESION_COLUMNS) if lesion else []))
     for r in rows:
         probs = [r["probabilities"][c] for c in class_names] if r["probabilities"] else [""] * len(class_names)
-        writer.writerow([r["file"], r["status"], r["predicted"] or ""] + probs + [r["error"], "; ".join(r["warnings"])])
+        writer.writerow([r["file"], r["status"], r["predicted"] or ""] + probs + [r["error"], "; ".join(r["warnings"])]
+                        + (_lesion_cells(r) if lesion else []))
     return json.dumps(summary, indent=2, allow_nan=False) + "\n", buf.getvalue()
 
 

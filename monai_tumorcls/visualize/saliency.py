@@ -13,11 +13,16 @@ from scipy import ndimage
 from ..data.own_outputs import PNG_TEXT
 from ..utils.atomic import atomic_write_bytes
 
-__all__ = ["DEFAULT_TARGET_LAYER", "grad_cam", "saliency_peaks", "peak_fractions", "pointing_hits", "grey_png", "overlay_png", "write_overlay",
-           "write_grad_cam_overlays"]
+__all__ = ["DEFAULT_TARGET_LAYER", "LESION_TARGET_LAYER", "grad_cam", "saliency_peaks", "peak_fractions",
+           "pointing_hits", "grey_png", "overlay_png", "write_overlay", "write_grad_cam_overlays", "lesion_maps",
+           "write_lesion_overlays"]
 
 #: the trunk's last stage of :class:`~monai_tumorcls.networks.ResNetClassifier` (whatever the head)
 DEFAULT_TARGET_LAYER = "features.layer4"
+#: Grad-CAM layer of a network with a lesion head (:class:`~monai_tumorcls.networks.LesionClassifier`): stride 16,
+#: so its cells are half as wide as layer4's (a small lesion is not one cell of the whole slice), and the deepest
+#: skip its decoder was trained to localise the lesion from
+LESION_TARGET_LAYER = "features.layer3"
 
 
 def _scale_to_unit(maps: torch.Tensor) -> torch.Tensor:
@@ -107,15 +112,22 @@ def grey_png(image: np.ndarray) -> bytes:
     return _png(_unit_grey(image), "L")
 
 
-def overlay_png(image: np.ndarray, saliency: np.ndarray, alpha: float = 0.45) -> bytes:
+def overlay_png(
+    image: np.ndarray, saliency: np.ndarray, alpha: float = 0.45, outline: np.ndarray | None = None
+) -> bytes:
     """PNG bytes: the greyscale ``image`` (H, W, any range) with ``saliency`` ((H, W) in [0, 1]) in red-yellow on
-    top and the peak marked by a cross. The PNG carries the text chunk :data:`~monai_tumorcls.data.own_outputs.
-    PNG_TEXT`, so that a later run over a folder holding it does not classify it as a patient's image."""
+    top, the boundary of the ``outline`` mask ((H, W) bool, e.g. the predicted lesion) in green, and the peak
+    marked by a cross. The PNG carries the text chunk :data:`~monai_tumorcls.data.own_outputs.PNG_TEXT`, so that a
+    later run over a folder holding it does not classify it as a patient's image."""
     grey = _unit_grey(image)
     s = np.clip(np.asarray(saliency, dtype=np.float64), 0, 1)
     heat = np.stack([np.ones_like(s), s, np.zeros_like(s)], axis=-1)  # red (low) -> yellow (high)
     weight = alpha * s[..., None]
     rgb = (1 - weight) * grey[..., None] + weight * heat
+    if outline is not None:
+        from skimage.segmentation import find_boundaries
+
+        rgb[find_boundaries(np.asarray(outline, dtype=bool), mode="inner")] = (0.0, 1.0, 0.0)
     r, c = saliency_peaks(s[None])[0]
     rgb[max(r - 3, 0) : r + 4, c] = (0.0, 1.0, 1.0)
     rgb[r, max(c - 3, 0) : c + 4] = (0.0, 1.0, 1.0)
@@ -136,4 +148,25 @@ def write_grad_cam_overlays(
     maps = grad_cam(network, images, class_index, target_layer)
     for path, image, saliency in zip(paths, images.detach().cpu().numpy(), maps):
         write_overlay(path, image[0], saliency)
+    return peak_fractions(maps)
+
+
+def lesion_maps(network: torch.nn.Module, images: torch.Tensor) -> np.ndarray:
+    """``(B, H, W)`` lesion probabilities (sigmoid of the lesion logits of ``network.forward_lesion``) of a
+    preprocessed batch, at its size."""
+    network.eval()
+    with torch.inference_mode():
+        _, lesion = network.forward_lesion(images)
+    return torch.sigmoid(lesion.float())[:, 0].cpu().numpy()
+
+
+def write_lesion_overlays(
+    network: torch.nn.Module, images: torch.Tensor, paths: list, threshold: float = 0.5
+) -> list[dict[str, float]]:
+    """The predicted lesion map of each of ``images`` (a preprocessed batch on the network's device) as an overlay
+    on its first channel, the lesion (probability >= ``threshold``) outlined, written to the matching one of
+    ``paths``; the peaks as :func:`peak_fractions` (the lesion path of :func:`write_grad_cam_overlays`)."""
+    maps = lesion_maps(network, images)
+    for path, image, lesion in zip(paths, images.detach().cpu().numpy(), maps):
+        atomic_write_bytes(path, overlay_png(image[0], lesion, outline=lesion >= threshold))
     return peak_fractions(maps)

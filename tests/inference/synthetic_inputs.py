@@ -106,6 +106,9 @@ def base_dataset(
     ds.PatientName = PATIENT_NAME
     ds.PatientID = PATIENT_ID
     ds.PatientBirthDate = "19700101"
+    ds.PatientSex = "O"  # type 2 tags that highdicom copies into the SR and SEG
+    ds.AccessionNumber, ds.StudyID, ds.StudyTime = "", "", "120000"
+    ds.ReferringPhysicianName = ""
     ds.StudyInstanceUID = study_uid or generate_uid()
     ds.SeriesInstanceUID = series_uid or generate_uid()
     ds.StudyDate = "20240102"
@@ -201,6 +204,7 @@ def _slice_dataset(acq: str, k: int, tags: SeriesTags, marker: bool) -> tuple[np
     ds.SeriesDescription = tags.description
     ds.ImagePositionPatient = [float(v) for v in ipp]
     ds.ImageOrientationPatient = [float(v) for v in (*row_dir, *col_dir)]
+    ds.FrameOfReferenceUID = generate_uid(entropy_srcs=[str(tags.series_uid)])  # one per series, as scanners do
     ds.PixelSpacing = [SPACING, SPACING]
     ds.SliceThickness = SPACING
     ds.SpacingBetweenSlices = SPACING
@@ -392,3 +396,44 @@ def marker_preprocess(size: int = 16):
 
 
 CLASS_NAMES = ["glioma", "meningioma", "notumor", "pituitary"]
+
+
+def lesion_network(level: float = 0.5):
+    """A tiny deterministic network with a lesion head: :func:`marker_network`'s logits, and lesion logits
+    ``400 * (x - level)`` of the first input channel. After :func:`marker_preprocess` the marker is 1.0 and the rest
+    of the phantom <= 0.25: with ``level=0.5`` the lesion is the marker; a level inside the phantom's gradient
+    (``100 + 20 * iz + ix``) gives a lesion that is not symmetric in any two axes, so a swapped or flipped axis
+    shows."""
+    import torch
+
+    class LesionMarkerNetwork(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.classifier = marker_network()
+
+        def forward(self, x, with_lesion: bool = False):
+            logits = self.classifier(x)
+            return (logits, 400.0 * (x[:, :1] - level)) if with_lesion else logits
+
+        def forward_lesion(self, x):
+            return self.forward(x, with_lesion=True)
+
+    return LesionMarkerNetwork().eval()
+
+
+def sagittal_nifti_image():
+    """Nifti1Image of the phantom stored as sagittal slices (array axes P, S, L: the third axis runs right->left),
+    so an axial run reslices it."""
+    import nibabel as nib
+
+    data = phantom().astype(np.int16).transpose(1, 2, 0)  # [iy (->P), iz (->S), ix (->L)]
+    affine = np.zeros((4, 4))
+    affine[1, 0] = -SPACING  # i -> posterior (RAS y decreases)
+    affine[2, 1] = SPACING  # j -> superior
+    affine[0, 2] = -SPACING  # k -> left (RAS x decreases)
+    affine[:3, 3] = [-ORIGIN_MM, -ORIGIN_MM, ORIGIN_MM]
+    affine[3, 3] = 1
+    img = nib.Nifti1Image(np.ascontiguousarray(data), affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    return img

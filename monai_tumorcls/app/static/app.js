@@ -78,12 +78,32 @@ function currentSeries() {
   return volume.series[Number($("series-select").value)];
 }
 
+// What the overlays show: the predicted lesion map (outlined in green) of a network with a lesion head, or Grad-CAM.
+const OVERLAY_CAPTIONS = {
+  lesion: ["predicted lesion (outlined; the cross marks the peak)", "predicted lesion (contributing slice)"],
+  grad_cam: ["Grad-CAM of the predicted class (the cross marks the peak)", "Grad-CAM (contributing slice)"],
+};
+
+function lesionArea(s) {  // "lesion 81 px = 126.6 mm²" (no mm² without a pixel spacing)
+  if (s.lesion_area_px === undefined) return "";
+  const mm2 = s.lesion_area_mm2 === null || s.lesion_area_mm2 === undefined ? "" : ` = ${s.lesion_area_mm2.toFixed(1)} mm²`;
+  return `, lesion ${s.lesion_area_px} px${mm2}`;
+}
+
+function lesionSummary(lesion) {
+  if (!lesion) return "";
+  const volume = lesion.volume_ml === null ? `${lesion.n_voxels} voxels` : `${lesion.volume_ml.toFixed(2)} ml`;
+  const range = lesion.slice_range ? `, slices ${lesion.slice_range[0]}-${lesion.slice_range[1]}` : "";
+  const peak = lesion.peak ? `, peak ${lesion.peak.probability.toFixed(2)} on slice ${lesion.peak.slice_index}` : "";
+  return `; predicted lesion ${volume}${range}${peak}`;
+}
+
 function showSlice(i) {
   const series = currentSeries();
   const s = series.slices[i];
   $("slice-slider").value = i;
   const p = s.tumour_probability === null ? "excluded: " + s.exclusion_reason : "tumour probability " + s.tumour_probability.toFixed(4);
-  $("slice-label").textContent = `${i + 1} / ${series.slices.length} (${p}${s.contributing ? ", contributing" : ""})`;
+  $("slice-label").textContent = `${i + 1} / ${series.slices.length} (${p}${lesionArea(s)}${s.contributing ? ", contributing" : ""})`;
   $("slice-image").src = s.image || "";
   $("slice-overlay-figure").hidden = !s.overlay;
   $("slice-overlay").src = s.overlay || "";
@@ -99,12 +119,12 @@ function showSeries(k) {
   const series = volume.series[k];
   const d = series.decision;
   $("decision").textContent = d.predicted_class ?? d.label;
-  showNotes("Notes on this series", series.notes);
+  showNotes("Notes on this series", (series.warnings || []).concat(series.notes));
   probabilityTable(d.class_probabilities);
   $("series-summary").textContent = `series decision: ${d.label}, aggregated tumour probability ` +
     `${d.tumour_probability === null ? "n/a" : d.tumour_probability.toFixed(4)}; ${series.modality || series.source}, ` +
     `${series.n_slices} ${series.slice_plane} slices (${series.n_excluded_slices} excluded)` +
-    (series.resliced ? ", resliced" : "");
+    (series.resliced ? ", resliced" : "") + lesionSummary(series.lesion);
   const slider = $("slice-slider");
   slider.max = series.slices.length - 1;
   showSlice(d.contributing_slices.length ? d.contributing_slices[0] : 0);  // the slice that weighs most
@@ -112,6 +132,7 @@ function showSeries(k) {
 
 function showVolume(answer) {
   volume = answer;
+  $("slice-overlay-caption").textContent = OVERLAY_CAPTIONS[answer.saliency_map || "grad_cam"][1];
   const select = $("series-select");
   select.replaceChildren(...answer.series.map((s, k) => new Option(`${k + 1}: ${s.modality || s.source} ${s.series_id}`, k)));
   $("series-messages").textContent = answer.errors.concat(answer.skipped).join("; ");
@@ -124,6 +145,8 @@ function showImage(answer) {
   showNotes("Caution", answer.warnings);
   probabilityTable(answer.decision.probabilities);
   $("overlay").src = answer.overlay;
+  $("overlay-caption").textContent = OVERLAY_CAPTIONS[answer.saliency_map || "grad_cam"][0] +
+    (answer.lesion_area_px === undefined ? "" : `; lesion ${answer.lesion_area_px} px`);
   $("image-result").hidden = false;
 }
 
@@ -145,6 +168,15 @@ async function upload(file) {
   }
 }
 
+// The checkpoint's validation record, in one line (or that it has none: then no series result is validated).
+function validationText(record) {
+  if (!record) return "Validation: no record for this model (not validated on volumes).";
+  const trained = record.trained_on.length ? record.trained_on.join(", ") : "unknown data";
+  const volumes = record.volumes_validated ? "validated on volumes" : "not validated on volumes";
+  const heldOut = Object.entries(record.held_out).map(([k, v]) => `${k} ${v}`).join(", ");
+  return `Validation: trained on ${trained}; ${volumes}. ${record.summary}` + (heldOut ? ` Held out: ${heldOut}.` : "");
+}
+
 function setUp() {
   const zone = $("drop-zone");
   $("file-input").addEventListener("change", (e) => e.target.files[0] && upload(e.target.files[0]));
@@ -159,6 +191,7 @@ function setUp() {
   $("slice-slider").addEventListener("input", (e) => showSlice(Number(e.target.value)));
   fetch("/model").then((r) => r.json()).then((card) => {
     $("model-name").textContent = `${card.metadata.name || card.bundle} (checkpoint ${card.checkpoint.file})`;
+    $("model-validation").textContent = validationText(card.validation);
   });
 }
 

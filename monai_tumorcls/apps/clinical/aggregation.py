@@ -77,6 +77,8 @@ class SeriesDecision:
         class_probabilities: mean class probabilities over the contributing slices.
         contributing_slices: slice indices the decision is based on (highest tumour probability first).
         n_valid_slices: slices that were classified (not excluded).
+        lesion_volume_ml: the lesion volume from which the series is "tumour", for the ``lesion_volume`` decision
+            (:func:`~monai_tumorcls.apps.clinical.lesion.lesion_volume_decision`); None (and not written) otherwise.
     """
 
     method: str
@@ -88,6 +90,7 @@ class SeriesDecision:
     class_probabilities: dict[str, float] | None
     contributing_slices: list[int]
     n_valid_slices: int
+    lesion_volume_ml: float | None = None
 
     @property
     def label(self) -> str:
@@ -98,7 +101,10 @@ class SeriesDecision:
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict (adds ``label``)."""
-        return {"label": self.label, **asdict(self)}
+        d = {"label": self.label, **asdict(self)}
+        if self.lesion_volume_ml is None:  # a classifier decision's record stays as it was
+            del d["lesion_volume_ml"]
+        return d
 
 
 def aggregate_slices(

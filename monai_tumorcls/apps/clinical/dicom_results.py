@@ -1,6 +1,8 @@
 """DICOM results of a clinical run, for PACS: per classified DICOM series, a Comprehensive SR with the series
 decision, the class probabilities and references to the contributing slices, and a Secondary Capture series of the
-Grad-CAM overlays of those slices (highdicom, the ``dicom`` extra).
+saliency overlays of those slices (Grad-CAM, or the predicted lesion map outlined); for a network with a lesion head
+also the lesion's measurements in the SR and a DICOM SEG of the lesion map (:mod:`.dicom_lesion`) (highdicom, the
+``dicom`` extra).
 
 Both carry the source study's patient and study identification (copied from the source images, as DICOM requires
 for a PACS to file them with the study) and reference the source series' instances. Those tag values exist only
@@ -20,9 +22,11 @@ import pydicom
 
 from ...data.datalist import file_sha256
 from ...data.readers import DicomSeries, scan_dicom_folder
+from ... import __version__
 from ...data.own_outputs import DICOM_MANUFACTURER
 from ...utils.atomic import is_out_of_space
 from ...utils.flags import as_flag
+from .dicom_lesion import lesion_seg, lesion_sr_items
 from .records import ClinicalRunResult, SeriesResult
 
 __all__ = ["DICOM_RESULTS_FOLDER", "write_series_dicom_results", "write_run_dicom_results", "with_dicom_results"]
@@ -34,6 +38,11 @@ MANUFACTURER = DICOM_MANUFACTURER  # also how a later scan recognises these file
 #: patient directions of the rows and columns of a display-oriented slice (radiological convention)
 _DISPLAY_ORIENTATION = {"axial": ("L", "P"), "coronal": ("L", "F"), "sagittal": ("P", "F")}
 _SCHEME = "99TUMORCLS"  # local coding scheme for the model's own classes (no standard code says "glioma class 2")
+#: SeriesDescription and ImageComments of the secondary captures, by what the overlays show
+_SC_TEXT = {
+    "grad_cam": ("Grad-CAM overlays (research use only)", "Grad-CAM of the tumour class"),
+    "lesion": ("Predicted lesion overlays (research use only)", "predicted lesion probability, lesion outlined"),
+}
 
 
 def _concept(value: str, meaning: str, scheme: str = _SCHEME):
@@ -68,6 +77,7 @@ def _sr_content(series: SeriesResult, algorithm: str, refs: list[tuple[pydicom.D
                          relationship_type="CONTAINS") for c, p in d.class_probabilities.items()),
         TextContentItem(_concept("121106", "Comment", "DCM"), f"series decision by {d.method} over slices; research "
                         "use only, not for clinical decisions", relationship_type="CONTAINS"),
+        *(lesion_sr_items(series, _concept) if series.lesion is not None else ()),
         *(ImageContentItem(_concept("121112", "Source of Measurement", "DCM"), ds.SOPClassUID, ds.SOPInstanceUID,
                            referenced_frame_numbers=frame + 1 if frame is not None and "NumberOfFrames" in ds else None,
                            relationship_type="CONTAINS") for ds, frame in refs),
@@ -97,15 +107,19 @@ def _quiet_highdicom() -> Iterator[None]:
 
 
 def write_series_dicom_results(series: SeriesResult, dicom: DicomSeries, output_dir: str | os.PathLike,
-                               overlays: dict[int, Path], algorithm: str = MANUFACTURER) -> list[Path]:
-    """Write ``<output_dir>/<series_id>_sr.dcm`` and ``<series_id>_sc_<slice>.dcm`` per overlay.
+                               overlays: dict[int, Path], algorithm: str = MANUFACTURER,
+                               saliency_map: str = "grad_cam", run_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Write ``<output_dir>/<series_id>_sr.dcm``, ``<series_id>_sc_<slice>.dcm`` per overlay and, when the series
+    has a written lesion map, ``<series_id>_seg.dcm``.
 
     Args:
         series: the classified series (its decision and slices).
         dicom: the scanned source series (its files are read for their identification and UIDs).
         output_dir: destination folder (created).
-        overlays: contributing slice index -> Grad-CAM overlay PNG (RGB).
+        overlays: contributing slice index -> saliency overlay PNG (RGB).
         algorithm: the algorithm name recorded in the SR.
+        saliency_map: what the overlays show (``grad_cam`` or ``lesion``), as their description says.
+        run_dir: the run's output folder, which ``series.lesion.map_file`` is relative to (None: no SEG).
 
     Returns:
         the files written.
@@ -116,7 +130,11 @@ def write_series_dicom_results(series: SeriesResult, dicom: DicomSeries, output_
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     with _quiet_highdicom():
-        files = _build(series, algorithm, refs, out, overlays)
+        files = _build(series, algorithm, refs, out, overlays, _SC_TEXT[saliency_map])
+        if run_dir is not None and series.lesion is not None and series.lesion.map_file:
+            by_id = {"f-" + file_sha256(p)[:16]: p for p in dicom.files}
+            files[out / f"{series.series_id}_seg.dcm"] = lesion_seg(series.lesion, Path(run_dir), by_id,
+                                                                   MANUFACTURER, __version__)
     for n, (path, dataset) in enumerate(files.items()):  # all built before any is written
         try:
             _save(dataset, path)
@@ -127,7 +145,8 @@ def write_series_dicom_results(series: SeriesResult, dicom: DicomSeries, output_
     return list(files)
 
 
-def _build(series: SeriesResult, algorithm: str, refs: dict, out: Path, overlays: dict[int, Path]) -> dict:
+def _build(series: SeriesResult, algorithm: str, refs: dict, out: Path, overlays: dict[int, Path],
+           sc_text: tuple[str, str]) -> dict:
     """The SR and the secondary captures of :func:`write_series_dicom_results`, by output path."""
     import highdicom as hd
     from PIL import Image
@@ -147,8 +166,8 @@ def _build(series: SeriesResult, algorithm: str, refs: dict, out: Path, overlays
             series_instance_uid=sc_series, series_number=9002, sop_instance_uid=hd.UID(), instance_number=n,
             manufacturer=MANUFACTURER, patient_orientation=_DISPLAY_ORIENTATION[series.slice_plane],
         )
-        sc.SeriesDescription = "Grad-CAM overlays (research use only)"
-        sc.ImageComments = f"slice {k} of the classified volume: Grad-CAM of the tumour class"
+        sc.SeriesDescription = sc_text[0]
+        sc.ImageComments = f"slice {k} of the classified volume: {sc_text[1]}"
         sc.SourceImageSequence = [_image_reference(ds, f) for ds, f in refs[k]]
         files[out / f"{series.series_id}_sc_{k:04d}.dcm"] = sc
     return files
@@ -178,13 +197,13 @@ def write_run_dicom_results(result: ClinicalRunResult, inputs: Sequence[str | os
                 scans[s.input_index] = {d.series_id: d for d in scan.series}
             overlays = {r.slice_index: output_dir / r.saliency_file for r in s.slices if r.saliency_file}
             write_series_dicom_results(s, scans[s.input_index][s.series_id], output_dir / DICOM_RESULTS_FOLDER,
-                                       overlays)
+                                       overlays, saliency_map=result.saliency_map, run_dir=output_dir)
             written += 1
         except Exception as e:  # noqa: BLE001 - one series' DICOM output must not stop the others
             if is_out_of_space(e):  # a full disk ends the run (exit status 3), it is not this series' problem
                 raise
             logger.error("series %s: DICOM results not written (%s)", s.series_id, type(e).__name__)
-    logger.info("DICOM results (SR + Grad-CAM secondary captures) written for %d series", written)
+    logger.info("DICOM results (SR + saliency secondary captures, SEG of a lesion map) written for %d series", written)
     return written
 
 

@@ -26,6 +26,8 @@ from ...utils.flags import as_flag
 from .aggregation import aggregate_slices, default_positive_classes
 from .dicom_results import write_run_dicom_results
 from .images import classify_image_batches
+from .lesion import LESION_VOLUME
+from .model_validation import series_warnings, validation_line, validation_record
 from .options import PredictionOptions, RunOutputs, SeriesDecisionRule, SliceOptions, grouped_options
 from .records import SCHEMA_VERSION, ClinicalRunResult, ImageRunResult, InputResult
 from .series import InputRun
@@ -63,6 +65,9 @@ class ClinicalInferer:
         slicing: which series are read and how they are cut into slices (:class:`SliceOptions`).
         prediction: batch size, device, activation, temperature, Grad-CAM layer (:class:`PredictionOptions`).
         outputs: what :meth:`run` and :meth:`run_images` write (:class:`RunOutputs`).
+        validation: the checkpoint's validation record (its metadata's ``"validation"``; None: none), recorded in
+            the run's report; without one, or not validated on volumes, every series result warns
+            :data:`~monai_tumorcls.apps.clinical.model_validation.NOT_VALIDATED_ON_VOLUMES`.
 
     Raises:
         ValueError: an invalid option (named in the message).
@@ -77,6 +82,7 @@ class ClinicalInferer:
         slicing: SliceOptions | None = None,
         prediction: PredictionOptions | None = None,
         outputs: RunOutputs | None = None,
+        validation: dict | None = None,
     ) -> None:
         self.class_names = [str(c) for c in class_names]
         if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
@@ -87,10 +93,14 @@ class ClinicalInferer:
         prediction = prediction or PredictionOptions()
         self.predictor = SlicePredictor(network.to(torch.device(prediction.device)).eval(), preprocess,
                                         self.class_names, prediction, self.slicing.slice_layout)
+        if self.rule.aggregation == LESION_VOLUME and not self.predictor.has_lesion:
+            raise ValueError(f"aggregation {LESION_VOLUME!r} needs a network with a lesion head (forward_lesion)")
+        self.validation = validation_record(validation)
+        self.series_warnings = series_warnings(self.validation)
 
     def classify_input(
         self, path: str | PathLike, input_index: int = 0, saliency_dir: str | PathLike | None = None,
-        exclude: Sequence[str | PathLike] = (),
+        exclude: Sequence[str | PathLike] = (), lesion_dir: str | PathLike | None = None,
     ) -> InputResult:
         """Classify one input: a DICOM folder (walked recursively; NIfTI files inside too), a DICOM file or a NIfTI
         file. Never raises for bad input: what could not be classified is in the result's ``errors``.
@@ -104,6 +114,9 @@ class ClinicalInferer:
             exclude: folders not scanned (e.g. the run's output folder inside the input), recorded as skipped. The
                 output folder of any run (it holds the run's lock file) and this package's own DICOM outputs are
                 skipped anyway.
+            lesion_dir: if given (and the network has a lesion head), each series' lesion map is written there as
+                NIfTI on the input's voxel grid (``lesion.map_file``); otherwise the map stays in memory,
+                ``lesion.probabilities`` (H, W, N) on the display-oriented volume.
 
         Returns:
             an :class:`~monai_tumorcls.apps.clinical.records.InputResult`: ``series`` (each with ``decision`` and
@@ -111,7 +124,8 @@ class ClinicalInferer:
             (``status``: ok / partial / failed).
         """
         saliency_dir = Path(saliency_dir) if saliency_dir is not None else None
-        return InputRun(self, input_index, saliency_dir, [Path(p) for p in exclude]).run(path)
+        lesion_dir = Path(lesion_dir) if lesion_dir is not None else None
+        return InputRun(self, input_index, saliency_dir, [Path(p) for p in exclude], lesion_dir).run(path)
 
     def run(self, inputs: Sequence[str | PathLike]) -> ClinicalRunResult:
         """Classify the clinical ``inputs``; write ``<run_name>.json`` and ``.csv`` into ``outputs.output_dir``,
@@ -125,11 +139,15 @@ class ClinicalInferer:
         run_name = run_name or time.strftime("clinical_%Y%m%dT%H%M%SZ", time.gmtime())
         saliency = self.outputs.saliency or self.outputs.dicom_results  # the secondary captures are the overlays
         saliency_dir = output_dir / f"{run_name}_saliency" if saliency else None
+        lesion_maps = self.predictor.has_lesion and (self.outputs.lesion_maps or self.outputs.dicom_results)
+        lesion_dir = output_dir / f"{run_name}_lesion" if lesion_maps else None  # the SEGs are made from them
+        logger.info(validation_line(self.validation))
         result = ClinicalRunResult(
-            run_name, output_dir / f"{run_name}.json", output_dir / f"{run_name}.csv", [], [], [], []
+            run_name, output_dir / f"{run_name}.json", output_dir / f"{run_name}.csv", [], [], [], [],
+            self.predictor.saliency_map,
         )
         for idx, inp in enumerate(inputs):
-            found = self.classify_input(inp, idx, saliency_dir, exclude=[output_dir])  # outputs are never inputs
+            found = self.classify_input(inp, idx, saliency_dir, [output_dir], lesion_dir)  # outputs: never inputs
             for s in found.series:  # numbered across the run
                 s.series_index = len(result.series)
                 result.series.append(s)
@@ -175,8 +193,7 @@ class ClinicalInferer:
         return {
             "class_names": self.class_names,
             "positive_classes": list(self.rule.positive_classes),
-            "aggregation": {"method": self.rule.aggregation, "top_k": self.rule.top_k,
-                            "threshold": self.rule.threshold},
+            "aggregation": self._aggregation(),
             "slice_axis": slicing.slice_axis,
             "slice_layout": slicing.slice_layout,
             "square_pixels": slicing.square_pixels,
@@ -184,7 +201,26 @@ class ClinicalInferer:
             "min_foreground_fraction": slicing.min_foreground_fraction,
             "selection": slicing.selection.to_dict(),
             "record_paths": self.outputs.record_paths,
+            **self._lesion_options(),
+            "validation": self.validation,
         }
+
+    def _aggregation(self) -> dict:
+        rule = self.rule
+        aggregation = {"method": rule.aggregation, "top_k": rule.top_k, "threshold": rule.threshold}
+        if rule.aggregation == LESION_VOLUME:
+            aggregation["lesion_volume_ml"] = rule.lesion_volume_ml
+        return aggregation
+
+    def _lesion_options(self) -> dict:
+        """The saliency and lesion options of a network with a lesion head (none for a classifier, whose report
+        stays as it was)."""
+        predictor = self.predictor
+        if not predictor.has_lesion:
+            return {}
+        layer = predictor.saliency_layer if predictor.saliency_map == "grad_cam" else None
+        return {"saliency_map": predictor.saliency_map, "saliency_layer": layer,
+                "lesion_threshold": predictor.lesion_threshold}
 
     def _report(self, result: ClinicalRunResult) -> dict:
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -215,9 +251,13 @@ def _checked_rule(rule: SeriesDecisionRule, class_names: list[str]) -> SeriesDec
         raise ValueError(f"positive_classes {list(positive)} must be among class_names {class_names}")
     if not 0.0 <= float(rule.threshold) <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {rule.threshold!r}")
+    if not float(rule.lesion_volume_ml) >= 0.0:
+        raise ValueError(f"lesion_volume_ml must be >= 0, got {rule.lesion_volume_ml!r}")
     uniform = np.full((1, len(class_names)), 1.0 / len(class_names))
-    aggregate_slices(uniform, class_names, positive, method=rule.aggregation, top_k=rule.top_k)  # checks both
-    return dataclasses.replace(rule, positive_classes=positive, threshold=float(rule.threshold))
+    method = "max" if rule.aggregation == LESION_VOLUME else rule.aggregation  # the lesion rule's classifier part
+    aggregate_slices(uniform, class_names, positive, method=method, top_k=rule.top_k)  # checks both
+    return dataclasses.replace(rule, positive_classes=positive, threshold=float(rule.threshold),
+                               lesion_volume_ml=float(rule.lesion_volume_ml))
 
 
 def _checked_slicing(slicing: SliceOptions) -> SliceOptions:
@@ -238,7 +278,8 @@ def _checked_outputs(outputs: RunOutputs) -> RunOutputs:
     """``outputs`` with its flags as bools (a bundle's command line gives ``"true"``); ValueError when invalid."""
     if outputs.run_name is not None and not _RUN_NAME.match(outputs.run_name):
         raise ValueError(f"run_name must match {_RUN_NAME.pattern}")
-    flags = {name: as_flag(getattr(outputs, name), name) for name in ("record_paths", "saliency", "dicom_results")}
+    flags = {name: as_flag(getattr(outputs, name), name)
+             for name in ("record_paths", "saliency", "dicom_results", "lesion_maps")}
     return dataclasses.replace(outputs, **flags)
 
 
@@ -252,10 +293,12 @@ def run_clinical_inference(
 ) -> ClinicalRunResult:
     """Classify DICOM folders/files and NIfTI files into ``output_dir`` once: a :class:`ClinicalInferer` built from
     flat option names (``aggregation="mean", run_name="study"``: see the fields of :class:`SeriesDecisionRule`,
-    :class:`SliceOptions`, :class:`PredictionOptions` and :class:`RunOutputs`), run on ``inputs``.
+    :class:`SliceOptions`, :class:`PredictionOptions` and :class:`RunOutputs`; ``validation``: the checkpoint's
+    validation record), run on ``inputs``.
 
     Raises:
         ValueError: an invalid option. TypeError: an unknown option name.
     """
+    validation = options.pop("validation", None)
     grouped = grouped_options(output_dir=output_dir, **options)
-    return ClinicalInferer(network, preprocess, class_names, **grouped).run(inputs)
+    return ClinicalInferer(network, preprocess, class_names, **grouped, validation=validation).run(inputs)

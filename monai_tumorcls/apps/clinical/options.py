@@ -16,7 +16,6 @@ from typing import Any, Sequence
 import torch
 
 from ...data.readers import SeriesSelection
-from ...visualize.saliency import DEFAULT_TARGET_LAYER
 
 __all__ = ["SeriesDecisionRule", "SliceOptions", "PredictionOptions", "RunOutputs", "grouped_options"]
 
@@ -28,15 +27,19 @@ class SeriesDecisionRule:
 
     Attributes:
         positive_classes: class names meaning tumour (default: all but "notumor"-like names).
-        aggregation: ``max`` | ``top_k_mean`` | ``mean``.
-        top_k: k for ``top_k_mean``.
+        aggregation: ``max`` | ``top_k_mean`` | ``mean`` (the classifier's slice probabilities), or
+            ``lesion_volume`` (a network with a lesion head: the predicted lesion volume, see ``lesion_volume_ml``).
+        top_k: k for ``top_k_mean``; for ``lesion_volume`` the slices with the largest lesion areas that contribute.
         threshold: the series is "tumour" when the aggregated tumour probability >= threshold (in [0, 1]).
+        lesion_volume_ml: with ``aggregation="lesion_volume"``, the series is "tumour" when its lesion volume (voxels
+            with lesion probability >= ``PredictionOptions.lesion_threshold``) is >= this many ml.
     """
 
     positive_classes: Sequence[str] | None = None
     aggregation: str = "max"
     top_k: int = 3
     threshold: float = 0.5
+    lesion_volume_ml: float = 1.0
 
 
 @dataclass
@@ -74,14 +77,21 @@ class PredictionOptions:
         device: torch device of the network.
         activation: ``softmax`` (logits), ``sigmoid`` (multi-label logits) or ``none`` (already probabilities).
         temperature: logits are divided by it before the activation (the checkpoint's calibration; 1.0 = none).
-        saliency_layer: Grad-CAM layer (dotted module name).
+        saliency_map: what the saliency overlays show: ``auto`` (the predicted lesion map for a network with a
+            lesion head, ``forward_lesion``; Grad-CAM otherwise), ``lesion`` or ``grad_cam``.
+        saliency_layer: Grad-CAM layer (dotted module name); None: ``features.layer4`` for a classifier,
+            ``features.layer3`` for a network with a lesion head (stride 16: cells half as wide as layer4's, fine
+            enough to point at a lesion, and the deepest skip its decoder was trained to localise from).
+        lesion_threshold: lesion probability from which a pixel counts as lesion (areas, volume, outline).
     """
 
     batch_size: int = 16
     device: str | torch.device = "cpu"
     activation: str = "softmax"
     temperature: float = 1.0
-    saliency_layer: str = DEFAULT_TARGET_LAYER
+    saliency_map: str = "auto"
+    saliency_layer: str | None = None
+    lesion_threshold: float = 0.5
 
 
 @dataclass
@@ -95,7 +105,10 @@ class RunOutputs:
         record_paths: also record input-relative file paths (they may identify a patient; off by default).
         saliency: write a Grad-CAM overlay of every contributing slice (of every classified image) and its peak.
         dicom_results: also write a DICOM SR and Grad-CAM secondary captures per decided DICOM series (implies
-            ``saliency``).
+            ``saliency``), and for a network with a lesion head a DICOM SEG of the lesion map (implies
+            ``lesion_maps``).
+        lesion_maps: for a network with a lesion head, write each series' lesion probability map in its input's
+            voxel grid as NIfTI (``<run_name>_lesion/<series_id>_lesion.nii.gz``, the input's affine).
     """
 
     output_dir: str | PathLike | None = None
@@ -103,6 +116,7 @@ class RunOutputs:
     record_paths: bool = False
     saliency: bool = False
     dicom_results: bool = False
+    lesion_maps: bool = True
 
 
 _GROUPS = {"rule": SeriesDecisionRule, "slicing": SliceOptions, "prediction": PredictionOptions, "outputs": RunOutputs}

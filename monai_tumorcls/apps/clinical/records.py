@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .aggregation import SeriesDecision
+from .lesion import SeriesLesion
 
 __all__ = ["RunIssue", "SliceRecord", "SeriesResult", "InputResult", "ClinicalRunResult", "ImageRunResult", "SCHEMA_VERSION"]
 
@@ -43,7 +44,10 @@ class RunIssue:
 @dataclass
 class SliceRecord:
     """One emitted slice of a series (row of the CSV). ``warnings``: why its prediction should not be trusted
-    (:func:`~monai_tumorcls.data.image_checks.image_warnings`: blank, or tiny as read)."""
+    (:func:`~monai_tumorcls.data.image_checks.image_warnings`: blank, or tiny as read). The ``lesion_*`` fields
+    (a network with a lesion head only, else None and not written): the predicted lesion's area in pixels of the
+    slice as read and in mm² (None when the pixel spacing is unknown), and the lesion map's peak (row, col as
+    fractions of the slice; its probability)."""
 
     slice_index: int
     position_mm: float
@@ -60,6 +64,9 @@ class SliceRecord:
     saliency_peak: dict[str, float] | None = None
     saliency_file: str | None = None
     warnings: list[str] = field(default_factory=list)
+    lesion_area_px: int | None = None
+    lesion_area_mm2: float | None = None
+    lesion_peak: dict[str, float] | None = None
 
     def to_dict(self, with_path: bool) -> dict:
         d = {
@@ -80,12 +87,17 @@ class SliceRecord:
             d["source_path"] = self.source_path
         if self.saliency_file is not None:
             d["saliency_peak"], d["saliency_file"] = self.saliency_peak, self.saliency_file
+        if self.lesion_area_px is not None:
+            d.update(lesion_area_px=self.lesion_area_px, lesion_area_mm2=self.lesion_area_mm2,
+                     lesion_peak=self.lesion_peak)
         return d
 
 
 @dataclass
 class SeriesResult:
-    """Result for one DICOM series or NIfTI volume."""
+    """Result for one DICOM series or NIfTI volume. ``notes``: how it was read and cut; ``warnings``: why its
+    decision should be weighed with care (e.g. a model not validated on volumes); ``lesion``: the predicted lesion
+    (a network with a lesion head only)."""
 
     series_index: int
     series_id: str
@@ -107,6 +119,8 @@ class SeriesResult:
     file_ids: list[str]
     notes: list[str] = field(default_factory=list)
     files: list[str] | None = None
+    warnings: list[str] = field(default_factory=list)
+    lesion: SeriesLesion | None = None
 
     @property
     def tumour_probabilities(self) -> list[float | None]:
@@ -132,11 +146,14 @@ class SeriesResult:
             "n_excluded_slices": self.n_excluded_slices,
             "decision": self.decision.to_dict(),
             "notes": self.notes,
+            "warnings": self.warnings,
             "provenance": {"n_files": len(self.file_ids), "file_ids": self.file_ids},
             "slices": [s.to_dict(with_path) for s in self.slices],
         }
         if with_path:
             d["provenance"]["files"] = self.files
+        if self.lesion is not None:
+            d["lesion"] = self.lesion.to_dict()
         return d
 
 
@@ -175,6 +192,7 @@ class ClinicalRunResult:
         skipped: items deliberately not classified (non-image files, series not selected).
         errors: items that failed.
         inputs: per-input summary dicts.
+        saliency_map: what the run's saliency overlays show (``grad_cam`` or ``lesion``).
     """
 
     run_name: str
@@ -184,6 +202,7 @@ class ClinicalRunResult:
     skipped: list[RunIssue]
     errors: list[RunIssue]
     inputs: list[dict]
+    saliency_map: str = "grad_cam"
 
     @property
     def n_decided(self) -> int:

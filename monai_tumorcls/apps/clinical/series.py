@@ -31,6 +31,8 @@ from ...data.slicing import volume_to_slices
 from ...utils.atomic import is_out_of_space
 from ...utils.model_outputs import NON_FINITE_OUTPUT
 from .aggregation import aggregate_slices, tumour_probability
+from .lesion import LESION_VOLUME, lesion_on_volume, lesion_volume_decision
+from .lesion_maps import write_lesion_nifti
 from .records import InputResult, RunIssue, SeriesResult, SliceRecord
 
 __all__ = ["InputRun"]
@@ -69,10 +71,13 @@ def _raise_if_out_of_space(error: Exception) -> None:
 
 class InputRun:
     """Classifying one input of a :class:`~monai_tumorcls.apps.clinical.ClinicalInferer` (``inferer``): collects
-    its series, skips and errors; ``exclude``: folders not scanned (e.g. the run's output folder)."""
+    its series, skips and errors; ``exclude``: folders not scanned (e.g. the run's output folder); ``lesion_dir``:
+    where the lesion maps are written (a network with a lesion head; None: kept in memory in ``lesion``)."""
 
-    def __init__(self, inferer, idx: int, saliency_dir: Path | None, exclude: Sequence[Path] = ()):
+    def __init__(self, inferer, idx: int, saliency_dir: Path | None, exclude: Sequence[Path] = (),
+                 lesion_dir: Path | None = None):
         self.o, self.idx, self.saliency_dir, self.exclude = inferer, idx, saliency_dir, exclude
+        self.lesion_dir = lesion_dir
         self.result = InputResult({"input_index": idx})
 
     def rel(self, path: Path, base: Path) -> str | None:
@@ -215,12 +220,19 @@ class InputRun:
         """Classify the slices of ``volume`` and add its :class:`SeriesResult`."""
         o, plane = self.o, meta.get("slice_plane", "unknown")
         stack = volume_to_slices(volume, meta["affine"], plane, o.slicing.square_pixels, o.slicing.pad_to_square)
-        probs, no_signal, broken, reasons = self.slice_probabilities(stack, sid)
+        probs, no_signal, broken, reasons, lesion_maps = self.slice_probabilities(stack, sid)
         excluded = no_signal | broken
-        # a slice with signal but no finite output means a broken model: aggregate_slices then decides nothing
-        decision = aggregate_slices(
-            probs, o.class_names, o.rule.positive_classes, ~no_signal, o.rule.aggregation, o.rule.top_k, o.rule.threshold
-        )
+        lesion, slice_lesions = None, None
+        if lesion_maps is not None:
+            lesion, slice_lesions = lesion_on_volume(lesion_maps, stack, volume.shape[:2], meta,
+                                                     o.predictor.lesion_threshold)
+        # a slice with signal but no finite output means a broken model: the decision then decides nothing
+        if o.rule.aggregation == LESION_VOLUME:
+            decision = lesion_volume_decision(probs, o.class_names, o.rule.positive_classes, ~no_signal, lesion,
+                                              [s.area_px for s in slice_lesions], o.rule)
+        else:
+            decision = aggregate_slices(probs, o.class_names, o.rule.positive_classes, ~no_signal,
+                                        o.rule.aggregation, o.rule.top_k, o.rule.threshold)
         saliency = {}
         if self.saliency_dir is not None:
             saliency = o.predictor.saliency(
@@ -229,6 +241,13 @@ class InputRun:
             )
         records = self.slice_records(stack, probs, reasons, decision.contributing_slices, saliency, meta,
                                      slice_sources, volume.shape[:2])
+        for record, found in zip(records, slice_lesions or ()):
+            record.lesion_area_px, record.lesion_area_mm2 = found.area_px, found.area_mm2
+            record.lesion_peak = found.peak
+        if lesion is not None and slice_sources is not None:
+            lesion.stored_frames = [(src["file_id"], src["frame"]) for src in slice_sources]
+        if lesion is not None and self.lesion_dir is not None:  # written now: a run's maps are not kept in memory
+            lesion.map_file = write_lesion_nifti(lesion, meta, self.lesion_dir / f"{sid}_lesion.nii.gz")
         notes += _volume_notes(stack, meta, plane) + image_warnings(volume.shape[:2])
         self.no_decision(f"{source} {sid}", decision, int(broken.sum()), len(records), notes)
         result = SeriesResult(
@@ -244,6 +263,8 @@ class InputRun:
             file_ids=file_ids,
             notes=notes,
             files=files,
+            warnings=list(o.series_warnings),
+            lesion=lesion,
         )
         self.result.series.append(result)
         logger.info(
@@ -261,19 +282,20 @@ class InputRun:
             notes.append("no slice with signal: decision undetermined")
             self.issue(True, item, "no slice with signal (blank, constant or non-finite): no decision")
 
-    def slice_probabilities(self, stack, sid: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    def slice_probabilities(self, stack, sid: str) -> tuple:
         """The class probabilities of the slices of ``stack`` with signal, the slices without signal (constant or
-        low foreground, not classified), those whose network output is not finite (NaN rows), and why a slice is
-        excluded ("" for a kept slice)."""
+        low foreground, not classified), those whose network output is not finite (NaN rows), why a slice is
+        excluded ("" for a kept slice), and the lesion maps of the slices (None without a lesion head)."""
         o = self.o
         no_signal = stack.constant | (stack.foreground < o.slicing.min_foreground_fraction)
-        probs = o.predictor.probabilities(stack.images, np.flatnonzero(~no_signal), stack.pixel_spacing_mm, sid)
+        probs, lesion_maps = o.predictor.slice_outputs(stack.images, np.flatnonzero(~no_signal),
+                                                       stack.pixel_spacing_mm, sid, o.predictor.has_lesion)
         broken = ~no_signal & ~np.all(np.isfinite(probs), axis=1)
         reasons = [
             "no signal (constant slice)" if c else ("low foreground" if e else (NON_FINITE_OUTPUT if b else ""))
             for c, e, b in zip(stack.constant, no_signal, broken)
         ]
-        return probs, no_signal, broken, reasons
+        return probs, no_signal, broken, reasons, lesion_maps
 
     def slice_records(self, stack, probs, reasons, contributing, saliency, meta, slice_sources, in_plane):
         """One :class:`SliceRecord` per slice of ``stack``, with its source file when the slices are the stored

@@ -1,5 +1,6 @@
 """Slices of one volume (or a batch of preprocessed images) through a 2D classifier: the preprocessed batches,
-class probabilities, and Grad-CAM overlays of chosen slices."""
+class probabilities, the lesion maps of a network with a lesion head, and the saliency overlays of chosen slices
+(the lesion map or Grad-CAM)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from monai.data import MetaTensor
 
 from ...utils.progress import progress_bar
-from ...visualize.saliency import write_grad_cam_overlays
+from ...visualize.saliency import (DEFAULT_TARGET_LAYER, LESION_TARGET_LAYER, write_grad_cam_overlays,
+                                   write_lesion_overlays)
 from .options import PredictionOptions
 
-__all__ = ["SlicePredictor", "ACTIVATIONS", "SLICE_LAYOUTS"]
+__all__ = ["SlicePredictor", "ACTIVATIONS", "SLICE_LAYOUTS", "SALIENCY_MAPS", "has_lesion_head"]
 
 ACTIVATIONS = ("softmax", "sigmoid", "none")
 SLICE_LAYOUTS = ("HW", "WH")
+SALIENCY_MAPS = ("auto", "lesion", "grad_cam")
+
+
+def has_lesion_head(network: torch.nn.Module) -> bool:
+    """True for a network that also predicts a lesion map (``forward_lesion(x) -> (logits, lesion logits)``)."""
+    return callable(getattr(network, "forward_lesion", None))
 
 
 class SlicePredictor:
@@ -29,7 +38,7 @@ class SlicePredictor:
         preprocess: MONAI transform taking ``{"image": MetaTensor (1, H, W) float32}`` ((1, W, H) with
             ``slice_layout="WH"``; 2D affine = pixel spacing) and returning ``{"image": (3, S, S)}``.
         class_names: the C class names in output order.
-        prediction: batch size, device, activation, temperature and Grad-CAM layer.
+        prediction: batch size, device, activation, temperature, saliency map and Grad-CAM layer, lesion threshold.
         slice_layout: ``"HW"`` (rows first) or ``"WH"`` (columns first), as the training images were loaded.
     """
 
@@ -52,8 +61,14 @@ class SlicePredictor:
         self.class_names = [str(c) for c in class_names]
         self.activation, self.batch_size = prediction.activation, int(prediction.batch_size)
         self.device = torch.device(prediction.device)
-        self.slice_layout, self.saliency_layer = slice_layout, prediction.saliency_layer
-        self.temperature = float(prediction.temperature)
+        self.slice_layout, self.temperature = slice_layout, float(prediction.temperature)
+        self.has_lesion = has_lesion_head(network)
+        self.saliency_map = _checked_saliency_map(prediction.saliency_map, self.has_lesion)
+        self.saliency_layer = prediction.saliency_layer or (
+            LESION_TARGET_LAYER if self.has_lesion else DEFAULT_TARGET_LAYER)
+        self.lesion_threshold = float(prediction.lesion_threshold)
+        if not 0.0 < self.lesion_threshold <= 1.0:
+            raise ValueError(f"lesion_threshold must be in (0, 1], got {prediction.lesion_threshold!r}")
 
     def batch(self, images: np.ndarray, indices: np.ndarray, spacing: tuple[float, float], sid: str) -> torch.Tensor:
         """The preprocessed network input of slices ``indices`` of ``images`` (N, H, W)."""
@@ -78,19 +93,55 @@ class SlicePredictor:
     ) -> np.ndarray:
         """(N, C) class probabilities of ``images`` (N, H, W); rows not in ``indices`` stay NaN, and so do the rows
         of slices whose network output is not finite (a ``-inf`` logit can still give finite probabilities)."""
+        return self.slice_outputs(images, indices, spacing, sid, with_lesion=False)[0]
+
+    def slice_outputs(
+        self, images: np.ndarray, indices: np.ndarray, spacing: tuple[float, float], sid: str, with_lesion: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`probabilities` and, ``with_lesion`` (a network with a lesion head), the (N, H, W) lesion
+        probabilities of ``images`` at their size (0 for slices not in ``indices`` or without a finite output),
+        from the same forward passes."""
         probs = np.full((images.shape[0], len(self.class_names)), np.nan)
+        lesion = np.zeros(images.shape, dtype=np.float32) if with_lesion else None
         for start in progress_bar(range(0, len(indices), self.batch_size), f"slices of {sid}"):
             batch_idx = indices[start : start + self.batch_size]
-            probs[batch_idx] = self.predict(self.batch(images, batch_idx, spacing, sid))
-        return probs
+            x = self.batch(images, batch_idx, spacing, sid)
+            if not with_lesion:
+                probs[batch_idx] = self.predict(x)
+                continue
+            probs[batch_idx], maps = self.predict_lesion(x)
+            lesion[batch_idx] = self._to_slice_size(maps, images.shape[1:])
+        return probs, lesion
 
     def predict(self, x: torch.Tensor) -> np.ndarray:
         """(B, C) class probabilities of the preprocessed batch ``x``; NaN rows where the network output is not
         finite (a ``-inf`` logit can still give finite probabilities)."""
         with torch.inference_mode():
             logits = self.network(x.to(self.device)).detach().float().cpu()
+        return self._probabilities(logits)
+
+    def predict_lesion(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """(B, C) class probabilities (as :meth:`predict`) and (B, H, W) lesion probabilities of the preprocessed
+        batch ``x`` (at its size; 0 where not finite), from one forward pass of a network with a lesion head."""
+        with torch.inference_mode():
+            logits, lesion = self.network.forward_lesion(x.to(self.device))
+        maps = torch.nan_to_num(torch.sigmoid(lesion.detach().float()), nan=0.0)[:, 0].cpu().numpy()
+        return self._probabilities(logits.detach().float().cpu()), maps
+
+    def _to_slice_size(self, maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Lesion maps at the network input's size -> at the slices' (the preprocessing resizes the whole slice;
+        a ``WH`` slice was transposed before it)."""
+        t = torch.from_numpy(np.ascontiguousarray(maps))[:, None]
+        if self.slice_layout == "WH":
+            t = t.transpose(2, 3)
+        if tuple(t.shape[2:]) != tuple(size):
+            t = F.interpolate(t, size=tuple(size), mode="bilinear", align_corners=False)
+        return t[:, 0].numpy()
+
+    def _probabilities(self, logits: torch.Tensor) -> np.ndarray:
+        """(B, C) class probabilities of ``logits``; NaN rows where they are not finite."""
         finite = torch.isfinite(logits.reshape(logits.shape[0], -1)).all(dim=1).numpy()
-        probs = np.full((x.shape[0], len(self.class_names)), np.nan)
+        probs = np.full((logits.shape[0], len(self.class_names)), np.nan)
         probs[finite] = self._activate(logits[torch.from_numpy(finite)]).numpy().astype(np.float64)
         return probs
 
@@ -112,7 +163,8 @@ class SlicePredictor:
         self, images: np.ndarray, slices: Sequence[int], spacing: tuple[float, float], sid: str, class_index: int,
         output_dir: Path,
     ) -> dict[int, tuple[dict[str, float], str]]:
-        """Grad-CAM of class ``class_index`` on ``slices``: one overlay PNG each in ``output_dir``;
+        """The saliency of ``slices`` (the lesion map, or Grad-CAM of class ``class_index``: see
+        :meth:`explain`): one overlay PNG each in ``output_dir``;
         ``{slice: (peak as image fractions, "<output_dir name>/<file name>")}``."""
         if not len(slices):
             return {}
@@ -122,6 +174,20 @@ class SlicePredictor:
         return {k: (peak, f"{output_dir.name}/{name}") for k, name, peak in zip(slices, names, peaks)}
 
     def explain(self, x: torch.Tensor, class_index: int | None, paths: Sequence[Path]) -> list[dict[str, float]]:
-        """Grad-CAM overlays of the preprocessed batch ``x`` at ``paths`` (``class_index`` None: each image's
-        predicted class); their peaks as fractions of height and width."""
+        """Saliency overlays of the preprocessed batch ``x`` at ``paths``: the predicted lesion map with the lesion
+        outlined (``saliency_map`` ``lesion``), or Grad-CAM of ``class_index`` (None: each image's predicted class)
+        at ``saliency_layer``; their peaks as fractions of height and width."""
+        if self.saliency_map == "lesion":
+            return write_lesion_overlays(self.network, x.to(self.device), list(paths), self.lesion_threshold)
         return write_grad_cam_overlays(self.network, x.to(self.device), class_index, list(paths), self.saliency_layer)
+
+
+def _checked_saliency_map(saliency_map: str, has_lesion: bool) -> str:
+    """``lesion`` or ``grad_cam`` (``auto``: the lesion map when the network has a lesion head)."""
+    if saliency_map not in SALIENCY_MAPS:
+        raise ValueError(f"saliency_map must be one of {SALIENCY_MAPS}, got {saliency_map!r}")
+    if saliency_map == "lesion" and not has_lesion:
+        raise ValueError("saliency_map 'lesion' needs a network with a lesion head (forward_lesion)")
+    if saliency_map == "auto":
+        return "lesion" if has_lesion else "grad_cam"
+    return saliency_map

@@ -16,7 +16,8 @@ from ...handlers.prediction_writer import prediction_tables
 from ...utils.atomic import atomic_write_texts
 from .records import ClinicalRunResult, SeriesResult
 
-__all__ = ["CSV_COLUMNS", "PREDICTIONS_STEM", "csv_text", "finite_or_null", "write_run_outputs", "write_predictions"]
+__all__ = ["CSV_COLUMNS", "LESION_CSV_COLUMNS", "PREDICTIONS_STEM",
+           "csv_text", "finite_or_null", "write_run_outputs", "write_predictions"]
 
 #: stem of an image-folder run's prediction table (users' scripts read ``predictions.json``/``.csv``)
 PREDICTIONS_STEM = "predictions"
@@ -42,11 +43,38 @@ CSV_COLUMNS = [
 ]
 
 
+#: the columns of a network with a lesion head (:class:`~monai_tumorcls.apps.clinical.lesion.SeriesLesion`)
+LESION_CSV_COLUMNS = [
+    "lesion_area_px",
+    "lesion_area_mm2",
+    "lesion_peak_row",
+    "lesion_peak_col",
+    "lesion_peak_probability",
+    "series_lesion_volume_ml",
+    "series_lesion_first_slice",
+    "series_lesion_last_slice",
+]
+
+
+def _lesion_cells(s: SeriesResult, r) -> dict:
+    """The :data:`LESION_CSV_COLUMNS` of slice ``r`` of series ``s`` (empty without a lesion)."""
+    if s.lesion is None:
+        return {}
+    first, last = s.lesion.slice_range or ("", "")
+    return {"lesion_area_px": r.lesion_area_px, "lesion_area_mm2": _fmt(r.lesion_area_mm2),
+            "lesion_peak_row": r.lesion_peak["row"], "lesion_peak_col": r.lesion_peak["col"],
+            "lesion_peak_probability": _fmt(r.lesion_peak["probability"]),
+            "series_lesion_volume_ml": _fmt(s.lesion.volume_ml), "series_lesion_first_slice": first,
+            "series_lesion_last_slice": last}
+
+
 def csv_text(series: Sequence[SeriesResult], class_names: Sequence[str], with_path: bool) -> str:
-    """The CSV slice table: one row per slice of each series, ``prob_<class>`` columns in ``class_names`` order."""
+    """The CSV slice table: one row per slice of each series, ``prob_<class>`` columns in ``class_names`` order,
+    the series' warnings, and the lesion columns when a series has a predicted lesion."""
     buf = io.StringIO()
     cols = (
         CSV_COLUMNS + [f"prob_{c}" for c in class_names] + ["source_file_id", "source_frame", "source_instance_number"]
+        + ["series_warnings"] + (LESION_CSV_COLUMNS if any(s.lesion is not None for s in series) else [])
     )
     if with_path:
         cols.append("source_path")
@@ -75,6 +103,8 @@ def csv_text(series: Sequence[SeriesResult], class_names: Sequence[str], with_pa
                 "source_file_id": r.source_file_id or "",
                 "source_frame": "" if r.source_frame is None else r.source_frame,
                 "source_instance_number": "" if r.source_instance_number is None else r.source_instance_number,
+                "series_warnings": "; ".join(s.warnings),
+                **_lesion_cells(s, r),
             }
             for c in class_names:
                 row[f"prob_{c}"] = _fmt(r.probabilities[c]) if r.probabilities else ""

@@ -52,8 +52,9 @@ class DicomVolume:
         meta: MONAI-style meta dict (``affine`` RAS, ``original_affine``, ``spatial_shape``, ``space``,
             ``spacing``) plus ``slice_plane``, ``axcodes``, ``acquisition_plane``, ``resliced``,
             ``slice_flipped``, ``obliquity_deg``, ``ordering``, ``orientation_known``, ``uniform_spacing``,
-            ``monochrome1``, ``modality``, ``series_id``, ``n_slices`` and ``slice_sources`` (per stored slice,
-            in stacking order: ``file``, ``frame``, ``instance_number``, ``file_sha256``, ``position_lps``).
+            ``monochrome1``, ``pixel_spacing_known``, ``modality``, ``series_id``, ``n_slices`` and
+            ``slice_sources`` (per stored slice, in stacking order: ``file``, ``frame``, ``instance_number``,
+            ``file_sha256``, ``position_lps``).
             No identifying tags.
         dropped: ``(file, reason)`` for files left out because their pixels could not be decoded.
     """
@@ -264,6 +265,7 @@ def load_dicom_series(
         "orientation_known": orientation_known,
         "uniform_spacing": uniform,
         "monochrome1": str(first_ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1",
+        "pixel_spacing_known": any(f.pixel_spacing is not None for f in kept),  # else 1 mm is assumed
         "modality": series.modality,
         "series_id": series.series_id,
         "slice_sources": sources,

@@ -47,6 +47,7 @@ __all__ = [
     "acquisition_plane",
     "obliquity_degrees",
     "reorient_to_plane",
+    "restore_stored_orientation",
     "NiftiSliceReader",
     "load_nifti_volume",
 ]
@@ -150,6 +151,24 @@ def reorient_to_plane(
         obliquity_deg=round(obliquity_degrees(affine), 3),
     )
     return out, out_affine, info
+
+
+def restore_stored_orientation(
+    data: np.ndarray, plane_affine: np.ndarray, stored_affine: np.ndarray
+) -> np.ndarray:
+    """The inverse of :func:`reorient_to_plane`: an array laid out like its output (affine ``plane_affine``) back
+    in the stored voxel order of the input (affine ``stored_affine``, the reader's ``original_affine``), so that
+    a map computed on display-oriented slices lands on the source voxels it was computed from. Axis permutation
+    and flips only (the reorientation was one), so values and voxels are exact.
+
+    Args:
+        data: (H, W, N) or (H, W, N, ...) laid out as the reoriented volume.
+        plane_affine: (4, 4) affine of ``data``.
+        stored_affine: (4, 4) affine of the stored volume.
+    """
+    transform = nio.ornt_transform(nio.io_orientation(np.asarray(plane_affine, dtype=float)),
+                                   nio.io_orientation(np.asarray(stored_affine, dtype=float)))
+    return np.ascontiguousarray(nio.apply_orientation(data, transform))
 
 
 def load_nifti_volume(
