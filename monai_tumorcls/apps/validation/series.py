@@ -71,8 +71,9 @@ def choose_series_rule(positive: Mapping[str, Sequence[float]], negative: Mappin
         negative: rule -> validation series scores of tumour-free series.
     """
     rules = {}
-    for rule in (r for r in SERIES_RULES if r in positive):
-        pos, neg = np.asarray(positive[rule], dtype=float), np.asarray(negative.get(rule, ()), dtype=float)
+    present = [r for r in SERIES_RULES if r in positive or r in negative] or ["top_k_mean"]  # no people: 0.5
+    for rule in present:
+        pos, neg = np.asarray(positive.get(rule, ()), dtype=float), np.asarray(negative.get(rule, ()), dtype=float)
         threshold = choose_threshold(pos, neg)
         j = float((pos >= threshold).mean() + (neg < threshold).mean() - 1) if pos.size and neg.size else None
         auc = roc_auc_binary(np.r_[np.ones(pos.size), np.zeros(neg.size)], np.r_[pos, neg])
