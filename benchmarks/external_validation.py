@@ -59,7 +59,8 @@ DOC = ROOT / "docs" / "reports" / "external_validation.md"
 MODELS = ("kaggle-only", "multi-source", "lesion")
 #: a few minutes on the shared data: one epoch of 32 draws at 64 px, 3 LGG patients, FLAIR only
 SMOKE_OVERRIDES = ["--max_per_class", "4", "--max_patients", "3", "--lgg_sequences", "['flair']", "--image_size", "64",
-                   "--epochs", "1", "--samples_per_epoch", "32", "--cache_rate", "0"]
+                   "--epochs", "1", "--val_interval", "1", "--samples_per_epoch", "32", "--batch_size", "16",
+                   "--cache_rate", "0", "--num_workers", "0"]
 #: metrics an evaluation must hold to count as done (older ones lack them and are redone)
 REQUIRED = ("position_matched_auc", "patients_called_tumour_by_rule")
 LESION_REQUIRED = ("dice_mean", "pointing_game_lesion_map")
@@ -262,8 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lesion-trunk", default="kaggle-only",
                    help="the lesion model's trunk: kaggle-only (the Kaggle-only model), none (random) or a trunk file "
                         "(e.g. a SimCLR trunk); each trunk gets its own folders and section")
-    p.add_argument("--smoke", action="store_true", help="1 fold, 1 epoch of 32 draws at 64 px on 3 LGG patients (FLAIR), "
-                   "4 Kaggle images per class; record and page in the work folder, never in docs/")
+    p.add_argument("--smoke", action="store_true",
+                   help="1 fold, 1 epoch of 32 draws at 64 px on 3 LGG patients (FLAIR), 4 Kaggle images per class; "
+                        "record and page in the work folder, never in docs/")
     p.add_argument("--cores-note", default="Nothing else ran on the machine's cores unless stated here.",
                    help="what else used the cores during the run (goes into the record)")
     p.add_argument("--record", default=None, help="JSON record written (and read to resume wall times); default "

@@ -284,7 +284,8 @@ def _healthy_report(scorer: _Scorer, people: HeldOutPeople, choice: dict) -> dic
     scanners' healthy volumes beside them."""
     chosen, rules = choice["chosen"], choice["rules"]
     items = scorer.volume_items(people.ixi["testing"])
-    scores = scorer.series([it["group"] for it in items], scorer.outputs(items, people.volume_transform)) if items else {}
+    groups = [it["group"] for it in items]
+    scores = scorer.series(groups, scorer.outputs(items, people.volume_transform)) if items else {}
     called = {rule: sum(s >= rules[rule]["threshold"] for s in by_group.values()) for rule, by_group in scores.items()}
     n = len(scores.get(chosen, {}))
     healthy = {"n_subjects": n, "called_tumour": called.get(chosen, 0), "series_scores": scores.get(chosen, {}),

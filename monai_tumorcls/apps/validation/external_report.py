@@ -28,7 +28,8 @@ def _lesion_lines(sequences: Mapping) -> list[str]:
         return []
     return ["", "Lesion map on held-out tumour slices (threshold 0.5; Dice: an empty map counts 0; HD95 over non-empty "
             "maps, pixels of the input):", "",
-            "| sequence | tumour slices | Dice mean (median) | HD95 median (px) | empty maps | pointing game (lesion map) |",
+            "| sequence | tumour slices | Dice mean (median) | HD95 median (px) | empty maps "
+            "| pointing game (lesion map) |",
             "|---|---|---|---|---|---|", *rows]
 
 

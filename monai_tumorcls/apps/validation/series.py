@@ -80,9 +80,10 @@ def choose_series_rule(positive: Mapping[str, Sequence[float]], negative: Mappin
         rules[rule] = {"threshold": threshold, "validation_j": j, "validation_auc": auc}
     chosen = max(rules, key=lambda r: (_or(rules[r]["validation_j"], -1.0), _or(rules[r]["validation_auc"], 0.0),
                                        -SERIES_RULES.index(r)))
+    others = "".join(f"; {r}: J {_f(v['validation_j'])}, AUC {_f(v['validation_auc'])}"
+                     for r, v in rules.items() if r != chosen)
     why = (f"{chosen}: validation J {_f(rules[chosen]['validation_j'])}, series AUC "
-           f"{_f(rules[chosen]['validation_auc'])}" + "".join(
-               f"; {r}: J {_f(v['validation_j'])}, AUC {_f(v['validation_auc'])}" for r, v in rules.items() if r != chosen))
+           f"{_f(rules[chosen]['validation_auc'])}{others}")
     return {"rules": rules, "chosen": chosen, "why": why}
 
 
