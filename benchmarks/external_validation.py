@@ -28,15 +28,15 @@ rewritten (atomically) with mean and spread over the folds, the goals, the comma
 Everything after ``--`` is passed to every training and evaluation command (e.g. ``-- --epochs 2``; evaluation
 must see the same ``image_size`` as training).
 
-Expected minutes per fold on the 2-core CPU machine (measured: multi-source 10-28 min training + 2 min evaluation
-per fold; Kaggle-only 16 min once + 2 min per fold): the lesion-grounded model about 90 min per fold before this
-release (18 min caching 16.6k training and validation items, 8 epochs x 8 min, 10 min evaluation). The evaluation
-now takes the probabilities, lesion areas, Dice/HD95 and lesion-map pointing game of each slice from one forward
-pass (previously one pass for the probabilities and another for every added metric), leaving Grad-CAM (which needs
-gradients, on tumour slices only) as the only second pass: about 6-7 min, so about 85 min per fold and 7 hours for
-5 folds of the lesion model on top of the finished Kaggle-only and multi-source folds (their re-evaluations for
-the new metrics: 2 min each, 20 min). Not done because it changes what is measured or was not measured here:
-caching only the items an epoch draws (8 x 1,536 draws from 16.6k items: lazily cached would save up to 5 min).
+Expected minutes per fold on the 2-core CPU machine (an estimate, not a measurement; measured so far: multi-source
+9-28 min training + 2 min evaluation per fold, Kaggle-only 16 min once + 2 min per fold): the lesion-grounded
+model was estimated at about 90 min per fold (18 min caching 16.6k training and validation items, 8 epochs x 8
+min, 10 min evaluation). Its evaluation now takes the probabilities, lesion areas, Dice/HD95 and lesion-map
+pointing game of each slice from one forward pass (not one pass per metric); Grad-CAM (gradients, tumour slices
+only) is the one second pass. Expected: about 85 min per fold, about 7 hours for the lesion model's 5 folds, plus
+20 min re-evaluating the 10 finished Kaggle-only and multi-source folds for the new metrics. Not done, as they
+change what runs or were not measured here: caching only the items the 8 x 1,536 draws touch (up to about 5 min
+of the 18), and reusing the training cache in the evaluation (another process, other transforms).
 """
 
 from __future__ import annotations
@@ -148,9 +148,10 @@ def _trunk(args, kaggle_model: Path) -> tuple[str, str]:
     return args.lesion_trunk, Path(args.lesion_trunk).stem
 
 
-def stamp_record(model: FoldModel, checkpoint: Path, folds: list[dict]) -> None:
+def stamp_record(model: FoldModel, checkpoint: Path, folds: list[dict], doc: Path, smoke: bool = False) -> None:
     """Write what was measured on held-out people (``folds``: the folds this checkpoint was evaluated on) into
-    ``checkpoint`` (:func:`~monai_tumorcls.checkpoint.stamp_validation_record`)."""
+    ``checkpoint`` (:func:`~monai_tumorcls.checkpoint.stamp_validation_record`), naming the page ``doc`` as its
+    source (its name alone outside the project) and a smoke run as such."""
     from benchmarks.external_validation_report import mean_sd
     from monai_tumorcls.checkpoint import stamp_validation_record, validation_record
 
@@ -170,7 +171,9 @@ def stamp_record(model: FoldModel, checkpoint: Path, folds: list[dict]) -> None:
                f"{held_out.get('flair.position_matched_auc', float('nan')):.3f}; healthy IXI called tumour "
                f"{', '.join(f['healthy'] for f in folds)}. Not validated on tumour volumes (NIfTI/DICOM)."
                if flair else f"{model.name}, {len(folds)} fold(s) of held-out people.")
-    record = validation_record(model.trained_on, held_out, summary[:400], volumes_validated=False)
+    summary = ("SMOKE RUN, not the recipe: " if smoke else "") + summary
+    source = str(doc.relative_to(ROOT)) if doc.resolve().is_relative_to(ROOT) else doc.name
+    record = validation_record(model.trained_on, held_out, summary[:400], volumes_validated=False, source=source)
     stamp_validation_record(checkpoint, record)
 
 
@@ -229,7 +232,12 @@ def run_folds(args):
             folds = models[model.name]["folds"]
             folds.append(fold_summary(_fold(model, k, args, walls)))
             # the shared model was measured on every fold so far; a fold model on its own fold
-            stamp_record(model, model.root(work, k) / "models" / "model.pt", folds if model.shared else folds[-1:])
+            checkpoint = model.root(work, k) / "models" / "model.pt"
+            try:
+                stamp_record(model, checkpoint, folds if model.shared else folds[-1:], Path(args.doc).resolve(),
+                             args.smoke)
+            except (OSError, ValueError) as e:  # e.g. a checkpoint of an older release without digest: say so
+                print(f"WARNING: no validation record stamped into {checkpoint}: {e}", flush=True)
         yield models, walls
 
 

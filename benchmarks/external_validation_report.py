@@ -259,6 +259,9 @@ def render(record: dict) -> str:
         "validation people only. The pointing game counts held-out tumour slices whose Grad-CAM peak (tumour class,",
         "`features.layer4`) lies in the mask grown by 4 px; the brightest-region pointer (the brightest 9x9 window of",
         "the input, no model) is what a saliency map has to beat on these hyperintense lesions.",
+        "A lesion-grounded model (a lesion map per slice) is also measured on its lesion map (Dice, HD95, pointing",
+        "game of its peak), and its series rule is the top-3 mean or the nominal lesion volume, whichever separates",
+        "the fold's validation people better (Youden J).",
         "",
     ]
     for name, m in models.items():

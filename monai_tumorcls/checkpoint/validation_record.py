@@ -11,22 +11,19 @@ numbers it measured on each model's held-out people), into the existing ``model.
 :func:`~monai_tumorcls.checkpoint.save_checkpoint`, so the digest is recomputed over the new metadata and the file
 is replaced atomically. A checkpoint whose metadata was already edited (digest mismatch) is refused, never re-sealed.
 
-    python -m monai_tumorcls.checkpoint.validation_record --checkpoint model.pt --record record.json
-    python -m monai_tumorcls.checkpoint.validation_record --checkpoint model.pt      # print the stored record
+    python -m monai_tumorcls.checkpoint.stamp --checkpoint model.pt --record record.json
+    python -m monai_tumorcls.checkpoint.stamp --checkpoint model.pt      # print the stored record (checked)
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .io import DIGEST_KEY, METADATA_KEY, read_checkpoint, read_metadata, save_checkpoint, verify_digest
+from .io import DIGEST_KEY, METADATA_KEY, read_checkpoint, save_checkpoint, verify_digest
 from .schema import CheckpointMetadataError, check_validation_record, validate_metadata
 
-__all__ = ["validation_record", "stamp_validation_record", "main"]
+__all__ = ["validation_record", "stamp_validation_record"]
 
 #: where the numbers of a record come from (the benchmark's page, relative to the project root)
 DEFAULT_SOURCE = "docs/reports/external_validation.md"
@@ -62,24 +59,3 @@ def stamp_validation_record(path: str | Path, record: Mapping) -> Path:
         raise CheckpointMetadataError(f"{path}: validation record refused: {e}") from None
     weights = {k: v for k, v in ckpt.items() if k not in (METADATA_KEY, DIGEST_KEY)}
     return save_checkpoint(path, weights, metadata)
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m monai_tumorcls.checkpoint.validation_record", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", required=True, help="model.pt written by training (with metadata)")
-    ap.add_argument("--record", default=None, help="JSON file holding the record; without it the stored one is printed")
-    args = ap.parse_args(argv)
-    try:
-        if args.record is not None:
-            stamp_validation_record(args.checkpoint, json.loads(Path(args.record).read_text()))
-        stored = read_metadata(args.checkpoint).get("validation")  # checked: schema and digest
-    except (OSError, ValueError) as e:  # one line, naming the file (json errors are ValueErrors)
-        print(f"error: {' '.join(str(e).split())[:500]}", file=sys.stderr)
-        return 1
-    print(json.dumps(stored, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

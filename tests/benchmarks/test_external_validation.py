@@ -116,6 +116,7 @@ def test_resume_skips_finished_steps_redoes_stale_evaluations_and_stamps_records
     assert not any("kaggle_only/eval_fold0" in e for e in evals)  # complete: not redone
     record = read_metadata(work / "lesion_random_fold1" / "models" / "model.pt")["validation"]
     assert record["trained_on"] == ["kaggle", "lgg", "ixi"] and not record["volumes_validated"]
+    assert record["source"] == "r.md" and not record["summary"].startswith("SMOKE")  # the page outside the project
     assert record["held_out"]["flair.dice_mean"] == 0.8 and record["held_out"]["kaggle_testing.accuracy"] == 0.95
     shared = read_metadata(work / "kaggle_only" / "models" / "model.pt")["validation"]
     assert "2 fold(s)" in shared["summary"] and shared["trained_on"] == ["kaggle"]
@@ -124,3 +125,29 @@ def test_resume_skips_finished_steps_redoes_stale_evaluations_and_stamps_records
     ran.clear()
     ev.main(argv)
     assert ran == []  # everything finished: nothing rerun
+
+
+def test_a_checkpoint_that_cannot_carry_a_record_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
+    import torch
+
+    work = tmp_path / "work"
+    argv = ["--folds", "1", "--work", str(work), "--record", str(tmp_path / "r.json"), "--doc", str(tmp_path / "r.md"),
+            "--models", "kaggle-only"]
+    _fake_runs(monkeypatch)
+    (work / "kaggle_only" / "models").mkdir(parents=True)
+    torch.save({"w": torch.zeros(2)}, work / "kaggle_only" / "models" / "model.pt")  # an older plain state dict
+    (work / "kaggle_only" / "train.done").write_text("{}")
+    ev.main(argv)
+    assert "WARNING: no validation record stamped" in capsys.readouterr().out
+    assert "## Kaggle-only" in (tmp_path / "r.md").read_text()
+
+
+def test_smoke_runs_one_tiny_fold_away_from_the_docs(tmp_path, monkeypatch):
+    ran = _fake_runs(monkeypatch)
+    ev.main(["--smoke", "--models", "lesion", "--lesion-trunk", "none", "--work", str(tmp_path)])
+    assert (tmp_path / "external_validation.md").is_file() and len([c for c in ran if "training" in c]) == 1
+    assert all(c[-len(ev.SMOKE_OVERRIDES):] == ev.SMOKE_OVERRIDES for c in ran)
+    from monai_tumorcls.checkpoint import read_metadata
+
+    record = read_metadata(tmp_path / "lesion_random_fold0" / "models" / "model.pt")["validation"]
+    assert record["summary"].startswith("SMOKE RUN") and record["source"] == "external_validation.md"

@@ -19,7 +19,7 @@ from monai_tumorcls.checkpoint import (
     validate_metadata,
     validation_record,
 )
-from monai_tumorcls.checkpoint.validation_record import main
+from monai_tumorcls.checkpoint.stamp import main
 
 from tests.security.hostile_checkpoints import VALIDATION
 
