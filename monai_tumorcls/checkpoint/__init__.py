@@ -24,12 +24,21 @@ from .metadata import (
     describe_transforms,
     read_checkpoint_metadata,
 )
-from .schema import OPTION_TYPES, CheckpointMetadataError, check_temperature, validate_metadata
+from .schema import (
+    OPTION_TYPES,
+    VALIDATION_FIELDS,
+    CheckpointMetadataError,
+    check_temperature,
+    check_validation_record,
+    validate_metadata,
+)
+from .validation_record import stamp_validation_record, validation_record
 
 __all__ = [
     "DIGEST_KEY",
     "METADATA_KEY",
     "OPTION_TYPES",
+    "VALIDATION_FIELDS",
     "CheckpointDigestError",
     "CheckpointMetadataError",
     "CheckpointMismatchError",
@@ -37,6 +46,7 @@ __all__ = [
     "check_checkpoint_values",
     "check_finite_weights",
     "check_temperature",
+    "check_validation_record",
     "checkpoint_digest",
     "checkpoint_metadata",
     "checkpoint_train_overrides",
@@ -47,6 +57,8 @@ __all__ = [
     "read_checkpoint_metadata",
     "read_metadata",
     "save_checkpoint",
+    "stamp_validation_record",
     "validate_metadata",
+    "validation_record",
     "verify_digest",
 ]

@@ -4,8 +4,9 @@ The metadata rebuilds the network and preprocessing at inference: its ``options`
 which MONAI's config parser would evaluate if they held ``$`` expressions, ``@`` references, ``%`` macros or
 ``_target_`` components. So every value is checked here before it is used: the options against a closed list of
 names and types (numbers, short tokens, lists of numbers), the temperature as a finite positive number, the class
-names as short tokens, and everything else as plain JSON-like data in which no string starts with ``$``, ``@`` or
-``%``. A token (``[A-Za-z0-9][A-Za-z0-9_.+-]*``) cannot be an expression, a reference or a macro.
+names as short tokens, the validation record (:func:`check_validation_record`) field by field, and everything else
+as plain JSON-like data in which no string starts with ``$``, ``@`` or ``%``. A token
+(``[A-Za-z0-9][A-Za-z0-9_.+-]*``) cannot be an expression, a reference or a macro.
 """
 
 from __future__ import annotations
@@ -15,13 +16,23 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["CheckpointMetadataError", "OPTION_TYPES", "check_temperature", "validate_metadata"]
+__all__ = [
+    "CheckpointMetadataError",
+    "OPTION_TYPES",
+    "VALIDATION_FIELDS",
+    "check_temperature",
+    "check_validation_record",
+    "validate_metadata",
+]
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
 _CONFIG_SYNTAX = ("$", "@", "%")  # MONAI's expression, reference and macro prefixes
 MAX_DEPTH = 8  # descriptions of transforms nest three levels; anything deeper was not written by training
 MAX_ITEMS = 10_000  # strings, numbers and containers in the whole metadata
 MAX_TEXT = 4096  # characters of one string (a head's repr is the longest written)
+MAX_SUMMARY = 400  # characters of the validation summary (printed at inference: one short paragraph)
+MAX_HELD_OUT = 64  # numbers in a validation record (a few metrics per sequence)
+_SOURCE_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}){0,7}")
 
 
 class CheckpointMetadataError(ValueError):
@@ -68,6 +79,51 @@ _FIELD_TYPES: dict[str, Callable[[Any], bool]] = {
     "class_names": _list_of(_token, 0, 64),  # none for a self-supervised trunk
     "temperature": _number(1e-3, 1e3),
 }
+
+
+def _summary(value: Any) -> bool:
+    # printed at inference: no control characters (terminal escapes, a forged second line), no config syntax
+    return (isinstance(value, str) and 0 < len(value) <= MAX_SUMMARY and value.isprintable()
+            and not value.lstrip().startswith(_CONFIG_SYNTAX))
+
+
+def _held_out(value: Any) -> bool:
+    finite = _number(-1e9, 1e9)
+    return (isinstance(value, Mapping) and len(value) <= MAX_HELD_OUT
+            and all(_token(k) and finite(v) for k, v in value.items()))
+
+
+def _source(value: Any) -> bool:  # a relative path inside the project, e.g. docs/reports/external_validation.md
+    return isinstance(value, str) and _SOURCE_PATH.fullmatch(value) is not None and ".." not in value.split("/")
+
+
+#: the fields of a checkpoint's ``validation`` record, each with its check; all are required, no other is allowed.
+VALIDATION_FIELDS: dict[str, Callable[[Any], bool]] = {
+    "trained_on": _list_of(_token, 1, 16),
+    "volumes_validated": lambda v: isinstance(v, bool),
+    "summary": _summary,
+    "held_out": _held_out,
+    "source": _source,
+}
+
+
+def check_validation_record(record: Any) -> None:
+    """Refuse a ``validation`` record that is not exactly :data:`VALIDATION_FIELDS`, each passing its check: the
+    sources trained on (tokens), whether tumour volumes were validated (a bool), a printable summary of at most
+    400 characters, the held-out numbers (token -> finite number) and the report they come from (a relative path).
+
+    Raises:
+        CheckpointMetadataError: names the field (e.g. ``validation.held_out``).
+    """
+    if not isinstance(record, Mapping):
+        raise CheckpointMetadataError(f"validation: {type(record).__name__}, expected a mapping")
+    unknown = sorted(str(k)[:40] for k in record if k not in VALIDATION_FIELDS)
+    missing = sorted(k for k in VALIDATION_FIELDS if k not in record)
+    if unknown or missing:
+        raise CheckpointMetadataError(f"validation: unknown fields {unknown}, missing fields {missing}")
+    for name, check in VALIDATION_FIELDS.items():
+        if not check(record[name]):
+            raise CheckpointMetadataError(f"validation.{name}: refused value {str(record[name])[:40]!r}")
 
 
 def check_temperature(value: Any) -> float:
@@ -133,4 +189,6 @@ def validate_metadata(metadata: Any) -> dict:
         if name in metadata and not check(metadata[name]):
             raise CheckpointMetadataError(f"{name}: refused value {str(metadata[name])[:40]!r}")
     _check_options(metadata.get("options", {}))
+    if "validation" in metadata:
+        check_validation_record(metadata["validation"])
     return dict(metadata)

@@ -74,10 +74,52 @@ def test_a_plain_draw_would_confound_level_and_the_balanced_one_does_not():
 
 def test_bins_without_both_classes_and_sources_without_share_are_never_drawn():
     items, sources = _flat(_sources())
-    weights = level_balanced_weights(items, sources, {"kaggle": 0.5, "lgg": 0.5}, n_bins=5)
+    weights = level_balanced_weights(items, sources, {"kaggle": 0.5, "lgg": 0.5}, n_bins=5, free_only_budget=0)
     assert all(w == 0 for w, s in zip(weights.tolist(), sources) if s == "ixi")
     bins = level_bins(relative_levels(items), 5)
     tumour_bins = {b for b, it in zip(bins, items) if b is not None and it["label"] == 1}
     assert all(w == 0 for w, b in zip(weights.tolist(), bins) if b is not None and b not in tumour_bins)
     with pytest.raises(ValueError):
         level_balanced_weights(items, sources, {"kaggle": 0.0}, n_bins=5)
+
+
+def _mid_tumour_sources() -> dict[str, list[dict]]:
+    """Tumours in bins 1-3 only: bins 0 and 4 hold tumour-free slices alone (the top and bottom of the stacks)."""
+    lgg = _lgg_patient("p1", 20, range(5, 15)) + _lgg_patient("p2", 30, range(7, 23)) + _lgg_patient("p3", 10, range(0))
+    return {"kaggle": [{"label": 1}] * 3 + [{"label": 0}] * 3, "lgg": lgg}
+
+
+def _cell_weights(items, weights, n_bins=5) -> Counter:
+    per_cell = Counter()
+    for w, b, it in zip(weights.tolist(), level_bins(relative_levels(items), n_bins), items):
+        if b is not None:
+            per_cell[(b, it["label"])] += w
+    return per_cell
+
+
+def test_tumour_free_only_bins_get_the_mean_tumour_free_half_of_a_matched_bin():
+    items, sources = _flat(_mid_tumour_sources())
+    shares = {"kaggle": 0.4, "lgg": 0.6}
+    per_cell = _cell_weights(items, level_balanced_weights(items, sources, shares, n_bins=5))
+    matched = [b for b in range(5) if per_cell[(b, 1)] > 0]
+    assert matched == [1, 2, 3]
+    for b in matched:  # the matched bins stay 1:1
+        assert per_cell[(b, 1)] == pytest.approx(per_cell[(b, 0)])
+    mean_half = sum(per_cell[(b, 0)] for b in matched) / len(matched)
+    for b in (0, 4):
+        assert per_cell[(b, 1)] == 0 and per_cell[(b, 0)] == pytest.approx(mean_half)
+    assert sum(per_cell.values()) == pytest.approx(0.6)  # the level source keeps its share, Kaggle its own
+    half = _cell_weights(items, level_balanced_weights(items, sources, shares, n_bins=5, free_only_budget=0.5))
+    assert half[(0, 0)] == pytest.approx(0.5 * sum(half[(b, 0)] for b in matched) / len(matched))
+    before = _cell_weights(items, level_balanced_weights(items, sources, shares, n_bins=5, free_only_budget=0))
+    assert before[(0, 0)] == before[(4, 0)] == 0  # the old behaviour: those levels were never seen
+
+
+def test_the_sampler_draws_tumour_free_only_levels():
+    sources = _mid_tumour_sources()
+    items, _ = _flat(sources)
+    bins = level_bins(relative_levels(items), 5)
+    torch.manual_seed(0)
+    draws = list(level_balanced_sampler({k: Dataset(v) for k, v in sources.items()}, {"kaggle": 0.4, "lgg": 0.6}, 20000))
+    top_or_bottom = sum(bins[i] in (0, 4) for i in draws) / len(draws)
+    assert top_or_bottom == pytest.approx(2 * 0.6 / 8, abs=0.02)  # 2 of the 8 level cells' budgets (3 bins x 2 + 2)

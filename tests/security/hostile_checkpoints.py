@@ -19,15 +19,22 @@ from tests.bundles.helpers import PROJECT_ROOT
 
 BUNDLE = "resnet18_binary"
 IMAGE_SIZE = 64
+#: a validation record as the benchmark stamps it (``metadata["validation"]``), so payloads are planted there too
+VALIDATION = {"trained_on": ["kaggle", "lgg", "ixi"], "volumes_validated": False,
+              "summary": "5 LGG folds, held-out people: FLAIR slice AUC 0.85.",
+              "held_out": {"flair.slice_auc": 0.85, "ixi.called_tumour_rate": 0.0},
+              "source": "docs/reports/external_validation.md"}
 
 
 def genuine(root: Path) -> tuple[dict, dict]:
-    """The state dict and metadata of a tiny checkpoint of the default bundle (random weights, seeded)."""
+    """The state dict and metadata (with a validation record) of a tiny checkpoint of the default bundle (random
+    weights, seeded)."""
     torch.manual_seed(0)
     overrides = {"image_size": IMAGE_SIZE, "bundle_root": str(root), "checkpoint_meta#data": {}}
     parser = load_bundle_config(PROJECT_ROOT / "bundles" / BUNDLE, "train.json", overrides)
     network = parser.get_parsed_content("network_def").eval()
-    return network.state_dict(), {**parser.get_parsed_content("checkpoint_meta"), "temperature": 1.5}
+    metadata = parser.get_parsed_content("checkpoint_meta")
+    return network.state_dict(), {**metadata, "temperature": 1.5, "validation": copy.deepcopy(VALIDATION)}
 
 
 def write_input_folder(folder: Path) -> Path:
@@ -55,9 +62,13 @@ def payloads(sentinel: Path, macro_file: Path) -> dict[str, object]:
 
 
 def metadata_fields(metadata: dict) -> list[tuple[str, ...]]:
-    """The place of every metadata field: each top-level key, each option, and a new key at both levels."""
+    """The place of every metadata field: each top-level key, each option and validation field, one held-out
+    number, and a new key at each of these levels."""
     fields = [(k,) for k in metadata if k != "options"] + [("options", k) for k in metadata["options"]]
-    return fields + [("extra",), ("options", "extra")]
+    fields += [("validation", k) for k in metadata.get("validation", {})]
+    held_out = [("validation", "held_out", k) for k in metadata.get("validation", {}).get("held_out", {})][:1]
+    new_keys = [("extra",), ("options", "extra"), ("validation", "extra"), ("validation", "held_out", "extra")]
+    return fields + held_out + new_keys
 
 
 def plant(metadata: dict, field: tuple[str, ...], payload) -> dict:

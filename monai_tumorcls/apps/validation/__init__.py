@@ -3,6 +3,8 @@ rankings against tumour label volumes (``evaluation``). Public names are listed 
 and imported here."""
 
 from .evaluation import SliceAUC, load_slice_labels, slice_labels_from_volume, tumour_slice_auc
+from .lesion import NominalGeometry, SliceOutputs, lesion_volume_scores, predict_outputs, segmentation_summary
+from .series import SERIES_RULES, choose_series_rule, rule_scores
 from .external import (
     ExternalSettings,
     HeldOutPeople,
@@ -16,15 +18,23 @@ from .external import (
 )
 
 __all__ = [
+    "SERIES_RULES",
     "ExternalSettings",
     "HeldOutPeople",
+    "NominalGeometry",
+    "SliceOutputs",
     "SliceAUC",
+    "choose_series_rule",
     "choose_threshold",
     "external_markdown",
     "external_validation",
+    "lesion_volume_scores",
     "load_slice_labels",
     "position_prior",
+    "predict_outputs",
     "predict_probabilities",
+    "rule_scores",
+    "segmentation_summary",
     "series_scores",
     "slice_labels_from_volume",
     "slice_report",

@@ -10,9 +10,12 @@ On the held-out LGG patients (tumour and tumour-free slices of the same scans) a
   middle of the patient's stack); a model beats anatomy only where it beats this; and the position-matched AUC
   (:func:`~monai_tumorcls.metrics.position_matched_auc`), over pairs of slices at the same distance from the
   middle only (the slice level held fixed);
-- a patient-level decision with the series rule of bundle inference (mean of the top-k slice probabilities >=
-  threshold), the threshold chosen on the validation people only (:func:`choose_threshold`);
+- a patient-level decision with a series rule (:mod:`.series`: the mean of the top-k slice probabilities of
+  bundle inference, or, for a lesion-grounded network, the nominal lesion volume), rule and threshold chosen on
+  the validation people only (:func:`choose_series_rule`), both rules' decisions beside each other;
 - the share of held-out healthy volumes called "tumour" by the same rule;
+- for a network with a lesion head (:mod:`.lesion`), from the same forward pass as the probabilities: Dice and 95 %
+  Hausdorff distance of the lesion map on the held-out tumour slices and the pointing game of its peak;
 - optionally the pointing game (:mod:`monai_tumorcls.visualize`): the share of tumour slices whose Grad-CAM peak
   lies in the mask, beside a model-free pointer (the brightest 9x9 window of the input) that it has to beat.
 
@@ -32,9 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from monai.data import DataLoader, Dataset
 
-from monai_tumorcls.apps.clinical.aggregation import aggregate_slices, tumour_probability
+from monai_tumorcls.apps.clinical.aggregation import tumour_probability
 from monai_tumorcls.data.volume_slices import LabelledVolume, volume_slice_items
 from monai_tumorcls.metrics.classification import position_matched_auc, roc_auc_binary
 from monai_tumorcls.utils.atomic import atomic_write_text
@@ -47,6 +49,8 @@ from monai_tumorcls.visualize.saliency import (
 )
 
 from .external_report import external_markdown
+from .lesion import NominalGeometry, SliceOutputs, read_lesion_mask, predict_outputs, segmentation_summary
+from .series import choose_series_rule, choose_threshold, rule_scores, series_scores
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +73,7 @@ def predict_probabilities(
     device: torch.device | str = "cpu",
 ) -> np.ndarray:
     """``(N, C)`` softmax probabilities of ``items`` after ``transform`` (eval mode, no gradients)."""
-    network.eval()
-    out = []
-    with torch.no_grad():
-        for batch in DataLoader(Dataset(list(items), transform), batch_size=batch_size, num_workers=0):
-            out.append(torch.softmax(network(batch["image"].to(device)).float(), dim=1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, 0))
+    return predict_outputs(network, items, transform, batch_size, device).probabilities
 
 
 def position_prior(slice_index: Sequence[int], n_slices: Sequence[int]) -> np.ndarray:
@@ -123,34 +122,6 @@ def slice_report(rows: Sequence[Mapping], threshold: float = 0.5) -> dict:
     }
 
 
-def series_scores(groups: Sequence[str], probabilities: np.ndarray, class_names: Sequence[str],
-                  positive_classes: Sequence[str], top_k: int = 3) -> dict[str, float]:
-    """Series tumour probability of each group (mean of its top-k slice tumour probabilities, as bundle inference;
-    a slice's tumour probability is the sum over ``positive_classes``)."""
-    groups = np.asarray(groups)
-    return {
-        str(g): aggregate_slices(probabilities[groups == g], class_names, list(positive_classes),
-                                                method="top_k_mean", top_k=top_k).tumour_probability
-        for g in dict.fromkeys(groups)
-    }
-
-
-def choose_threshold(positive: Sequence[float], negative: Sequence[float]) -> float:
-    """Series threshold maximising sensitivity + specificity on the given (validation) scores.
-
-    Candidates are the midpoints between consecutive distinct scores; among equally good ones the highest wins
-    (fewer healthy people called "tumour"). With no positive or no negative score: 0.5.
-    """
-    pos, neg = np.asarray(positive, dtype=float), np.asarray(negative, dtype=float)
-    if not pos.size or not neg.size:
-        return 0.5
-    values = np.unique(np.concatenate([pos, neg]))
-    candidates = np.concatenate([[values[0] - 1e-6], (values[1:] + values[:-1]) / 2, [values[-1] + 1e-6]])
-    j = [(pos >= t).mean() + (neg < t).mean() for t in candidates]
-    best = np.flatnonzero(np.isclose(j, max(j)))
-    return float(candidates[best[-1]])
-
-
 @dataclass
 class HeldOutPeople:
     """The people :func:`external_validation` measures, and how their images are read.
@@ -184,6 +155,7 @@ class ExternalSettings:
         saliency: also run the pointing game (Grad-CAM on every held-out tumour slice).
         target_layer: Grad-CAM layer.
         overlay_dir: if set, Grad-CAM overlays of every evaluated LGG slice are written there (implies saliency).
+        geometry: nominal slice size of the lesion-volume series rule.
     """
 
     positive_classes: Sequence[str] = ("tumor",)
@@ -193,6 +165,7 @@ class ExternalSettings:
     saliency: bool = False
     target_layer: str = DEFAULT_TARGET_LAYER
     overlay_dir: str | PathLike | None = None
+    geometry: NominalGeometry = NominalGeometry()
 
 
 class _Scorer:
@@ -204,26 +177,22 @@ class _Scorer:
         # Grad-CAM explains one logit: the tumour class when there is one, else each image's highest logit
         self.cam_class = self.class_names.index(self.positive_classes[0]) if len(self.positive_classes) == 1 else None
 
-    def probabilities(self, items: Sequence[dict], transform: Callable) -> np.ndarray:
-        return predict_probabilities(self.network, items, transform, self.settings.batch_size, self.settings.device)
+    def outputs(self, items: Sequence[dict], transform: Callable) -> SliceOutputs:
+        """Probabilities (and lesion areas and maps' scores, with a lesion head) of ``items`` in one pass."""
+        return predict_outputs(self.network, items, transform, self.settings.batch_size, self.settings.device)
 
     def tumour_probabilities(self, probs: np.ndarray) -> np.ndarray:
         return tumour_probability(probs, self.class_names, self.positive_classes)
 
-    def series(self, groups: Sequence[str], probs: np.ndarray) -> dict[str, float]:
-        return series_scores(groups, probs, self.class_names, self.positive_classes, self.settings.top_k)
+    def series(self, groups: Sequence[str], outputs: SliceOutputs) -> dict[str, dict[str, float]]:
+        """Rule -> group -> series score."""
+        return rule_scores(groups, outputs, self.class_names, self.positive_classes, self.settings.top_k,
+                           self.settings.geometry)
 
     def volume_items(self, volumes: Sequence[LabelledVolume], root: str | PathLike | None = None) -> list[dict]:
         """The slices of ``volumes``; their tumour slices (none in the healthy volumes scored here) would be
         labelled with the first positive class."""
         return [it for v in volumes for it in volume_slice_items(v, root, self.class_names, self.positive_classes[0])]
-
-
-def _read_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
-    import tifffile
-    from skimage.transform import resize
-
-    return resize(tifffile.imread(path) > 0, shape, order=0, preserve_range=True, anti_aliasing=False)
 
 
 def _brightest_region(images: torch.Tensor, size: int = 9) -> np.ndarray:
@@ -245,7 +214,7 @@ def _saliency(scorer: _Scorer, items: Sequence[dict], transform: Callable) -> tu
         peaks, bright_peaks = saliency_peaks(maps), saliency_peaks(_brightest_region(images))
         for it, b, m, p, q in zip(chunk, batch, maps, peaks, bright_peaks):
             if it["label"] == 1:
-                mask = _read_mask(it["mask"], m.shape)[None]
+                mask = read_lesion_mask(it["mask"], m.shape)[None]
                 hits.append(bool(pointing_hits(p[None], mask)[0]))
                 baseline.append(bool(pointing_hits(q[None], mask)[0]))
             if settings.overlay_dir is not None:
@@ -261,53 +230,71 @@ def _by_sequence(items: Sequence[dict]) -> dict[str, list[int]]:
     return out
 
 
-def _series_threshold(scorer: _Scorer, lgg_val: Sequence[dict], lgg_transform: Callable, healthy_val: list[dict],
-                      volume_transform: Callable) -> tuple[float, int, int]:
-    """Threshold from the validation people only: LGG series (per patient and sequence) and healthy volumes."""
-    positive, negative = [], []
-    probs = scorer.probabilities(lgg_val, lgg_transform)
+def _series_choice(scorer: _Scorer, people: HeldOutPeople) -> dict:
+    """Series rule and threshold from the validation people only: LGG series (per patient and sequence) as tumour,
+    healthy volumes as tumour-free (:func:`choose_series_rule`)."""
+    lgg_val = list(people.lgg["validation"])
+    positive: dict[str, list[float]] = defaultdict(list)
+    negative: dict[str, list[float]] = defaultdict(list)
+    outputs = scorer.outputs(lgg_val, people.lgg_transform)
     for sel in _by_sequence(lgg_val).values():
         tumour_groups = {lgg_val[i]["group"] for i in sel if lgg_val[i]["label"] == 1}
-        for g, score in scorer.series([lgg_val[i]["group"] for i in sel], probs[sel]).items():
-            (positive if g in tumour_groups else negative).append(score)
+        for rule, scores in scorer.series([lgg_val[i]["group"] for i in sel], outputs.subset(sel)).items():
+            for g, score in scores.items():
+                (positive if g in tumour_groups else negative)[rule].append(score)
+    healthy_val = scorer.volume_items(people.ixi["validation"])
     if healthy_val:
-        negative += scorer.series([it["group"] for it in healthy_val], scorer.probabilities(healthy_val, volume_transform)).values()
-    return choose_threshold(positive, negative), len(positive), len(negative)
+        healthy = scorer.outputs(healthy_val, people.volume_transform)
+        for rule, scores in scorer.series([it["group"] for it in healthy_val], healthy).items():
+            negative[rule] += scores.values()
+    choice = choose_series_rule(positive, negative)
+    n_pos, n_neg = len(positive["top_k_mean"]), len(negative["top_k_mean"])
+    return {**choice, "chosen_on": f"{n_pos} tumour / {n_neg} tumour-free validation series"}
 
 
-def _lgg_reports(scorer: _Scorer, test_items: list[dict], lgg_transform: Callable, threshold: float) -> dict[str, dict]:
-    """Per sequence: :func:`slice_report` of the held-out patients plus their patient-level decisions."""
-    probs = scorer.probabilities(test_items, lgg_transform)
-    tumour = scorer.tumour_probabilities(probs) if len(test_items) else np.zeros(0)
+def _called(scores: Mapping[str, float], groups: Sequence[str], threshold: float) -> str:
+    return f"{sum(scores[g] >= threshold for g in groups)}/{len(groups)}"
+
+
+def _lgg_reports(scorer: _Scorer, test_items: list[dict], lgg_transform: Callable, choice: dict) -> dict[str, dict]:
+    """Per sequence: :func:`slice_report` of the held-out patients, the lesion map's scores (with a lesion head) and
+    the patient-level decisions of each series rule (the chosen one as ``patients_called_tumour``)."""
+    outputs = scorer.outputs(test_items, lgg_transform)
+    tumour = scorer.tumour_probabilities(outputs.probabilities) if len(test_items) else np.zeros(0)
     sequences = {}
     for seq, sel in _by_sequence(test_items).items():
         rows = [{"group": test_items[i]["group"], "label": test_items[i]["label"], "score": float(tumour[i]),
                  "position": float(position_prior([test_items[i]["slice_index"]], [test_items[i]["n_slices"]])[0])}
                 for i in sel]
-        report = slice_report(rows)
-        tumour_groups = {r["group"] for r in rows if r["label"] == 1}
-        scores = scorer.series([r["group"] for r in rows], probs[sel])
-        report["patients_called_tumour"] = {
-            "with_tumour": f"{sum(scores[g] >= threshold for g in tumour_groups)}/{len(tumour_groups)}",
-            "without_tumour": f"{sum(s >= threshold for g, s in scores.items() if g not in tumour_groups)}/"
-                              f"{len(scores) - len(tumour_groups)}",
-        }
+        report = {**slice_report(rows), **segmentation_summary(outputs.segmentation, sel)}
+        tumour_groups = sorted({r["group"] for r in rows if r["label"] == 1})
+        by_rule = {}
+        for rule, scores in scorer.series([r["group"] for r in rows], outputs.subset(sel)).items():
+            threshold = choice["rules"][rule]["threshold"]
+            by_rule[rule] = {"with_tumour": _called(scores, tumour_groups, threshold),
+                             "without_tumour": _called(scores, sorted(set(scores) - set(tumour_groups)), threshold)}
+        report["patients_called_tumour"] = by_rule[choice["chosen"]]
+        report["patients_called_tumour_by_rule"] = by_rule
         sequences[seq] = report
     return sequences
 
 
-def _healthy_report(scorer: _Scorer, people: HeldOutPeople, threshold: float) -> dict:
-    """Held-out healthy subjects called tumour by the series rule; other scanners' healthy volumes beside them."""
+def _healthy_report(scorer: _Scorer, people: HeldOutPeople, choice: dict) -> dict:
+    """Held-out healthy subjects called tumour by the chosen series rule (each rule's count beside it); other
+    scanners' healthy volumes beside them."""
+    chosen, rules = choice["chosen"], choice["rules"]
     items = scorer.volume_items(people.ixi["testing"])
-    scores = scorer.series([it["group"] for it in items], scorer.probabilities(items, people.volume_transform)) if items else {}
-    called = sum(s >= threshold for s in scores.values())
-    healthy = {"n_subjects": len(scores), "called_tumour": called, "series_scores": scores,
-               "called_tumour_rate": called / len(scores) if scores else None}
+    groups = [it["group"] for it in items]
+    scores = scorer.series(groups, scorer.outputs(items, people.volume_transform)) if items else {}
+    called = {rule: sum(s >= rules[rule]["threshold"] for s in by_group.values()) for rule, by_group in scores.items()}
+    n = len(scores.get(chosen, {}))
+    healthy = {"n_subjects": n, "called_tumour": called.get(chosen, 0), "series_scores": scores.get(chosen, {}),
+               "called_tumour_rate": called.get(chosen, 0) / n if n else None, "called_tumour_by_rule": called}
     for v in people.other_healthy:
         items = scorer.volume_items([v], people.other_healthy_root)
-        score = scorer.series([v.group] * len(items), scorer.probabilities(items, people.volume_transform))[v.group]
+        score = scorer.series([v.group] * len(items), scorer.outputs(items, people.volume_transform))[chosen][v.group]
         healthy.setdefault("other_scanners", {})[v.group] = {"what": v.description, "series_score": score,
-                                                             "called_tumour": score >= threshold}
+                                                             "called_tumour": score >= rules[chosen]["threshold"]}
     return healthy
 
 
@@ -347,17 +334,17 @@ def external_validation(
     """
     settings = settings or ExternalSettings()
     scorer = _Scorer(network, class_names, settings)
-    threshold, n_pos, n_neg = _series_threshold(scorer, people.lgg["validation"], people.lgg_transform,
-                                                scorer.volume_items(people.ixi["validation"]), people.volume_transform)
+    choice = _series_choice(scorer, people)
     test_items = list(people.lgg["testing"])
-    sequences = _lgg_reports(scorer, test_items, people.lgg_transform, threshold)
-    healthy = _healthy_report(scorer, people, threshold)
+    sequences = _lgg_reports(scorer, test_items, people.lgg_transform, choice)
+    healthy = _healthy_report(scorer, people, choice)
     if settings.saliency or settings.overlay_dir is not None:
         _pointing_game(scorer, sequences, test_items, people.lgg_transform)
     result = {
         **dict(extra or {}),
-        "series_rule": {"method": "top_k_mean", "top_k": settings.top_k, "threshold": threshold,
-                        "chosen_on": f"{n_pos} tumour / {n_neg} tumour-free validation series"},
+        "series_rule": {"method": choice["chosen"], "top_k": settings.top_k,
+                        "threshold": choice["rules"][choice["chosen"]]["threshold"], "chosen_on": choice["chosen_on"],
+                        "why": choice["why"], "rules": choice["rules"], "geometry": vars(settings.geometry)},
         "lgg_test_patients": sorted({it["group"] for it in test_items}),
         "ixi_test_subjects": sorted(healthy["series_scores"]),
         "sequences": sequences,

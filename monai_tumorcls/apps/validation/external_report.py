@@ -13,14 +13,34 @@ def _f(v, nd: int = 3) -> str:
     return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{nd}f}"
 
 
+def _rule_text(rule: Mapping) -> str:
+    if rule.get("method", "top_k_mean") == "lesion_volume":
+        return "nominal lesion volume (ml) of the lesion map"
+    return f"mean of the top {rule['top_k']} slice tumour probabilities"
+
+
+def _lesion_lines(sequences: Mapping) -> list[str]:
+    """The lesion map on held-out tumour slices (networks with a lesion head only)."""
+    rows = [f"| {seq} | {r['segmentation_n']} | {_f(r['dice_mean'])} ({_f(r['dice_median'])}) "
+            f"| {_f(r['hd95_median_px'], 1)} | {_f(r['lesion_map_empty'])} | {_f(r['pointing_game_lesion_map'])} |"
+            for seq, r in sequences.items() if r.get("segmentation_n")]
+    if not rows:
+        return []
+    return ["", "Lesion map on held-out tumour slices (threshold 0.5; Dice: an empty map counts 0; HD95 over non-empty "
+            "maps, pixels of the input):", "",
+            "| sequence | tumour slices | Dice mean (median) | HD95 median (px) | empty maps "
+            "| pointing game (lesion map) |",
+            "|---|---|---|---|---|---|", *rows]
+
+
 def external_markdown(result: Mapping) -> str:
     """Markdown tables of :func:`external_validation`'s report."""
     rule = result["series_rule"]
     lines = [
         "# Held-out patients: LGG (tumour and tumour-free slices of the same scans) and healthy IXI volumes",
         "",
-        f"Series rule: mean of the top {rule['top_k']} slice tumour probabilities >= {rule['threshold']:.3f} "
-        f"(threshold chosen on {rule['chosen_on']}).",
+        f"Series rule: {_rule_text(rule)} >= {rule['threshold']:.3f} (rule and threshold chosen on "
+        f"{rule['chosen_on']}{'; ' + rule['why'] if rule.get('why') else ''}).",
         "",
         "| sequence | slices (tumour) | patients | slice AUC | position-only AUC | position-matched AUC | sensitivity "
         "| specificity "
@@ -38,6 +58,7 @@ def external_markdown(result: Mapping) -> str:
             f"| {pc['with_tumour']} with tumour, {pc['without_tumour']} without | {_f(r.get('pointing_game'))} "
             f"| {_f(r.get('pointing_game_brightest_region'))} |"
         )
+    lines += _lesion_lines(result["sequences"])
     h = result["healthy_volumes"]
     lines += ["", f"Healthy IXI volumes called tumour: {h['called_tumour']}/{h['n_subjects']}"
               f" (series scores {', '.join(f'{k} {v:.3f}' for k, v in h['series_scores'].items())})."]

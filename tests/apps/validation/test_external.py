@@ -54,53 +54,92 @@ def test_threshold_separates_validation_series_and_prefers_specificity():
     assert choose_threshold([], [0.3]) == 0.5
 
 
-def _write_lgg(root, patient, tumour_slices, n=8):
+def _write_lgg(root, patient, tumour_slices, n=8, lesion_only=False):
+    """Slices of one patient: tumour slices bright (only inside the mask with ``lesion_only``), the others dark."""
     import tifffile
 
     folder = root / patient
     folder.mkdir(parents=True)
     for k in range(1, n + 1):
-        value = 200 if k in tumour_slices else 50
-        tifffile.imwrite(folder / f"{patient}_{k}.tif", np.full((16, 16, 3), value, np.uint8))
         mask = np.zeros((16, 16), np.uint8)
         if k in tumour_slices:
             mask[4:14, 4:14] = 255
+        image = np.full((16, 16, 3), 200 if k in tumour_slices and not lesion_only else 50, np.uint8)
+        image[mask > 0] = 200
+        tifffile.imwrite(folder / f"{patient}_{k}.tif", image)
         tifffile.imwrite(folder / f"{patient}_{k}_mask.tif", mask)
+
+
+def _lgg_people(root, tumours, lesion_only=False):
+    from monai.data import PILReader
+    from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, ScaleIntensityRanged
+
+    from monai_tumorcls.apps.validation import HeldOutPeople
+    from monai_tumorcls.data.datasets import lgg_slice_items, scan_lgg_folder
+    from monai_tumorcls.transforms import SelectChanneld
+
+    for i, tumour in enumerate(tumours):
+        _write_lgg(root / "lgg", f"TCGA_CS_{4940 + i}_20000101", tumour, lesion_only=lesion_only)
+    items = lgg_slice_items(scan_lgg_folder(root / "lgg"), sequences=["flair"], min_area=10, margin=1)
+    lgg = {"validation": [it for it in items if it["group"] < "TCGA_CS_4943"],
+           "testing": [it for it in items if it["group"] >= "TCGA_CS_4943"]}
+    tf = Compose([LoadImaged("image", reader=PILReader(reverse_indexing=False), image_only=True),
+                  EnsureChannelFirstd("image"), SelectChanneld("image"),
+                  ScaleIntensityRanged("image", 0, 255, 0, 1)])
+    return HeldOutPeople(lgg, {"validation": [], "testing": []}, tf, tf)
 
 
 def test_external_validation_end_to_end_on_synthetic_patients(tmp_path):
     import torch
-    from monai.data import PILReader
-    from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, ScaleIntensityRanged
 
-    from monai_tumorcls.apps.validation import HeldOutPeople, external_validation
-    from monai_tumorcls.data.datasets import lgg_slice_items, scan_lgg_folder
-    from monai_tumorcls.transforms import SelectChanneld
+    from monai_tumorcls.apps.validation import external_validation
 
-    for i, tumour in enumerate([{3, 4}, {5, 6}, {2, 3}, {6, 7}]):
-        _write_lgg(tmp_path / "lgg", f"TCGA_CS_{4940 + i}_20000101", tumour)
-    items = lgg_slice_items(scan_lgg_folder(tmp_path / "lgg"), sequences=["flair"], min_area=10, margin=1)
-    lgg = {"validation": [it for it in items if it["group"] < "TCGA_CS_4942"],
-           "testing": [it for it in items if it["group"] >= "TCGA_CS_4942"]}
+    people = _lgg_people(tmp_path, [{3, 4}, {5, 6}, set(), {2, 3}, {6, 7}])  # validation: 2 tumour, 1 tumour-free
 
     class Bright(torch.nn.Module):  # "tumour" logit follows the image's brightness: it sees the lesion
         def forward(self, x):
             m = x.mean(dim=(1, 2, 3))
             return torch.stack([torch.zeros_like(m), 20 * (m - 0.5)], dim=1)
 
-    tf = Compose([LoadImaged("image", reader=PILReader(reverse_indexing=False), image_only=True),
-                  EnsureChannelFirstd("image"), SelectChanneld("image"),
-                  ScaleIntensityRanged("image", 0, 255, 0, 1)])
-    people = HeldOutPeople(lgg, {"validation": [], "testing": []}, tf, tf)
     result = external_validation(Bright(), people, ["notumor", "tumor"], tmp_path / "out")
     flair = result["sequences"]["flair"]
     assert flair["slice_auc"] == 1.0 and flair["within_scan_auc_median"] == 1.0 and flair["sensitivity"] == 1.0
     assert flair["n_patients"] == 2 and flair["n_tumour_slices"] == 4
-    assert flair["patients_called_tumour"]["with_tumour"] == "2/2"
-    assert result["series_rule"]["chosen_on"] == "2 tumour / 0 tumour-free validation series"
+    assert flair["patients_called_tumour"]["with_tumour"] == "2/2" and "dice_mean" not in flair
+    assert list(flair["patients_called_tumour_by_rule"]) == ["top_k_mean"]  # no lesion head: one rule
+    assert result["series_rule"]["chosen_on"] == "2 tumour / 1 tumour-free validation series"
+    assert result["series_rule"]["method"] == "top_k_mean"
     assert result["healthy_volumes"]["n_subjects"] == 0 and result["lgg_test_patients"] == [
-        "TCGA_CS_4942_20000101", "TCGA_CS_4943_20000101"]
+        "TCGA_CS_4943_20000101", "TCGA_CS_4944_20000101"]
     assert "| flair | 12 (4) | 2 | 1.000 |" in (tmp_path / "out" / "external.md").read_text()
+
+
+def test_a_lesion_network_is_scored_on_its_lesion_map_in_the_same_pass(tmp_path):
+    import torch
+
+    from monai_tumorcls.apps.validation import external_validation
+
+    people = _lgg_people(tmp_path, [{3, 4}, {5, 6}, set(), {2, 3}, {6, 7}], lesion_only=True)
+    passes = []
+
+    class LesionNet(torch.nn.Module):  # the lesion map is the bright region; the class follows its area
+        def forward(self, x):
+            raise AssertionError("a lesion network is scored through forward_lesion only (one pass)")
+
+        def forward_lesion(self, x):
+            passes.append(len(x))
+            area = (x[:, :1] > 0.5).float().mean(dim=(1, 2, 3))
+            return torch.stack([torch.zeros_like(area), 100 * area - 1], dim=1), 20 * (x[:, :1] - 0.5)
+
+    result = external_validation(LesionNet(), people, ["notumor", "tumor"], tmp_path / "out")
+    flair = result["sequences"]["flair"]
+    assert flair["dice_mean"] == pytest.approx(1.0) and flair["hd95_median_px"] == pytest.approx(0.0)
+    assert flair["pointing_game_lesion_map"] == 1.0 and flair["segmentation_n"] == 4
+    assert set(flair["patients_called_tumour_by_rule"]) == {"top_k_mean", "lesion_volume"}
+    assert flair["patients_called_tumour_by_rule"]["lesion_volume"]["with_tumour"] == "2/2"
+    assert set(result["series_rule"]["rules"]) == {"top_k_mean", "lesion_volume"}
+    assert sum(passes) == 20 + 12  # validation (6 + 6 + 8) and held-out slices, each once
+    assert "| flair | 4 | 1.000 (1.000) | 0.0 | 0.000 | 1.000 |" in (tmp_path / "out" / "external.md").read_text()
 
 
 def test_position_matched_auc_removes_the_level_confound():

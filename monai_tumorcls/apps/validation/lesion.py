@@ -1,0 +1,126 @@
+"""Slice outputs in one pass, with the lesion map of a lesion-grounded network (issue 38).
+
+For a network with ``forward_lesion`` (:class:`~monai_tumorcls.networks.LesionClassifier`) one forward pass per
+batch gives everything :func:`~monai_tumorcls.apps.validation.external_validation` needs of a slice: the class
+probabilities, the lesion area (pixels of the sigmoid map >= 0.5, for the lesion-volume series rule) and, on a
+tumour slice with a manual mask, the lesion map against the mask: MONAI ``DiceMetric`` and
+``HausdorffDistanceMetric(percentile=95)`` (pixels of the input), and the pointing game of the map's peak (mask
+grown by 4 px, as Grad-CAM's). Any other network gives the probabilities alone (``lesion_area`` ``None``).
+
+The lesion-volume series rule sums a series' lesion areas into millilitres with a :class:`NominalGeometry`: the LGG
+TIFF slices carry no spacing, so the millilitres are nominal (the same field of view and slice spacing for every
+series); the threshold is chosen on validation people in the same units, so it is consistent, not calibrated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from monai.data import DataLoader, Dataset
+from monai.metrics import DiceMetric, HausdorffDistanceMetric
+
+from monai_tumorcls.visualize.saliency import pointing_hits, saliency_peaks
+
+__all__ = ["NominalGeometry", "SliceOutputs", "has_lesion_head", "read_lesion_mask", "predict_outputs",
+           "segmentation_summary", "lesion_volume_scores"]
+
+
+@dataclass(frozen=True)
+class NominalGeometry:
+    """Nominal size of a slice, for lesion volumes in ml (the LGG TIFFs store none: 256 px over about 24 cm)."""
+
+    field_of_view_mm: float = 240.0
+    slice_spacing_mm: float = 3.0
+
+
+@dataclass
+class SliceOutputs:
+    """What one pass gives per item: ``probabilities`` ``(N, C)``; ``lesion_area`` ``(N,)`` fraction of the input
+    that the lesion map covers (``None`` without a lesion head); ``segmentation``: per tumour item with a mask (by
+    index) its ``dice``, ``hd95`` (pixels of the input; NaN for an empty map) and ``hit`` (lesion-map peak)."""
+
+    probabilities: np.ndarray
+    lesion_area: np.ndarray | None = None
+    segmentation: dict[int, dict] = field(default_factory=dict)
+
+    def subset(self, indices: Sequence[int]) -> SliceOutputs:
+        """The outputs of items ``indices`` (segmentation re-indexed to their new places)."""
+        idx = list(indices)
+        return SliceOutputs(self.probabilities[idx], None if self.lesion_area is None else self.lesion_area[idx],
+                            {new: self.segmentation[old] for new, old in enumerate(idx) if old in self.segmentation})
+
+
+def has_lesion_head(network: torch.nn.Module) -> bool:
+    return callable(getattr(getattr(network, "module", network), "forward_lesion", None))
+
+
+def read_lesion_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
+    """The manual mask (TIFF) at ``path`` resized to ``shape`` (nearest: stays binary)."""
+    import tifffile
+    from skimage.transform import resize
+
+    return resize(tifffile.imread(path) > 0, shape, order=0, preserve_range=True, anti_aliasing=False)
+
+
+def _segmentation(lesion: torch.Tensor, masks: np.ndarray) -> list[dict]:
+    """Dice, HD95 and pointing hit of ``lesion`` ``(B, 1, H, W)`` probabilities against ``masks`` ``(B, H, W)``."""
+    pred = (lesion >= 0.5).float()
+    truth = torch.as_tensor(masks[:, None] > 0, dtype=torch.float32)
+    dice = DiceMetric(include_background=True, reduction="none", ignore_empty=False)(pred, truth)[:, 0]
+    hd95 = HausdorffDistanceMetric(include_background=True, percentile=95, reduction="none")(pred, truth)[:, 0]
+    hits = pointing_hits(saliency_peaks(lesion[:, 0].numpy()), masks)
+    empty = pred.flatten(1).sum(1) == 0  # no lesion called: Dice 0, no distance to speak of
+    return [{"dice": float(d), "hd95": float("nan") if e or not torch.isfinite(h) else float(h), "hit": bool(t)}
+            for d, h, t, e in zip(dice, hd95, hits, empty)]
+
+
+def predict_outputs(network: torch.nn.Module, items: Sequence[dict], transform: Callable, batch_size: int = 64,
+                    device: torch.device | str = "cpu") -> SliceOutputs:
+    """:class:`SliceOutputs` of ``items`` after ``transform`` in one pass (eval mode, no gradients)."""
+    network.eval()
+    lesion_head = has_lesion_head(network)
+    probs, areas, segmentation = [], [], {}
+    with torch.no_grad():
+        for b, batch in enumerate(DataLoader(Dataset(list(items), transform), batch_size=batch_size, num_workers=0)):
+            start = b * batch_size
+            chunk = items[start : start + batch_size]
+            images = batch["image"].to(device)
+            if not lesion_head:
+                probs.append(torch.softmax(network(images).float(), dim=1).cpu())
+                continue
+            logits, lesion_logits = getattr(network, "module", network).forward_lesion(images)
+            probs.append(torch.softmax(logits.float(), dim=1).cpu())
+            lesion = torch.sigmoid(lesion_logits.float()).cpu()
+            areas.append((lesion >= 0.5).flatten(1).float().mean(1))
+            tumour = [i for i, it in enumerate(chunk) if it.get("label") == 1 and it.get("mask")]
+            if tumour:
+                masks = np.stack([read_lesion_mask(chunk[i]["mask"], tuple(lesion.shape[2:])) for i in tumour])
+                for i, scores in zip(tumour, _segmentation(lesion[tumour], masks)):
+                    segmentation[start + i] = scores
+    probabilities = torch.cat(probs).numpy() if probs else np.zeros((0, 0))
+    return SliceOutputs(probabilities, torch.cat(areas).numpy() if areas else None, segmentation)
+
+
+def segmentation_summary(segmentation: Mapping[int, dict], indices: Sequence[int]) -> dict:
+    """Dice (mean; an empty map counts 0), HD95 (median over non-empty maps) and the lesion-map pointing game over
+    the tumour items ``indices`` that have a mask."""
+    rows = [segmentation[i] for i in indices if i in segmentation]
+    if not rows:
+        return {}
+    hd95 = [r["hd95"] for r in rows if np.isfinite(r["hd95"])]
+    return {"dice_mean": float(np.mean([r["dice"] for r in rows])),
+            "dice_median": float(np.median([r["dice"] for r in rows])),
+            "hd95_median_px": float(np.median(hd95)) if hd95 else None,
+            "lesion_map_empty": float(np.mean([not np.isfinite(r["hd95"]) for r in rows])),
+            "pointing_game_lesion_map": float(np.mean([r["hit"] for r in rows])), "segmentation_n": len(rows)}
+
+
+def lesion_volume_scores(groups: Sequence[str], lesion_area: np.ndarray,
+                         geometry: NominalGeometry = NominalGeometry()) -> dict[str, float]:
+    """Nominal lesion volume (ml) of each group: the sum of its slices' lesion areas x field of view x spacing."""
+    groups = np.asarray(groups)
+    slice_ml = np.asarray(lesion_area, dtype=float) * geometry.field_of_view_mm**2 * geometry.slice_spacing_mm / 1000
+    return {str(g): float(slice_ml[groups == g].sum()) for g in dict.fromkeys(groups.tolist())}

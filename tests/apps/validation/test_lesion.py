@@ -1,0 +1,52 @@
+"""The lesion map on held-out slices (Dice, HD95, pointing game, from the same pass as the probabilities) and the
+two series rules (top-k mean vs nominal lesion volume) chosen on validation people."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from monai_tumorcls.apps.validation import NominalGeometry, choose_series_rule, lesion_volume_scores
+from monai_tumorcls.apps.validation.lesion import SliceOutputs, _segmentation, segmentation_summary
+
+
+def _square(top: int, left: int, size: int = 4, shape=(16, 16)) -> np.ndarray:
+    mask = np.zeros(shape, np.float32)
+    mask[top : top + size, left : left + size] = 1
+    return mask
+
+
+def test_segmentation_wires_dice_hd95_and_the_peak():
+    truth = np.stack([_square(4, 4), _square(4, 4), _square(4, 4)])
+    lesion = torch.as_tensor(np.stack([_square(4, 4), _square(4, 6), np.zeros((16, 16))]) * 0.9)[:, None]
+    lesion[1, 0, 5, 7] = 0.95  # the shifted map's peak lies on the lesion
+    exact, shifted, empty = _segmentation(lesion, truth)
+    assert exact == {"dice": pytest.approx(1.0), "hd95": pytest.approx(0.0), "hit": True}
+    assert shifted["dice"] == pytest.approx(0.5) and shifted["hd95"] == pytest.approx(2.0) and shifted["hit"]
+    assert empty["dice"] == 0.0 and np.isnan(empty["hd95"])  # no lesion called: Dice 0, no distance
+    summary = segmentation_summary({0: exact, 1: shifted, 7: empty}, [0, 1, 7, 9])  # 9: no mask, left out
+    assert summary["dice_mean"] == pytest.approx(0.5) and summary["hd95_median_px"] == pytest.approx(1.0)
+    assert summary["lesion_map_empty"] == pytest.approx(1 / 3) and summary["segmentation_n"] == 3
+
+
+def test_lesion_volume_in_nominal_ml_and_subsets():
+    outputs = SliceOutputs(np.zeros((4, 2)), np.array([0.1, 0.2, 0.0, 0.05]), {1: {"dice": 1.0}})
+    geometry = NominalGeometry(field_of_view_mm=100.0, slice_spacing_mm=2.0)  # a slice is 20 ml in all
+    assert lesion_volume_scores(["a", "a", "b", "b"], outputs.lesion_area, geometry) == pytest.approx(
+        {"a": 6.0, "b": 1.0})
+    part = outputs.subset([3, 1])
+    assert part.lesion_area.tolist() == [0.05, 0.2] and part.segmentation == {1: {"dice": 1.0}}
+
+
+def test_the_rule_that_separates_validation_people_is_chosen():
+    positive = {"top_k_mean": [0.9, 0.4, 0.8], "lesion_volume": [12.0, 9.0, 20.0]}
+    negative = {"top_k_mean": [0.5, 0.95], "lesion_volume": [0.0, 1.5]}
+    choice = choose_series_rule(positive, negative)
+    assert choice["chosen"] == "lesion_volume" and choice["rules"]["lesion_volume"]["validation_j"] == 1.0
+    assert 1.5 < choice["rules"]["lesion_volume"]["threshold"] < 9.0
+    assert choice["why"].startswith("lesion_volume: validation J 1.000, series AUC 1.000; top_k_mean: J")
+    tie = choose_series_rule({"top_k_mean": [0.9], "lesion_volume": [5.0]}, {"top_k_mean": [0.1], "lesion_volume": [0.0]})
+    assert tie["chosen"] == "top_k_mean"  # equally good: bundle inference's rule
+    alone = choose_series_rule({"top_k_mean": [0.9]}, {"top_k_mean": [0.1]})
+    assert list(alone["rules"]) == ["top_k_mean"] and alone["chosen"] == "top_k_mean"
