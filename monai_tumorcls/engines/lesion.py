@@ -1,8 +1,9 @@
 """MONAI ``SupervisedTrainer`` wiring of the lesion-grounded classifier (bundle ``resnet18_lesion``).
 
 The trainer's own iteration runs unchanged (AMP, gradient accumulation, iteration events):
-:class:`LesionPrepareBatch` hands it the image, a dict of targets (label, mask, mask-known flag) and
-``with_lesion=True`` for the network, so the inferer returns ``(class logits, lesion logits)`` and the loss
+:class:`LesionPrepareBatch` hands it the image and a dict of targets (label, mask, mask-known flag),
+:class:`LesionInferer` calls the network's ``forward_lesion``, so the trainer's output is ``(class logits, lesion
+logits)`` and the loss
 (:class:`~monai_tumorcls.losses.LesionClassificationLoss`) sees both; :class:`LesionOutputHandler` then leaves the
 class logits and the label in ``engine.state.output``, so postprocessing, metrics and handlers are the classifier's.
 """
@@ -14,17 +15,18 @@ from typing import Any
 
 import torch
 from monai.engines import IterationEvents, PrepareBatch, SupervisedTrainer
+from monai.inferers import Inferer
 from monai.utils import CommonKeys
 
-__all__ = ["LESION_TARGET_KEYS", "LesionPrepareBatch", "LesionOutputHandler"]
+__all__ = ["LESION_TARGET_KEYS", "LesionPrepareBatch", "LesionInferer", "LesionOutputHandler"]
 
 #: batch keys handed to the loss as targets.
 LESION_TARGET_KEYS = (CommonKeys.LABEL, "mask", "mask_known")
 
 
 class LesionPrepareBatch(PrepareBatch):
-    """``(image, {label, mask, mask_known}, (), {"with_lesion": True})`` on ``device``: the four-part batch of
-    MONAI's ``prepare_batch`` contract, whose kwargs the inferer passes to the network."""
+    """``(image, {label, mask, mask_known})`` on ``device``: MONAI's ``prepare_batch`` contract, with every target
+    the loss needs in the second place."""
 
     def __call__(
         self,
@@ -32,12 +34,22 @@ class LesionPrepareBatch(PrepareBatch):
         device: str | torch.device | None = None,
         non_blocking: bool = False,
         **kwargs: Any,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple, dict]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         def to_device(key: str) -> torch.Tensor:
             return torch.as_tensor(batchdata[key]).to(device=device, non_blocking=non_blocking, **kwargs)
 
         targets = {key: to_device(key) for key in LESION_TARGET_KEYS}
-        return to_device(CommonKeys.IMAGE), targets, (), {"with_lesion": True}
+        return to_device(CommonKeys.IMAGE), targets
+
+
+class LesionInferer(Inferer):
+    """The trainer's inferer for a network with a lesion head: ``network.forward_lesion(inputs)`` =
+    ``(class logits, lesion logits)`` (the network's ``forward`` stays a plain classifier's, for every other
+    engine, export and saliency path)."""
+
+    def __call__(self, inputs: torch.Tensor, network: torch.nn.Module, *args: Any, **kwargs: Any):
+        # DistributedDataParallel wraps the network: its own module holds forward_lesion
+        return getattr(network, "module", network).forward_lesion(inputs, *args, **kwargs)
 
 
 class LesionOutputHandler:

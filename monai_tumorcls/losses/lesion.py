@@ -31,7 +31,7 @@ class LesionClassificationLoss(nn.Module):
             positives to the denominator instead of a per-slice Dice of 0/0.
 
     Inputs:
-        pred: ``(class logits (B, C), lesion logits (B, 1, H, W))``, as ``LesionClassifier(x, with_lesion=True)``.
+        pred: ``(class logits (B, C), lesion logits (B, 1, H, W))``, as ``LesionClassifier.forward_lesion(x)``.
         targets: ``{"label": (B,), "mask": (B, 1, H, W) in [0, 1], "mask_known": (B,)}``
             (:class:`~monai_tumorcls.engines.LesionPrepareBatch`).
     """

@@ -56,7 +56,7 @@ def test_training_writes_a_lesion_classifier(trained):
     assert meta["options"]["decoder_channels"] == DECODER
     net = LesionClassifier(decoder_channels=DECODER)
     load_checkpoint(root / "models" / "model.pt", net)  # decoder weights included, strict
-    logits, lesion = net.eval()(torch.zeros(1, 3, 64, 64), with_lesion=True)
+    logits, lesion = net.eval().forward_lesion(torch.zeros(1, 3, 64, 64))
     assert logits.shape == (1, 2) and lesion.shape == (1, 1, 64, 64)
 
 

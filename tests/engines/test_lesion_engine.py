@@ -8,7 +8,7 @@ from ignite.metrics import Accuracy
 from monai.engines import SupervisedTrainer
 from monai.transforms import Activationsd, Compose
 
-from monai_tumorcls.engines import LesionOutputHandler, LesionPrepareBatch
+from monai_tumorcls.engines import LesionInferer, LesionOutputHandler, LesionPrepareBatch
 from monai_tumorcls.handlers import stack_pred_label
 from monai_tumorcls.losses import LesionClassificationLoss
 from monai_tumorcls.networks import LesionClassifier
@@ -26,10 +26,13 @@ def _batches(n: int = 3, size: int = 32):
     return out
 
 
-def test_prepare_batch_hands_targets_and_the_lesion_flag():
-    image, targets, args, kwargs = LesionPrepareBatch()(_batches(1)[0], torch.device("cpu"))
+def test_prepare_batch_hands_the_targets_and_the_inferer_the_lesion_output():
+    image, targets = LesionPrepareBatch()(_batches(1)[0], torch.device("cpu"))
     assert image.shape == (4, 3, 32, 32) and set(targets) == {"label", "mask", "mask_known"}
-    assert args == () and kwargs == {"with_lesion": True}
+    net = LesionClassifier().eval()
+    logits, lesion = LesionInferer()(image, net)
+    assert logits.shape == (4, 2) and lesion.shape == (4, 1, 32, 32)
+    torch.testing.assert_close(logits, net(image))  # plain forward: the same class logits, no decoder
 
 
 def test_supervised_trainer_trains_the_decoder_and_reports_class_outputs():
@@ -40,7 +43,7 @@ def test_supervised_trainer_trains_the_decoder_and_reports_class_outputs():
     trainer = SupervisedTrainer(
         device=torch.device("cpu"), max_epochs=1, train_data_loader=_batches(), network=net,
         optimizer=torch.optim.Adam(net.parameters(), 1e-3), loss_function=LesionClassificationLoss(),
-        prepare_batch=LesionPrepareBatch(), postprocessing=Compose([Activationsd(keys="pred", softmax=True)]),
+        prepare_batch=LesionPrepareBatch(), inferer=LesionInferer(), postprocessing=Compose([Activationsd(keys="pred", softmax=True)]),
         key_train_metric={"train_acc": Accuracy(output_transform=stack_pred_label)},
         train_handlers=[LesionOutputHandler()],
     )

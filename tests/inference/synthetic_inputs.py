@@ -411,12 +411,11 @@ def lesion_network(level: float = 0.5):
             super().__init__()
             self.classifier = marker_network()
 
-        def forward(self, x, with_lesion: bool = False):
-            logits = self.classifier(x)
-            return (logits, 400.0 * (x[:, :1] - level)) if with_lesion else logits
+        def forward(self, x):
+            return self.classifier(x)
 
         def forward_lesion(self, x):
-            return self.forward(x, with_lesion=True)
+            return self.classifier(x), 400.0 * (x[:, :1] - level)
 
     return LesionMarkerNetwork().eval()
 

@@ -17,7 +17,7 @@ def test_shapes_and_plain_forward_is_the_classifier(backbone, size):
     net = LesionClassifier(backbone, num_classes=3).eval()
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():
-        logits, lesion = net(x, with_lesion=True)
+        logits, lesion = net.forward_lesion(x)
         plain = net(x)
     assert logits.shape == (2, 3) and lesion.shape == (2, 1, size, size)
     assert torch.equal(plain, logits)
@@ -34,10 +34,10 @@ def test_lesion_logits_depend_on_the_decoder_plain_forward_does_not():
     net = LesionClassifier().eval()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
-        before_logits, before_lesion = net(x, with_lesion=True)
+        before_logits, before_lesion = net.forward_lesion(x)
         for p in net.decoder.parameters():
             p.add_(0.5)
-        after_logits, after_lesion = net(x, with_lesion=True)
+        after_logits, after_lesion = net.forward_lesion(x)
     assert torch.equal(before_logits, after_logits)
     assert not torch.allclose(before_lesion, after_lesion)
 

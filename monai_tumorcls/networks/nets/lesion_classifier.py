@@ -62,9 +62,11 @@ class LesionDecoder(nn.Module):
         self.levels = nn.ModuleList(levels)
         self.out = Convolution(2, in_channels, 1, kernel_size=1, conv_only=True)
 
-    def forward(self, skips: Sequence[torch.Tensor]) -> torch.Tensor:
+    def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
+        # indexing, not zip/reversed: TorchScript compiles every submodule of an exported classifier
         x = skips[-1]
-        for level, skip in zip(self.levels, reversed(skips[:-1])):
+        for i, level in enumerate(self.levels):
+            skip = skips[-2 - i]
             x = F.interpolate(x, size=skip.shape[2:], mode="bilinear", align_corners=False)
             x = level(torch.cat([skip, x], dim=1))
         return self.out(x)
@@ -82,8 +84,8 @@ class LesionClassifier(ResNetClassifier):
 
     Shapes:
         ``forward(x)``: ``(B, C, H, W) -> (B, num_classes)`` logits, the classifier alone (the decoder is not run);
-        ``forward(x, with_lesion=True)`` (or :meth:`forward_lesion`): ``(logits, lesion_logits)``, lesion logits
-        ``(B, 1, H, W)`` at the input's size (sigmoid = lesion probability).
+        :meth:`forward_lesion`: ``(logits, lesion_logits)``, lesion logits ``(B, 1, H, W)`` at the input's size
+        (sigmoid = lesion probability).
     """
 
     def __init__(
@@ -109,14 +111,12 @@ class LesionClassifier(ResNetClassifier):
             skips.append(x)
         return skips
 
-    def forward(self, x: torch.Tensor, with_lesion: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Class logits ``(B, num_classes)``; with ``with_lesion``, ``(class logits, lesion logits (B, 1, H, W))``."""
-        if not with_lesion:
-            return super().forward(x)
+    # ``forward`` is ResNetClassifier's: class logits only, the decoder not run, so TorchScript, ONNX, Grad-CAM and
+    # every classifier path see a plain classifier
+
+    def forward_lesion(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(class logits (B, num_classes), lesion logits (B, 1, H, W))``: the training output (through
+        :class:`~monai_tumorcls.engines.LesionInferer`), and the lesion map at inference."""
         skips = self._skips(x)
         lesion = F.interpolate(self.decoder(skips), size=x.shape[2:], mode="bilinear", align_corners=False)
         return self.head(skips[-1]), lesion
-
-    def forward_lesion(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(class logits, lesion logits)``: the training output, and the lesion map at inference."""
-        return self.forward(x, with_lesion=True)
