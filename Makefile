@@ -26,4 +26,4 @@ evaluate: setup
 main: train evaluate
 
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25 tests
