@@ -1,5 +1,5 @@
 """Held-out-patient validation over patient folds: Kaggle-only, multi-source and lesion-grounded models side by side,
-next to the position-only prior and the brightest-region pointer (issue 38).
+next to the position-only prior and the brightest-region pointer.
 
 Runs the user's own bundle commands from the project root:
 

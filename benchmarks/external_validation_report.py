@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-#: the goals of issue 38: (label, metric, sequence or None, comparison, target)
+#: the goals of the lesion-grounded model: (label, metric, sequence or None, comparison, target)
 GOALS = (
     ("slice AUC, FLAIR", "slice_auc", "flair", ">=", 0.95),
     ("slice AUC, post-contrast T1", "slice_auc", "post_contrast_t1", ">=", 0.92),
@@ -200,7 +200,7 @@ def _met(value: float | None, op: str, target: float) -> str:
 
 
 def _goal_lines(models: dict) -> list[str]:
-    lines = ["## Goals of issue 38", "",
+    lines = ["## Goals", "",
              "Each goal on the 5-fold mean and on the worst fold; `-` where the model was not measured on it.", "",
              *_table_start(["goal", "target", *(f"{name}: mean ± sd (worst fold)" for name in models),
                             *(f"{name}: mean / worst" for name in models)])]

@@ -1,4 +1,4 @@
-"""The validation record of a checkpoint: what the model was measured on, on people it never saw (issue 38).
+"""The validation record of a checkpoint: what the model was measured on, on people it never saw.
 
 ``metadata["validation"]`` (schema: :func:`~monai_tumorcls.checkpoint.schema.check_validation_record`)::
 

@@ -1,6 +1,6 @@
 """Level-balanced sampling: tumour and tumour-free slices drawn matched in relative level, so level is no cue.
 
-Why (issue 38): in a scan, tumours sit mid-brain and the tumour-free slices of the same patients lie mostly at the
+Why: in a scan, tumours sit mid-brain and the tumour-free slices of the same patients lie mostly at the
 top and bottom of the stack, so "where in the head" predicts the label; a position-only prior ranks held-out LGG
 slices almost as well as the classifier. Drawing, in every level bin, as many tumour-free as tumour slices takes
 that away: within a bin only the image content separates the classes. Bins without tumour slices (top and bottom of
@@ -94,7 +94,7 @@ def level_balanced_weights(
         shares: source name -> share of the draws; sources missing here or at 0 are never drawn.
         n_bins: level bins.
         free_only_budget: draws of a tumour-free-only bin, as a multiple of the mean tumour-free half of a matched
-            bin (0: never drawn, as before issue 38's sampler fix).
+            bin (0: never drawn).
     """
     if len(items) != len(sources):
         raise ValueError(f"{len(items)} items but {len(sources)} source names")

@@ -1,4 +1,4 @@
-"""Slice outputs in one pass, with the lesion map of a lesion-grounded network (issue 38).
+"""Slice outputs in one pass, with the lesion map of a lesion-grounded network.
 
 For a network with ``forward_lesion`` (:class:`~monai_tumorcls.networks.LesionClassifier`) one forward pass per
 batch gives everything :func:`~monai_tumorcls.apps.validation.external_validation` needs of a slice: the class

@@ -1,7 +1,7 @@
 """ResNet classifier with a light U-Net-style lesion decoder on its trunk, trained jointly on class and lesion mask.
 
 Why: a classifier trained on slice labels alone can separate tumour from tumour-free slices by anatomical level
-(issue 38: Grad-CAM on the lesion in 2 % of tumour slices); a pixel loss on the same trunk asks its features to
+(the multi-source model's Grad-CAM fell on the lesion in 2 % of held-out tumour slices); a pixel loss on the same trunk asks its features to
 localise the lesion. The decoder is only a training aid and a lesion map: the plain ``forward`` is the classifier's,
 so evaluation, inference, ONNX export and Grad-CAM (``features.layer4``) treat this network like
 :class:`~monai_tumorcls.networks.nets.ResNetClassifier`.
