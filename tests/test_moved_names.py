@@ -89,3 +89,89 @@ def test_either_import_order_works(first):
     code = f"import {first}, monai_tumorcls.inference, monai_tumorcls.apps.validation as v; print(v.external_validation)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# issue 37 item 7: loose keywords grouped into a dataclass keep working for one release with a FutureWarning
+
+
+def test_old_item_keys_of_the_dataset_and_writers():
+    import torch
+
+    from monai_tumorcls.data import FailSafeDataset, ItemKeys
+    from monai_tumorcls.handlers import PredictionWriter, SaliencyWriter
+
+    data = [{"img": "/in/x.jpg"}]
+    with pytest.warns(FutureWarning, match=r"FailSafeDataset\(image_key=..., path_key=...\) is now .*ItemKeys"):
+        old = FailSafeDataset(data, None, (1, 2, 2), image_key="img", path_key="file")
+    keys = ItemKeys(image="img", path="file")
+    assert old.keys == keys and old[0] == FailSafeDataset(data, None, (1, 2, 2), keys=keys)[0]
+    assert old[0]["file"] == "/in/x.jpg" and old[0]["error"] == ""
+    with pytest.warns(FutureWarning, match="PredictionWriter"):
+        writer = PredictionWriter("out", ["a", "b"], pred_key="p", skipped_key="s", logits_key="z")
+    assert writer.keys == ItemKeys(pred="p", skipped="s", logits="z") and writer.raw_outputs.key == "p"
+    with pytest.warns(FutureWarning, match="SaliencyWriter"):
+        saliency = SaliencyWriter(torch.nn.Identity(), "out", image_key="x", error_key="e")
+    assert saliency.keys == ItemKeys(image="x", error="e")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'label_key'"):
+        PredictionWriter("out", ["a", "b"], label_key="y")  # a key it never took
+
+
+def test_old_report_keywords(tmp_path):
+    from monai_tumorcls.data import ItemKeys
+    from monai_tumorcls.handlers import ClassificationReportHandler, ReportSplits
+
+    with pytest.warns(FutureWarning) as record:
+        old = ClassificationReportHandler(tmp_path, ["a", "b"], subsets={"dedup": "dup"}, main_name="testing",
+                                          label_key="y")
+    assert {"ReportSplits", "ItemKeys"} <= {n for w in record for n in ("ReportSplits", "ItemKeys") if n in str(w.message)}
+    new = ClassificationReportHandler(tmp_path, ["a", "b"], splits=ReportSplits("testing", {"dedup": "dup"}),
+                                      keys=ItemKeys(label="y"))
+    item = {"pred": [0.2, 0.8], "y": 1, "dup": True, "image_path": "/x.png"}
+    assert (old.main_name, old.subsets, old.keys) == (new.main_name, new.subsets, new.keys)
+    assert old.row(item) == new.row(item) == {"file": "/x.png", "label": 1, "prob": [0.2, 0.8], "dup": True}
+    with pytest.raises(TypeError, match="unexpected keyword argument 'image_key'"):
+        ClassificationReportHandler(tmp_path, ["a", "b"], image_key="x")
+
+
+def test_old_checkpoint_saver_keywords(tmp_path):
+    import torch
+    from ignite.engine import Engine, Events
+
+    from monai_tumorcls.handlers import AtomicCheckpointSaver, BestCheckpoint
+
+    def run(saver):
+        engine = Engine(lambda e, b: None)
+        scores = iter([0.3, 0.1, 0.2])
+        engine.add_event_handler(Events.EPOCH_COMPLETED, lambda e: e.state.metrics.update(loss=next(scores)))
+        saver.attach(engine)
+        engine.run([0], max_epochs=3)
+        return saver.best, saver.best_epoch
+
+    net = torch.nn.Linear(2, 1)
+    with pytest.warns(FutureWarning, match=r"AtomicCheckpointSaver\(metric_name=..., mode=..., key_metric_filename=...\)"):
+        old = AtomicCheckpointSaver(tmp_path / "old", {"m": net}, metric_name="loss", mode="min",
+                                    key_metric_filename="best.pt")
+    new = AtomicCheckpointSaver(tmp_path / "new", {"m": net}, BestCheckpoint("loss", "min", "best.pt"))
+    assert old.best_checkpoint == new.best_checkpoint and run(old) == run(new) == (0.1, 2)
+    assert (tmp_path / "old" / "best.pt").is_file() and (tmp_path / "new" / "best.pt").is_file()
+    with pytest.raises(ValueError, match="mode must be 'max' or 'min'"), pytest.warns(FutureWarning):
+        AtomicCheckpointSaver(tmp_path, {"m": net}, metric_name="loss", mode="lowest")
+
+
+@pytest.mark.parametrize("cls_name", ["ResNetClassifier", "LesionClassifier"])
+def test_old_head_keywords(cls_name):
+    import torch
+
+    import monai_tumorcls.networks as networks
+
+    cls = getattr(networks, cls_name)
+    with pytest.warns(FutureWarning, match=rf"{cls_name}\(dropout=..., spp_levels=...\) is now .*HeadOptions"):
+        torch.manual_seed(0)
+        old = cls("resnet18", 3, "spp", dropout=0.3, spp_levels=[1, 2])
+    torch.manual_seed(0)
+    new = cls("resnet18", 3, "spp", head_options=networks.HeadOptions(dropout=0.3, spp_levels=[1, 2]))
+    assert repr(old.head) == repr(new.head) and old.head.dropout.p == 0.3
+    assert old.state_dict().keys() == new.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'levels'"):
+        cls(head="spp", levels=[1])

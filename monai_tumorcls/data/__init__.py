@@ -40,6 +40,7 @@ from .datasets import (  # re-exported without a warning: bundle configs name th
     task_class_names,
     thumbnail_rms,
 )
+from .item_keys import ItemKeys
 from .image_checks import MIN_SIDE_PX, FlagUntrustedImaged, FlagUntrustedImageD, FlagUntrustedImageDict, image_warnings
 from .readers import DicomSeriesReader, ImageReadError, NiftiSliceReader, RasterImageReader, SeriesSelection
 from .samplers import level_balanced_sampler, level_balanced_weights, level_bins, relative_levels
@@ -89,6 +90,7 @@ __all__ = [
     "FlagUntrustedImageDict",
     "FlagUntrustedImaged",
     "ImageReadError",
+    "ItemKeys",
     "LabelledVolume",
     "NiftiSliceReader",
     "RasterImageReader",

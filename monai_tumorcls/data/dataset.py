@@ -8,6 +8,8 @@ from typing import Callable, Sequence
 import torch
 from monai.data import Dataset, MetaTensor
 
+from ..utils.deprecation import moved_keywords
+from .item_keys import ItemKeys
 from .readers.errors import ImageReadError
 
 __all__ = ["FailSafeDataset", "DATALIST_NOTES"]
@@ -30,57 +32,49 @@ def _reported_cause(error: BaseException, path: str) -> BaseException:
 #: it is not classified, e.g. an output of this package; a skipped row)
 DATALIST_NOTES = ("problem", "skip")
 _PLAIN = (str, int, float, bool)
+_OLD_KEYWORDS = ItemKeys.old_keywords("image", "error", "path", "warnings", "skipped")
 
 
 class FailSafeDataset(Dataset):
     """A :class:`monai.data.Dataset` that turns a failing item into a placeholder instead of stopping the run.
 
     **Every item has the same keys**, whatever happened to it: the plain (str, int, float, bool) fields of its datalist
-    item, ``image_key`` (a plain tensor; the file is in ``path_key``), ``error_key``, ``warnings_key`` and
-    ``skipped_key``. A batch collates by the keys and types of its first item, so a batch must not depend on which item
+    item, ``keys.image`` (a plain tensor; the file is in ``keys.path``), ``keys.error``, ``keys.warnings`` and
+    ``keys.skipped``. A batch collates by the keys and types of its first item, so a batch must not depend on which item
     comes first (a failed item leading a batch used to drop the others' fields, or stop the whole run on a
     ``KeyError``); other keys a transform adds are left out.
 
-    A successful item gets ``error_key = ""`` and ``warnings_key = ""`` unless the transform set them (e.g.
+    A successful item gets ``keys.error = ""`` and ``keys.warnings = ""`` unless the transform set them (e.g.
     :class:`~monai_tumorcls.data.FlagUntrustedImaged` after loading). When loading or transforming item ``i`` raises,
     or its datalist entry has a ``problem`` (e.g. a FIFO, never opened: :func:`~monai_tumorcls.data.
-    image_folder_datalist`), the item becomes a placeholder ``{image_key: zeros(fallback_shape), error_key: "<file>:
+    image_folder_datalist`), the item becomes a placeholder ``{keys.image: zeros(fallback_shape), keys.error: "<file>:
     <problem>", ...}``, a warning is logged, and the run goes on. An entry with ``skip`` (an output of this package)
-    becomes a placeholder with ``skipped_key = "<file>: <reason>"``. Handlers such as
+    becomes a placeholder with ``keys.skipped = "<file>: <reason>"``. Handlers such as
     :class:`monai_tumorcls.handlers.PredictionWriter` record the error or the skip for that file and ignore the
     network's output on a placeholder.
 
     Args:
-        data: datalist of dicts, each with ``image_key`` holding the file path.
+        data: datalist of dicts, each with ``keys.image`` holding the file path.
         transform: the loading + preprocessing transform.
         fallback_shape: shape of the placeholder image, i.e. the shape the transform produces, e.g. (3, 224, 224).
-        image_key: key of the image path / tensor.
-        error_key: key receiving the error message.
-        path_key: key receiving the original file path (kept for reports).
-        warnings_key: key receiving the image's warnings.
-        skipped_key: key receiving why the file is not classified ("" when it is).
+        keys: the item keys (:class:`~monai_tumorcls.data.ItemKeys`): ``image`` (the image path / tensor), ``error``
+            (receives the error message), ``path`` (receives the original file path, kept for reports), ``warnings``
+            (receives the image's warnings) and ``skipped`` (receives why the file is not classified, "" when it is).
+        old_keywords: ``image_key``, ``error_key``, ``path_key``, ``warnings_key``, ``skipped_key``: deprecated
+            spellings of ``keys`` (a ``FutureWarning``; they go in the next release).
     """
 
-    def __init__(
-        self,
-        data: Sequence[dict],
-        transform: Callable | None,
-        fallback_shape: Sequence[int],
-        image_key: str = "image",
-        error_key: str = "error",
-        path_key: str = "image_path",
-        warnings_key: str = "warnings",
-        skipped_key: str = "skipped",
-    ) -> None:
-        data = [{**d, path_key: str(d[image_key])} for d in data]
+    def __init__(self, data: Sequence[dict], transform: Callable | None, fallback_shape: Sequence[int],
+                 keys: ItemKeys | None = None, **old_keywords: str) -> None:
+        keys = moved_keywords("FailSafeDataset", keys, ItemKeys, old_keywords, _OLD_KEYWORDS, accepted=_OLD_KEYWORDS)
+        data = [{**d, keys.path: str(d[keys.image])} for d in data]
         super().__init__(data=data, transform=transform)
         self.fallback_shape = tuple(int(s) for s in fallback_shape)
-        self.image_key, self.error_key, self.path_key = image_key, error_key, path_key
-        self.warnings_key, self.skipped_key = warnings_key, skipped_key
+        self.keys = keys
 
     def _transform(self, index: int):
         item = self.data[index]
-        path = item[self.path_key]
+        path = item[self.keys.path]
         if item.get("skip"):
             logger.info("%s: %s", path, item["skip"])
             return self._placeholder(item, skipped=f"{path}: {item['skip']}")
@@ -99,13 +93,13 @@ class FailSafeDataset(Dataset):
 
     def _same_keys(self, item: dict, out: dict) -> dict:
         """A transformed item with exactly the keys of a placeholder (see the class doc)."""
-        image = out[self.image_key]
+        image = out[self.keys.image]
         return {
             **{k: out.get(k, v) for k, v in self._plain_fields(item).items()},
-            self.image_key: image.as_tensor() if isinstance(image, MetaTensor) else image,
-            self.error_key: out.get(self.error_key) or "",
-            self.warnings_key: out.get(self.warnings_key) or "",
-            self.skipped_key: "",
+            self.keys.image: image.as_tensor() if isinstance(image, MetaTensor) else image,
+            self.keys.error: out.get(self.keys.error) or "",
+            self.keys.warnings: out.get(self.keys.warnings) or "",
+            self.keys.skipped: "",
         }
 
     def _failed(self, item: dict, error: str) -> dict:
@@ -114,5 +108,5 @@ class FailSafeDataset(Dataset):
         return self._placeholder(item, error=error)
 
     def _placeholder(self, item: dict, error: str = "", skipped: str = "") -> dict:
-        return {**self._plain_fields(item), self.image_key: torch.zeros(self.fallback_shape), self.error_key: error,
-                self.warnings_key: "", self.skipped_key: skipped}
+        return {**self._plain_fields(item), self.keys.image: torch.zeros(self.fallback_shape), self.keys.error: error,
+                self.keys.warnings: "", self.keys.skipped: skipped}

@@ -2,8 +2,8 @@
 
 from monai_tumorcls.utils.deprecation import moved_names
 
-from .checkpoint import AtomicCheckpointSaver, state_dict_of
-from .classification_report import ClassificationReportHandler
+from .checkpoint import AtomicCheckpointSaver, BestCheckpoint, state_dict_of
+from .classification_report import ClassificationReportHandler, ReportSplits
 from .collector import ItemCollector, item_filename
 from .distributed import (
     RANK_ZERO_ONLY_HANDLERS,
@@ -22,6 +22,7 @@ from .utils import stack_pred_label, stack_pred_onehot
 
 __all__ = [
     "AtomicCheckpointSaver",
+    "BestCheckpoint",
     "BroadcastBuffers",
     "RANK_ZERO_ONLY_HANDLERS",
     "ReplicaSyncCheck",
@@ -31,6 +32,7 @@ __all__ = [
     "handlers_for_rank",
     "state_checksum",
     "ClassificationReportHandler",
+    "ReportSplits",
     "ItemCollector",
     "PredictionWriter",
     "SaliencyWriter",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
@@ -13,6 +14,7 @@ from monai.utils import IgniteInfo, min_version, optional_import
 
 from monai_tumorcls.checkpoint import DIGEST_KEY, METADATA_KEY, checkpoint_digest
 from monai_tumorcls.utils.atomic import atomic_torch_save, atomic_write_text
+from monai_tumorcls.utils.deprecation import moved_keywords
 
 from .distributed import dist_rank
 
@@ -22,9 +24,32 @@ if TYPE_CHECKING:
 else:
     Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
 
-__all__ = ["AtomicCheckpointSaver", "state_dict_of"]
+__all__ = ["AtomicCheckpointSaver", "BestCheckpoint", "state_dict_of"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BestCheckpoint:
+    """Which checkpoint an :class:`AtomicCheckpointSaver` keeps as the best one.
+
+    Attributes:
+        metric: key metric in ``engine.state.metrics`` deciding the best checkpoint; ``None`` (default): no best
+            checkpoint.
+        mode: ``"max"`` or ``"min"``: which metric values are better.
+        filename: file name of the best checkpoint.
+    """
+
+    metric: str | None = None
+    mode: str = "max"
+    filename: str = "model.pt"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {self.mode!r}")
+
+
+_OLD_KEYWORDS = {"metric_name": "metric", "mode": "mode", "key_metric_filename": "filename"}
 
 def state_dict_of(obj) -> dict:
     """``state_dict()`` of a module (unwrapping DataParallel/DDP ``.module``), optimizer or scheduler."""
@@ -43,41 +68,32 @@ class AtomicCheckpointSaver:
     Args:
         save_dir: destination folder.
         save_dict: name -> module/optimizer to save.
-        metric_name: key metric in ``engine.state.metrics`` deciding the best checkpoint; ``None`` disables it.
-        key_metric_filename: file name of the best checkpoint.
-        mode: ``"max"`` or ``"min"``: which metric values are better.
+        best: the key metric deciding the best checkpoint, its direction and the file name (:class:`BestCheckpoint`;
+            default: no best checkpoint).
         final_filename: if set, the file written when the attached engine completes.
         trainer: the trainer, to record its epoch in the sidecar (the validation engine's own epoch is always 1).
         save_rank: rank that writes in distributed runs.
         metadata: plain-typed description stored under ``"metadata"`` (what inference needs to rebuild the model,
             :func:`~monai_tumorcls.checkpoint.checkpoint_metadata`).
+        old_keywords: ``metric_name``, ``mode``, ``key_metric_filename``: deprecated spellings of ``best`` (a
+            ``FutureWarning``; they go in the next release).
     """
 
-    def __init__(
-        self,
-        save_dir: str | Path,
-        save_dict: Mapping[str, object],
-        metric_name: str | None = None,
-        key_metric_filename: str = "model.pt",
-        mode: str = "max",
-        final_filename: str | None = None,
-        trainer: Engine | None = None,
-        save_rank: int = 0,
-        metadata: Mapping | None = None,
-    ) -> None:
-        if mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+    def __init__(self, save_dir: str | Path, save_dict: Mapping[str, object], best: BestCheckpoint | None = None,
+                 final_filename: str | None = None, trainer: Engine | None = None, save_rank: int = 0,
+                 metadata: Mapping | None = None, **old_keywords) -> None:
+        best = moved_keywords("AtomicCheckpointSaver", best, BestCheckpoint, old_keywords, _OLD_KEYWORDS,
+                              accepted=_OLD_KEYWORDS)
         self.save_dir = Path(save_dir)
         self.save_dict = dict(save_dict)
-        self.metric_name, self.mode = metric_name, mode
-        self.key_metric_filename, self.final_filename = key_metric_filename, final_filename
+        self.best_checkpoint, self.final_filename = best, final_filename
         self.trainer, self.save_rank = trainer, save_rank
         self.metadata = dict(metadata) if metadata else None
         self.best: float | None = None
         self.best_epoch: int | None = None
 
     def attach(self, engine: Engine) -> None:
-        if self.metric_name:
+        if self.best_checkpoint.metric:
             engine.add_event_handler(Events.EPOCH_COMPLETED, self._on_epoch)
         if self.final_filename:
             engine.add_event_handler(Events.COMPLETED, self._on_complete)
@@ -111,16 +127,17 @@ class AtomicCheckpointSaver:
         return int((self.trainer or engine).state.epoch)
 
     def _on_epoch(self, engine: Engine) -> None:
-        value = float(engine.state.metrics[self.metric_name])
+        best = self.best_checkpoint
+        value = float(engine.state.metrics[best.metric])
         if math.isnan(value):
             return
-        better = self.best is None or (value > self.best if self.mode == "max" else value < self.best)
-        if better:
+        if self.best is None or (value > self.best if best.mode == "max" else value < self.best):
             self.best, self.best_epoch = value, self._epoch(engine)
-            self.save(self.key_metric_filename, {"epoch": self.best_epoch, self.metric_name: value, "kind": "best"})
+            self.save(best.filename, {"epoch": self.best_epoch, best.metric: value, "kind": "best"})
 
     def _on_complete(self, engine: Engine) -> None:
         info = {"epoch": self._epoch(engine), "kind": "final"}
-        if self.metric_name and self.metric_name in engine.state.metrics:
-            info[self.metric_name] = float(engine.state.metrics[self.metric_name])
+        metric = self.best_checkpoint.metric
+        if metric and metric in engine.state.metrics:
+            info[metric] = float(engine.state.metrics[metric])
         self.save(self.final_filename, info)

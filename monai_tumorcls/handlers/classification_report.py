@@ -5,22 +5,44 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import torch
 
+from monai_tumorcls.data.item_keys import ItemKeys
 from monai_tumorcls.handlers.collector import ItemCollector, item_filename, to_scalar
 from monai_tumorcls.metrics.calibration import calibration_summary
 from monai_tumorcls.metrics.classification import classification_metrics
 from monai_tumorcls.metrics.report import write_classification_report
 from monai_tumorcls.utils.atomic import atomic_write_text
+from monai_tumorcls.utils.deprecation import moved_keywords
 
 if TYPE_CHECKING:
     from ignite.engine import Engine
 
-__all__ = ["ClassificationReportHandler"]
+__all__ = ["ClassificationReportHandler", "ReportSplits"]
+
+
+@dataclass(frozen=True)
+class ReportSplits:
+    """The reports of a :class:`ClassificationReportHandler`: one on all items, named ``main``, and one per entry of
+    ``subsets`` (report name -> item key of a boolean flag; items with the flag set are left out of that report).
+
+    ``ReportSplits("testing", {"testing_dedup": "duplicate_in_training"})`` adds a report on the items whose
+    ``duplicate_in_training`` flag is false. A subset is reported only when every evaluated item carries its flag, so
+    one evaluate config serves datalists that set the flag and datalists that do not (the Kaggle set's
+    ``size_512x512``, which the BraTS-2015 datalist lacks).
+    """
+
+    main: str = "all"
+    subsets: Mapping[str, str] = field(default_factory=dict)
+
+
+_OLD_KEYS = ItemKeys.old_keywords("pred", "label")
+_OLD_SPLITS = {"main_name": "main", "subsets": "subsets"}
 
 
 class ClassificationReportHandler(ItemCollector):
@@ -32,54 +54,46 @@ class ClassificationReportHandler(ItemCollector):
     (the bundles' evaluate overlays copy the datalist path there before loading, since their preprocessing drops
     the image metadata), else the image's ``filename_or_obj``.
 
-    Besides the report on all items, ``subsets`` adds reports on parts of the data: ``{"dedup":
-    "duplicate_in_training"}`` reports on the items whose ``duplicate_in_training`` flag is false. A subset is
-    reported only when every evaluated item carries its flag, so one evaluate config serves datalists that set the
-    flag and datalists that do not (the Kaggle set's ``size_512x512``, which the BraTS-2015 datalist lacks).
+    Besides the report on all items, ``splits.subsets`` adds reports on parts of the data (:class:`ReportSplits`).
 
     Args:
         output_dir: destination folder.
         class_names: names indexed by label.
         positive_classes: classes whose union is the positive class of the binary summary (e.g. the tumour
             classes); ``None`` for no binary summary.
-        subsets: report name -> item key of a boolean flag; items with the flag set are left out of that report.
-        pred_key: item key of the (C,) class probabilities (apply softmax in the evaluator's postprocessing).
-        label_key: item key of the integer label.
-        main_name: name of the report on all items.
+        splits: the name of the report on all items and the subsets reported besides (:class:`ReportSplits`;
+            default: ``"all"``, no subset).
+        keys: the item keys (:class:`~monai_tumorcls.data.ItemKeys`) read: ``pred`` (the (C,) class probabilities;
+            apply softmax in the evaluator's postprocessing) and ``label`` (the integer label).
         extra: JSON-serialisable fields stored with the report (e.g. the checkpoint used).
         save_rank: rank that writes the files in distributed runs.
         temperature: softmax temperature to report calibration after (1.0: none fitted).
+        old_keywords: ``subsets``, ``main_name`` (now ``splits``), ``pred_key``, ``label_key`` (now ``keys``):
+            deprecated spellings (a ``FutureWarning``; they go in the next release).
     """
 
-    def __init__(
-        self,
-        output_dir: str | Path,
-        class_names: Sequence[str],
-        positive_classes: Sequence[str] | None = None,
-        subsets: Mapping[str, str] | None = None,
-        pred_key: str = "pred",
-        label_key: str = "label",
-        main_name: str = "all",
-        extra: Mapping | None = None,
-        save_rank: int = 0,
-        temperature: float = 1.0,
-    ) -> None:
+    def __init__(self, output_dir: str | Path, class_names: Sequence[str], positive_classes: Sequence[str] | None = None,
+                 splits: ReportSplits | None = None, keys: ItemKeys | None = None, extra: Mapping | None = None,
+                 save_rank: int = 0, temperature: float = 1.0, **old_keywords) -> None:
+        old_keys = {k: old_keywords.pop(k) for k in list(old_keywords) if k in _OLD_KEYS}
+        keys = moved_keywords("ClassificationReportHandler", keys, ItemKeys, old_keys, _OLD_KEYS, accepted=_OLD_KEYS)
+        splits = moved_keywords("ClassificationReportHandler", splits, ReportSplits, old_keywords, _OLD_SPLITS,
+                                accepted=_OLD_SPLITS)
         super().__init__(save_rank=save_rank)
         self.output_dir = Path(output_dir)
         self.class_names = list(class_names)
         self.positive_classes = list(positive_classes) if positive_classes else None
-        self.subsets = dict(subsets or {})
-        self.pred_key, self.label_key = pred_key, label_key
-        self.main_name = main_name
+        self.subsets = dict(splits.subsets or {})
+        self.keys, self.main_name = keys, splits.main
         self.extra = dict(extra or {})
         self.temperature = float(temperature)
 
     def row(self, item: dict) -> dict:
-        prob = item[self.pred_key]
+        prob = item[self.keys.pred]
         prob = prob.detach().float().cpu().numpy() if isinstance(prob, torch.Tensor) else np.asarray(prob, float)
         row = {
             "file": item_filename(item),
-            "label": int(to_scalar(item[self.label_key])),
+            "label": int(to_scalar(item[self.keys.label])),
             "prob": prob.reshape(-1).tolist(),
         }
         for key in self.subsets.values():

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from monai_tumorcls.data.item_keys import ItemKeys
 from monai_tumorcls.handlers.collector import ItemCollector, RawOutputs, item_filename, merged_items
 from monai_tumorcls.utils.atomic import atomic_write_texts, is_out_of_space
+from monai_tumorcls.utils.deprecation import moved_keywords
 from monai_tumorcls.utils.model_outputs import NON_FINITE_OUTPUT, finite_values
 
 if TYPE_CHECKING:
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["PredictionWriter", "prediction_row", "prediction_tables"]
 
 logger = logging.getLogger("PredictionWriter")
+_OLD_KEYWORDS = ItemKeys.old_keywords("pred", "error", "warnings", "skipped", "logits")
 
 
 def printable_name(text: str) -> str:
@@ -88,34 +91,25 @@ class PredictionWriter(ItemCollector):
         output_dir: destination folder.
         class_names: names indexed by the network's output channel.
         stem: file name stem.
-        pred_key: item key of the (C,) class probabilities.
-        error_key: item key holding an error message ("" when the item was read).
-        warnings_key: item key holding the image's warnings, joined by "; " ("" or absent when none).
+        keys: the item keys (:class:`~monai_tumorcls.data.ItemKeys`) read: ``pred`` (the (C,) class probabilities),
+            ``error`` (an error message, "" when the item was read), ``warnings`` (the image's warnings, joined by
+            "; "; "" or absent when none), ``skipped`` (why the file is not classified; "" or absent when it is) and
+            ``logits`` (the network's raw output, checked to be finite too: a ``-inf`` logit can still give finite
+            probabilities; on a MONAI engine it is captured before the postprocessing, :class:`RawOutputs` of
+            ``pred``).
         save_rank: rank that writes in distributed runs.
-        skipped_key: item key holding why the file is not classified ("" or absent when it is).
-        logits_key: item key of the network's raw output (checked to be finite too: a ``-inf`` logit can still give
-            finite probabilities); on a MONAI engine it is captured before the postprocessing (:class:`RawOutputs`
-            of ``pred_key``).
+        old_keywords: ``pred_key``, ``error_key``, ``warnings_key``, ``skipped_key``, ``logits_key``: deprecated
+            spellings of ``keys`` (a ``FutureWarning``; they go in the next release).
     """
 
-    def __init__(
-        self,
-        output_dir: str | Path,
-        class_names: Sequence[str],
-        stem: str = "predictions",
-        pred_key: str = "pred",
-        error_key: str = "error",
-        warnings_key: str = "warnings",
-        save_rank: int = 0,
-        skipped_key: str = "skipped",
-        logits_key: str = "logits",
-    ) -> None:
+    def __init__(self, output_dir: str | Path, class_names: Sequence[str], stem: str = "predictions",
+                 keys: ItemKeys | None = None, save_rank: int = 0, **old_keywords: str) -> None:
+        keys = moved_keywords("PredictionWriter", keys, ItemKeys, old_keywords, _OLD_KEYWORDS, accepted=_OLD_KEYWORDS)
         super().__init__(save_rank=save_rank)
         self.output_dir = Path(output_dir)
         self.class_names = list(class_names)
-        self.stem, self.pred_key, self.error_key, self.warnings_key = stem, pred_key, error_key, warnings_key
-        self.skipped_key, self.logits_key = skipped_key, logits_key
-        self.raw_outputs = RawOutputs(pred_key)
+        self.stem, self.keys = stem, keys
+        self.raw_outputs = RawOutputs(keys.pred)
         self.num_failed = self.num_skipped = self.num_classified = 0
         self.write_error: OSError | None = None  # a full disk when the tables were written
 
@@ -127,21 +121,21 @@ class PredictionWriter(ItemCollector):
         items = merged_items(engine.state.batch, engine.state.output)
         raw = self.raw_outputs.take(len(items))  # in batch order, as the decollated items
         if raw is not None:
-            items = [{**item, self.logits_key: logits} for item, logits in zip(items, raw)]
+            items = [{**item, self.keys.logits: logits} for item, logits in zip(items, raw)]
         self.rows.extend(self.row(item) for item in items)
 
     def row(self, item: dict) -> dict:
         name = printable_name(item_filename(item))
-        error, skipped = item.get(self.error_key) or "", item.get(self.skipped_key) or ""
-        prob = None if error or skipped else finite_values(item[self.pred_key])
+        error, skipped = item.get(self.keys.error) or "", item.get(self.keys.skipped) or ""
+        prob = None if error or skipped else finite_values(item[self.keys.pred])
         if not (error or skipped) and not self._finite_logits(item):
             prob = None
-        warnings = str(item.get(self.warnings_key) or "")
+        warnings = str(item.get(self.keys.warnings) or "")
         extra = {k: item[k] for k in ("saliency_peak", "saliency_file") if k in item}  # from a SaliencyWriter
         return prediction_row(name, self.class_names, prob, error or skipped, not error and bool(skipped), warnings, extra)
 
     def _finite_logits(self, item: dict) -> bool:
-        return self.logits_key not in item or finite_values(item[self.logits_key]) is not None
+        return self.keys.logits not in item or finite_values(item[self.keys.logits]) is not None
 
     def finalize(self, rows: list[dict], engine: Engine | None = None) -> None:
         rows = sorted(rows, key=lambda r: r["file"])

@@ -8,11 +8,15 @@ from pathlib import Path
 import torch
 from ignite.engine import Engine, Events
 
+from ..data.item_keys import ItemKeys
+from ..utils.deprecation import moved_keywords
 from ..visualize.saliency import DEFAULT_TARGET_LAYER, write_grad_cam_overlays
 from ..utils.model_outputs import finite_values
 from .collector import RawOutputs, item_filename, merged_items
 
 __all__ = ["SaliencyWriter", "overlay_name"]
+
+_OLD_KEYWORDS = ItemKeys.old_keywords("image", "error", "skipped", "pred")
 
 
 class SaliencyWriter:
@@ -32,23 +36,24 @@ class SaliencyWriter:
         output_dir: the run's output folder.
         target_layer: dotted module name (default: the trunk's last stage).
         folder: sub-folder of the PNGs.
-        image_key, error_key: item keys of the network input and of a load error.
-        skipped_key, pred_key: item keys of why a file is not classified and of the class probabilities.
+        keys: the item keys (:class:`~monai_tumorcls.data.ItemKeys`) read: ``image`` (the network input), ``error``
+            (a load error), ``skipped`` (why a file is not classified) and ``pred`` (the class probabilities).
+        old_keywords: ``image_key``, ``error_key``, ``skipped_key``, ``pred_key``: deprecated spellings of ``keys``
+            (a ``FutureWarning``; they go in the next release).
     """
 
     def __init__(self, network: torch.nn.Module, output_dir: str | Path, target_layer: str = DEFAULT_TARGET_LAYER,
-                 folder: str = "saliency", image_key: str = "image", error_key: str = "error",
-                 skipped_key: str = "skipped", pred_key: str = "pred") -> None:
+                 folder: str = "saliency", keys: ItemKeys | None = None, **old_keywords: str) -> None:
+        keys = moved_keywords("SaliencyWriter", keys, ItemKeys, old_keywords, _OLD_KEYWORDS, accepted=_OLD_KEYWORDS)
         self.network, self.output_dir, self.target_layer = network, Path(output_dir), target_layer
-        self.folder, self.image_key, self.error_key = folder, image_key, error_key
-        self.skipped_key, self.pred_key = skipped_key, pred_key
-        self.raw_outputs = RawOutputs(pred_key)
+        self.folder, self.keys = folder, keys
+        self.raw_outputs = RawOutputs(keys.pred)
 
     def _explained(self, item: dict, raw: torch.Tensor | None) -> bool:
         """Whether ``item`` (with its network output before postprocessing, ``raw``) has a prediction to explain."""
-        if item.get(self.error_key) or item.get(self.skipped_key):
+        if item.get(self.keys.error) or item.get(self.keys.skipped):
             return False
-        return all(finite_values(v) is not None for v in (item.get(self.pred_key), raw) if v is not None)
+        return all(finite_values(v) is not None for v in (item.get(self.keys.pred), raw) if v is not None)
 
     def attach(self, engine: Engine) -> None:
         self.raw_outputs.attach(engine)
@@ -62,7 +67,7 @@ class SaliencyWriter:
         if not keep:
             return
         device = next(self.network.parameters()).device
-        images = torch.stack([torch.as_tensor(items[i][self.image_key]) for i in keep]).to(device)
+        images = torch.stack([torch.as_tensor(items[i][self.keys.image]) for i in keep]).to(device)
         sources = [item_filename(items[i]) or f"item{engine.state.iteration}_{i}" for i in keep]
         names = [overlay_name(source) for source in sources]
         paths = [self.output_dir / self.folder / name for name in names]

@@ -219,7 +219,7 @@ class TrainingStateHandler:
 
     def _protected(self) -> list[Path]:
         files = [self.path] + [s.save_dir / name for s in self.save_dict.values() if isinstance(s, AtomicCheckpointSaver)
-                               for name in (s.key_metric_filename, s.final_filename) if name]
+                               for name in (s.best_checkpoint.filename, s.final_filename) if name]
         return [f for f in files if f.is_file()]
 
     def start(self, engine: Engine) -> None:

@@ -1,6 +1,6 @@
 """Networks: ResNet trunks with exchangeable heads, backbone weights loading and freezing policies."""
 
-from .blocks import HEADS, SPP_POOL_TYPES, DenseHead, LinearHead, SpatialPyramidPooling, SPPHead, build_head
+from .blocks import HEADS, SPP_POOL_TYPES, DenseHead, HeadOptions, LinearHead, SpatialPyramidPooling, SPPHead, build_head
 from .freezing import (
     POLICY_STAGES,
     ParameterCount,
@@ -30,6 +30,7 @@ __all__ = [
     "HEADS",
     "SPP_POOL_TYPES",
     "DenseHead",
+    "HeadOptions",
     "LinearHead",
     "SPPHead",
     "SpatialPyramidPooling",

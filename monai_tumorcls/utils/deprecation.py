@@ -28,17 +28,19 @@ def moved_names(old_module: str, new_module: str, names: Iterable[str]) -> Calla
 
 
 def moved_keywords(where: str, options: Any, cls: type, keywords: Mapping[str, Any],
-                   fields_of: Mapping[str, str] | None = None) -> Any:
+                   fields_of: Mapping[str, str] | None = None, accepted: Iterable[str] | None = None) -> Any:
     """``options`` (an instance of the dataclass ``cls``; None for its defaults) with the loose ``keywords`` that
     ``where`` took before they were grouped into ``cls`` set on it, with one ``FutureWarning`` naming the new spelling.
-    ``fields_of`` maps an old keyword to its field where the names differ. Any other keyword is the ``TypeError``
-    Python raises for an unexpected keyword argument, as before."""
+    ``fields_of`` maps an old keyword to its field where the names differ; ``accepted`` names the old keywords
+    ``where`` took where they are not all of ``cls``'s fields (default: any field name or ``fields_of`` key). Any
+    other keyword is the ``TypeError`` Python raises for an unexpected keyword argument, as before."""
     options = cls() if options is None else options
     if not keywords:
         return options
     fields_of = dict(fields_of or {})
     names = {f.name for f in fields(cls)}
-    unknown = [k for k in keywords if fields_of.get(k, k) not in names]
+    allowed = None if accepted is None else set(accepted)
+    unknown = [k for k in keywords if fields_of.get(k, k) not in names or (allowed is not None and k not in allowed)]
     if unknown:
         raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
     new = ", ".join(f"{fields_of.get(k, k)}=..." for k in keywords)

@@ -7,7 +7,7 @@ import torch
 from ignite.engine import Engine
 
 from monai_tumorcls.checkpoint import load_checkpoint
-from monai_tumorcls.handlers import AtomicCheckpointSaver
+from monai_tumorcls.handlers import AtomicCheckpointSaver, BestCheckpoint
 
 
 def test_best_and_final_checkpoints(tmp_path):
@@ -24,7 +24,7 @@ def test_best_and_final_checkpoints(tmp_path):
     def _metric(e):
         e.state.metrics["val_acc"] = next(scores)
 
-    saver = AtomicCheckpointSaver(tmp_path, {"model": net}, metric_name="val_acc", final_filename="final.pt")
+    saver = AtomicCheckpointSaver(tmp_path, {"model": net}, BestCheckpoint("val_acc"), final_filename="final.pt")
     saver.attach(engine)
     engine.run([0], max_epochs=3)
     best = load_checkpoint(tmp_path / "model.pt")

@@ -8,6 +8,7 @@ from monai.handlers import StatsHandler, TensorBoardStatsHandler, ValidationHand
 
 from monai_tumorcls.handlers import (
     AtomicCheckpointSaver,
+    BestCheckpoint,
     BroadcastBuffers,
     ReplicaSyncCheck,
     check_replicas_in_sync,
@@ -42,7 +43,7 @@ def test_single_process_defaults():
 def test_handlers_for_rank_drops_only_logging_handlers(tmp_path):
     net = _net()
     val = ValidationHandler(interval=1)
-    saver = AtomicCheckpointSaver(tmp_path / "ckpt", {"model": net}, metric_name="acc")
+    saver = AtomicCheckpointSaver(tmp_path / "ckpt", {"model": net}, BestCheckpoint("acc"))
     stats = StatsHandler()
     tb = TensorBoardStatsHandler(log_dir=str(tmp_path / "runs"))
     handlers = [val, stats, None, tb, saver]

@@ -8,7 +8,13 @@ import torch
 from ignite.engine import Engine
 from monai.data import MetaTensor
 
-from monai_tumorcls.handlers import ClassificationReportHandler, PredictionWriter, stack_pred_label, stack_pred_onehot
+from monai_tumorcls.handlers import (
+    ClassificationReportHandler,
+    PredictionWriter,
+    ReportSplits,
+    stack_pred_label,
+    stack_pred_onehot,
+)
 
 
 _OUTPUT_KEYS = ("pred", "label")
@@ -38,8 +44,8 @@ def _items():
 def test_report_handler_writes_all_artefacts(tmp_path):
     items = _items()
     handler = ClassificationReportHandler(
-        tmp_path, ["notumor", "tumor"], positive_classes=["tumor"], subsets={"dedup": "duplicate_in_training"},
-        main_name="testing", extra={"checkpoint": "models/model.pt"}, temperature=2.0,
+        tmp_path, ["notumor", "tumor"], positive_classes=["tumor"],
+        splits=ReportSplits("testing", {"dedup": "duplicate_in_training"}), extra={"checkpoint": "models/model.pt"}, temperature=2.0,
     )
     engine, batches = _engine([items[:2], items[2:]])
     handler.attach(engine)
@@ -70,7 +76,7 @@ def test_report_handler_reports_a_subset_only_where_the_items_carry_its_flag(tmp
     """The Kaggle datalist flags 512x512 images and the BraTS-2015 one does not: one evaluate config serves both,
     reporting the "other sizes" subset only on the data that has the flag."""
     subsets = {"dedup": "duplicate_in_training", "other_sizes": "size_512x512"}
-    handler = ClassificationReportHandler(tmp_path / "brats", ["notumor", "tumor"], subsets=subsets, main_name="testing")
+    handler = ClassificationReportHandler(tmp_path / "brats", ["notumor", "tumor"], splits=ReportSplits("testing", subsets))
     rows = [handler.row(it) for it in _items()]
     handler.finalize(rows)
     assert set(json.loads((tmp_path / "brats" / "metrics.json").read_text())["reports"]) == {"testing", "dedup"}
@@ -78,7 +84,7 @@ def test_report_handler_reports_a_subset_only_where_the_items_carry_its_flag(tmp
     assert header[-1] == "duplicate_in_training" and "size_512x512" not in header
 
     kaggle = [dict(it, size_512x512=big) for it, big in zip(_items(), [False, True, False, True])]
-    handler = ClassificationReportHandler(tmp_path / "kaggle", ["notumor", "tumor"], subsets=subsets, main_name="testing")
+    handler = ClassificationReportHandler(tmp_path / "kaggle", ["notumor", "tumor"], splits=ReportSplits("testing", subsets))
     handler.finalize([handler.row(it) for it in kaggle])
     reports = json.loads((tmp_path / "kaggle" / "metrics.json").read_text())["reports"]
     assert reports["other_sizes"]["num_samples"] == 2 and reports["other_sizes"]["accuracy"] == pytest.approx(0.5)

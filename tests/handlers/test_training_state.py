@@ -16,8 +16,8 @@ from monai.handlers import ROCAUC, EarlyStopHandler, ValidationHandler, stopping
 from monai.transforms import Compose, RandGaussianNoised, RandFlipd
 from monai.utils import set_determinism
 
-from monai_tumorcls.handlers import (AtomicCheckpointSaver, RandomStates, TrainingStateHandler, read_epoch_log,
-                                     stack_pred_label, stack_pred_onehot)
+from monai_tumorcls.handlers import (AtomicCheckpointSaver, BestCheckpoint, RandomStates, TrainingStateHandler,
+                                     read_epoch_log, stack_pred_label, stack_pred_onehot)
 from monai_tumorcls.utils import atomic_torch_save
 
 
@@ -51,7 +51,7 @@ def _workflow(save_dir, epochs: int, resume: bool, patience: int = 10, scores=No
     set_determinism(seed=0)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-    saver = AtomicCheckpointSaver(save_dir, {"model": net}, metric_name="val_acc")
+    saver = AtomicCheckpointSaver(save_dir, {"model": net}, BestCheckpoint("val_acc"))
     early_stop = EarlyStopHandler(patience, stopping_fn_from_metric("val_acc") if scores is None else scores)
     evaluator = SupervisedEvaluator("cpu", _loader(1), net, key_val_metric={"val_acc": Accuracy(stack_pred_label)},
                                     additional_metrics={"val_auc": ROCAUC(output_transform=stack_pred_onehot)},

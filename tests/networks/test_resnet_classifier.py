@@ -13,6 +13,7 @@ from monai_tumorcls.networks import (
     HEADS,
     RESNET_BACKBONES,
     DenseHead,
+    HeadOptions,
     LinearHead,
     ResNetClassifier,
     ResNetFeatures,
@@ -72,13 +73,13 @@ def test_torchvision_state_dict_loads_and_matches_torchvision():
 
 def test_heads_options():
     assert isinstance(ResNetClassifier(head="dense").head, DenseHead)
-    net = ResNetClassifier(head="dense", dropout=0.3, hidden_features=64, num_classes=4)
+    net = ResNetClassifier(head="dense", head_options=HeadOptions(dropout=0.3, hidden_features=64), num_classes=4)
     assert net.head.fc1.out_features == 64 and net.head.dropout1.p == 0.3 and net.head.fc2.out_features == 4
     assert ResNetClassifier(head="dense").head.dropout1.p == 0.2  # head defaults when dropout is None
-    spp = ResNetClassifier(head="spp", spp_levels=(1, 2), spp_pool="avg").head
+    spp = ResNetClassifier(head="spp", head_options=HeadOptions(spp_levels=(1, 2), spp_pool="avg")).head
     assert isinstance(spp, SPPHead) and spp.dropout.p == 0.5
     assert spp.fc.in_features == 512 * 5 and spp.spp.pool_type == "avg"
-    assert ResNetClassifier(head="linear", dropout=0.25).head.dropout.p == 0.25
+    assert ResNetClassifier(head="linear", head_options=HeadOptions(dropout=0.25)).head.dropout.p == 0.25
 
 
 def test_custom_head_module():

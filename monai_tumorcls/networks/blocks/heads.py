@@ -6,6 +6,7 @@ Heads do their own pooling, so they can be trained alone on cached feature maps 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -15,7 +16,7 @@ from monai.utils import look_up_option
 
 from .spp import SpatialPyramidPooling
 
-__all__ = ["LinearHead", "DenseHead", "SPPHead", "HEADS", "build_head"]
+__all__ = ["LinearHead", "DenseHead", "SPPHead", "HEADS", "HeadOptions", "build_head"]
 
 
 def _check_feature_map(x: torch.Tensor) -> None:
@@ -139,3 +140,30 @@ def build_head(name: str, in_channels: int, num_classes: int, **kwargs: Any) -> 
     """
     head_cls = look_up_option(name, HEADS)
     return head_cls(in_channels=in_channels, num_classes=num_classes, **kwargs)
+
+
+@dataclass(frozen=True)
+class HeadOptions:
+    """The options of a named head (:func:`build_head`); each head takes the ones it has.
+
+    Attributes:
+        dropout: dropout probability of the head; ``None`` (default) uses the head's own default (linear 0.0,
+            dense 0.2, spp 0.5).
+        hidden_features: hidden width of the ``"dense"`` head.
+        spp_levels: pyramid grid sizes of the ``"spp"`` head.
+        spp_pool: ``"max"`` or ``"avg"`` pooling of the ``"spp"`` head.
+    """
+
+    dropout: float | None = None
+    hidden_features: int = 128
+    spp_levels: Sequence[int] = (1, 2, 4)
+    spp_pool: str = "max"
+
+    def head_kwargs(self, name: str) -> dict[str, Any]:
+        """The :func:`build_head` keyword arguments of head ``name`` (``"linear"``, ``"dense"`` or ``"spp"``)."""
+        kwargs: dict[str, Any] = {} if self.dropout is None else {"dropout": self.dropout}
+        if name == "dense":
+            kwargs["hidden_features"] = self.hidden_features
+        elif name == "spp":
+            kwargs.update(levels=self.spp_levels, pool=self.spp_pool)
+        return kwargs

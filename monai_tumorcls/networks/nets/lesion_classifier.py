@@ -18,7 +18,6 @@ from torch import nn
 from monai.networks.blocks import Convolution
 from monai.networks.nets.basic_unet import TwoConv
 
-from ..pretrained import PretrainedSource
 from .resnet_classifier import ResNetClassifier, ResNetFeatures
 
 __all__ = ["LesionDecoder", "LesionClassifier", "trunk_stage_channels"]
@@ -77,10 +76,10 @@ class LesionClassifier(ResNetClassifier):
     loading and freezing) plus a :class:`LesionDecoder` (``decoder``) fed by the trunk's stages.
 
     Args:
-        backbone, num_classes, head, pretrained: as for :class:`ResNetClassifier` (``pretrained`` loads the trunk
-            only: a torchvision/SimCLR trunk file or another bundle's ``model.pt``; the decoder starts random).
-        decoder_channels: channels of the four decoder levels, deepest first.
-        classifier_kwargs: the other arguments of :class:`ResNetClassifier` (``in_channels``, ``dropout``, ...).
+        classifier_args, classifier_kwargs: the arguments of :class:`ResNetClassifier` (``backbone``,
+            ``num_classes``, ``head``, ``pretrained``, ``in_channels``, ``head_options``; ``pretrained`` loads the
+            trunk only: a torchvision/SimCLR trunk file or another bundle's ``model.pt``; the decoder starts random).
+        decoder_channels: channels of the four decoder levels, deepest first (keyword only).
 
     Shapes:
         ``forward(x)``: ``(B, C, H, W) -> (B, num_classes)`` logits, the classifier alone (the decoder is not run);
@@ -88,16 +87,9 @@ class LesionClassifier(ResNetClassifier):
         (sigmoid = lesion probability).
     """
 
-    def __init__(
-        self,
-        backbone: str = "resnet18",
-        num_classes: int = 2,
-        head: str | nn.Module = "linear",
-        pretrained: PretrainedSource = None,
-        decoder_channels: Sequence[int] = (128, 64, 32, 16),
-        **classifier_kwargs,
-    ) -> None:
-        super().__init__(backbone, num_classes, head, pretrained, **classifier_kwargs)
+    def __init__(self, *classifier_args, decoder_channels: Sequence[int] = (128, 64, 32, 16),
+                 **classifier_kwargs) -> None:
+        super().__init__(*classifier_args, **classifier_kwargs)
         self.decoder = LesionDecoder(trunk_stage_channels(self.features), decoder_channels)
 
     def _skips(self, x: torch.Tensor) -> list[torch.Tensor]:

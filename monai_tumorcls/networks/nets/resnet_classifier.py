@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 
 from monai.utils import look_up_option, optional_import
 
-from ..blocks.heads import HEADS, build_head
+from ...utils.deprecation import moved_keywords
+from ..blocks.heads import HEADS, HeadOptions, build_head
 from ..freezing import set_frozen_bn_eval
 from ..pretrained import TRUNK_STAGES, BackboneLoadResult, PretrainedSource, load_backbone_weights
 
@@ -88,11 +87,10 @@ class ResNetClassifier(nn.Module):
             ``"imagenet1k_v1"``/``"imagenet1k_v2"``), or a path to a ``.pth``/``.pt``/``.safetensors`` file.
             See :py:func:`~monai_tumorcls.networks.pretrained.load_backbone_weights`.
         in_channels: input channels. Defaults to 3.
-        dropout: dropout probability of the head; ``None`` (default) uses the head's own default
-            (linear 0.0, dense 0.2, spp 0.5).
-        hidden_features: hidden width of the ``"dense"`` head. Defaults to 128.
-        spp_levels: pyramid grid sizes of the ``"spp"`` head. Defaults to ``(1, 2, 4)``.
-        spp_pool: ``"max"`` (default) or ``"avg"`` pooling of the ``"spp"`` head.
+        head_options: the named head's ``dropout``, ``hidden_features`` (dense), ``spp_levels`` and ``spp_pool``
+            (spp): :py:class:`~monai_tumorcls.networks.blocks.HeadOptions` (default: each head's defaults).
+        old_keywords: ``dropout``, ``hidden_features``, ``spp_levels``, ``spp_pool``: deprecated spellings of
+            ``head_options`` (a ``FutureWarning``; they go in the next release).
 
     Attributes:
         backbone: the architecture name.
@@ -105,24 +103,17 @@ class ResNetClassifier(nn.Module):
 
     Example::
 
-        net = ResNetClassifier("resnet50", num_classes=4, head="dense", pretrained="imagenet", dropout=0.2)
+        net = ResNetClassifier("resnet50", num_classes=4, head="dense", pretrained="imagenet",
+                               head_options=HeadOptions(dropout=0.2))
         set_trainable(net, "layer4+head")
         logits = net(torch.randn(8, 3, 224, 224))  # (8, 4)
 
     """
 
-    def __init__(
-        self,
-        backbone: str = "resnet18",
-        num_classes: int = 2,
-        head: str | nn.Module = "linear",
-        pretrained: PretrainedSource = None,
-        in_channels: int = 3,
-        dropout: float | None = None,
-        hidden_features: int = 128,
-        spp_levels: Sequence[int] = (1, 2, 4),
-        spp_pool: str = "max",
-    ) -> None:
+    def __init__(self, backbone: str = "resnet18", num_classes: int = 2, head: str | nn.Module = "linear",
+                 pretrained: PretrainedSource = None, in_channels: int = 3, head_options: HeadOptions | None = None,
+                 **old_keywords) -> None:
+        head_options = moved_keywords(type(self).__name__, head_options, HeadOptions, old_keywords)
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {num_classes}.")
@@ -136,12 +127,7 @@ class ResNetClassifier(nn.Module):
             self.head = head
         else:
             head_name = look_up_option(head, tuple(HEADS))
-            kwargs: dict = {} if dropout is None else {"dropout": dropout}
-            if head_name == "dense":
-                kwargs["hidden_features"] = hidden_features
-            elif head_name == "spp":
-                kwargs.update(levels=spp_levels, pool=spp_pool)
-            self.head = build_head(head_name, self.out_channels, num_classes, **kwargs)
+            self.head = build_head(head_name, self.out_channels, num_classes, **head_options.head_kwargs(head_name))
 
         self.backbone_load_result: BackboneLoadResult = load_backbone_weights(self.features, pretrained, self.backbone)
 
