@@ -25,5 +25,7 @@ evaluate: setup
 
 main: train evaluate
 
+# two pytest workers (one test file each, so a file's trained fixtures are built once), one thread each: two
+# workers with a thread per core each would oversubscribe the cores
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25 tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25 tests

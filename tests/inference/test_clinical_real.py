@@ -12,7 +12,7 @@ import pytest
 
 from monai_tumorcls.apps.clinical import run_clinical_inference
 from monai_tumorcls.apps.validation import load_slice_labels, tumour_slice_auc
-from tests.inference import synthetic_inputs as syn
+from tests.inference import synthetic_networks as nets
 
 pytestmark = pytest.mark.integration
 
@@ -37,9 +37,9 @@ def real_run(dicom_root, nifti_root, tmp_path_factory):
     try:
         result = run_clinical_inference(
             [dicom_root, nifti_root / BRATS_T1C, nifti_root / LGG_T1C],
-            syn.marker_network(),
-            syn.marker_preprocess(),
-            syn.CLASS_NAMES,
+            nets.marker_network(),
+            nets.marker_preprocess(),
+            nets.CLASS_NAMES,
             out,
             run_name="real",
             aggregation="top_k_mean",

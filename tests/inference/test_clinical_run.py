@@ -15,6 +15,7 @@ import torch
 
 from monai_tumorcls.apps.clinical import ClinicalInferer, grouped_options, run_clinical_inference
 from tests.inference import synthetic_inputs as syn
+from tests.inference import synthetic_networks as nets
 
 NAME_DIR = "Doe^Jane^Secretname"  # exporters often name folders after the patient
 
@@ -54,7 +55,7 @@ def inputs(tmp_path_factory):
 
 def _run(paths, out, **kw):
     kw.setdefault("run_name", "run1")
-    return run_clinical_inference(paths, syn.marker_network(), syn.marker_preprocess(), syn.CLASS_NAMES, out, **kw)
+    return run_clinical_inference(paths, nets.marker_network(), nets.marker_preprocess(), nets.CLASS_NAMES, out, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -223,10 +224,10 @@ def test_coronal_axis_and_square_pixels(tmp_path):
 
     def pre(d):
         seen.append(tuple(d["image"].shape))
-        return syn.marker_preprocess()(d)
+        return nets.marker_preprocess()(d)
 
     r = run_clinical_inference(
-        [p], syn.marker_network(), pre, syn.CLASS_NAMES, tmp_path, slice_axis="coronal", run_name="cor"
+        [p], nets.marker_network(), pre, nets.CLASS_NAMES, tmp_path, slice_axis="coronal", run_name="cor"
     )
     s = r.series[0]
     assert s.slice_plane == "coronal" and s.resliced and s.n_slices == 20
@@ -240,7 +241,7 @@ def test_binary_sigmoid_model(inputs, tmp_path):
             return (x.amax(dim=(1, 2, 3)) - 0.5)[:, None] * 20  # (B, 1) logit for "tumor"
 
     r = run_clinical_inference(
-        [inputs["nifti"]], Binary(), syn.marker_preprocess(), ["notumor", "tumor"], tmp_path, run_name="bin"
+        [inputs["nifti"]], Binary(), nets.marker_preprocess(), ["notumor", "tumor"], tmp_path, run_name="bin"
     )
     d = r.series[0].decision
     assert d.is_tumour and d.predicted_class == "tumor" and set(d.class_probabilities) == {"notumor", "tumor"}
@@ -249,7 +250,7 @@ def test_binary_sigmoid_model(inputs, tmp_path):
 def test_failing_network_or_preprocess_is_a_per_series_error(inputs, tmp_path):
     wrong = torch.nn.Sequential(torch.nn.AdaptiveMaxPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 7))
     r = run_clinical_inference(
-        [inputs["nifti"], inputs["nifti"]], wrong, syn.marker_preprocess(), syn.CLASS_NAMES, tmp_path, run_name="wrong"
+        [inputs["nifti"], inputs["nifti"]], wrong, nets.marker_preprocess(), nets.CLASS_NAMES, tmp_path, run_name="wrong"
     )
     assert r.exit_code == 2 and len(r.errors) == 2 and "7 outputs for 4 class names" in r.errors[0].reason
 
@@ -257,7 +258,7 @@ def test_failing_network_or_preprocess_is_a_per_series_error(inputs, tmp_path):
         raise RuntimeError("boom")
 
     r = run_clinical_inference(
-        [inputs["nifti"]], syn.marker_network(), broken, syn.CLASS_NAMES, tmp_path, run_name="broken"
+        [inputs["nifti"]], nets.marker_network(), broken, nets.CLASS_NAMES, tmp_path, run_name="broken"
     )
     assert r.exit_code == 2 and "classification failed (RuntimeError: boom)" in r.errors[0].reason
 
@@ -269,12 +270,12 @@ def test_slice_layout_matches_the_training_reader(inputs, tmp_path):
     def spy(layout):
         def pre(d):
             seen[layout][int(d["image"].meta["slice_index"])] = d["image"][0].numpy().copy()
-            return syn.marker_preprocess()(d)
+            return nets.marker_preprocess()(d)
 
         return pre
 
     for layout in ("HW", "WH"):
-        r = run_clinical_inference([inputs["nifti"]], syn.marker_network(), spy(layout), syn.CLASS_NAMES, tmp_path,
+        r = run_clinical_inference([inputs["nifti"]], nets.marker_network(), spy(layout), nets.CLASS_NAMES, tmp_path,
                                    run_name=f"layout{layout}", slice_layout=layout)
         assert json.loads(r.json_path.read_text())["run"]["slice_layout"] == layout
     hw, wh = seen["HW"][28], seen["WH"][28]
@@ -288,8 +289,8 @@ def test_slice_layout_matches_the_training_reader(inputs, tmp_path):
 def test_saliency_lights_the_marker_of_each_contributing_slice(inputs, tmp_path):
     # Grad-CAM on the input (an identity layer in front of the marker network): the decision depends only on
     # the brightest pixel, the marker, which sits at the top-left of superior axial slices
-    net = torch.nn.Sequential(torch.nn.Identity(), *syn.marker_network())
-    result = run_clinical_inference([inputs["nifti"]], net, syn.marker_preprocess(), syn.CLASS_NAMES, tmp_path,
+    net = torch.nn.Sequential(torch.nn.Identity(), *nets.marker_network())
+    result = run_clinical_inference([inputs["nifti"]], net, nets.marker_preprocess(), nets.CLASS_NAMES, tmp_path,
                                     run_name="sal", aggregation="top_k_mean", saliency=True, saliency_layer="0")
     series = result.series[0]
     report = json.loads(result.json_path.read_text())["series"][0]
@@ -317,8 +318,8 @@ def test_all_nan_volume_is_an_error_not_a_silent_undetermined(tmp_path):
 
 def test_inferer_classifies_one_input_in_memory(inputs, tmp_path):
     """ClinicalInferer.classify_input: one upload, the result in memory, nothing written but the overlays."""
-    net = torch.nn.Sequential(torch.nn.Identity(), *syn.marker_network())
-    inferer = ClinicalInferer(net, syn.marker_preprocess(), syn.CLASS_NAMES,
+    net = torch.nn.Sequential(torch.nn.Identity(), *nets.marker_network())
+    inferer = ClinicalInferer(net, nets.marker_preprocess(), nets.CLASS_NAMES,
                               **grouped_options(aggregation="top_k_mean", saliency_layer="0"))
     found = inferer.classify_input(inputs["nifti"], saliency_dir=tmp_path / "overlays")
     assert found.status == "ok" and not found.errors and len(found.series) == 1
@@ -341,7 +342,7 @@ def test_inferer_classifies_one_input_in_memory(inputs, tmp_path):
 def test_inferer_refuses_bad_options_at_construction(option, value):
     """Each option, in its group (SeriesDecisionRule, SliceOptions, PredictionOptions), is checked by the inferer."""
     with pytest.raises(ValueError, match=option):
-        ClinicalInferer(syn.marker_network(), syn.marker_preprocess(), syn.CLASS_NAMES, **grouped_options(**{option: value}))
+        ClinicalInferer(nets.marker_network(), nets.marker_preprocess(), nets.CLASS_NAMES, **grouped_options(**{option: value}))
 
 
 def test_tiny_and_blank_slices_are_flagged(tmp_path):

@@ -20,6 +20,7 @@ from monai_tumorcls.apps.clinical import ClinicalInferer, grouped_options, run_c
 from monai_tumorcls.apps.clinical.model_validation import NOT_VALIDATED_ON_VOLUMES, validation_record
 from monai_tumorcls.data.slicing import slices_to_volume, volume_to_slices
 from tests.inference import synthetic_inputs as syn
+from tests.inference import synthetic_networks as nets
 
 MARKER_VOXELS = 9 * 9 * 9  # ix <= 8, iy <= 8, iz >= 23 of the 32^3 phantom
 GRADIENT_LEVEL = 601.5  # a lesion of every voxel above it: the marker and the phantom's top (20 * iz + ix > 501.5)
@@ -28,8 +29,8 @@ VALIDATED = {"trained_on": ["kaggle", "lgg"], "volumes_validated": True, "summar
 
 
 def _run(paths, out, network=None, **kw):
-    network = network if network is not None else syn.lesion_network()
-    return run_clinical_inference(paths, network, syn.marker_preprocess(32), syn.CLASS_NAMES, out,
+    network = network if network is not None else nets.lesion_network()
+    return run_clinical_inference(paths, network, nets.marker_preprocess(32), nets.CLASS_NAMES, out,
                                   run_name="r", **kw)
 
 
@@ -43,7 +44,7 @@ def test_nifti_lesion_map_is_the_planted_lesion_on_the_input_grid(layout, tmp_pa
     path = tmp_path / "in" / f"{layout}.nii.gz"
     path.parent.mkdir()
     source = _sagittal_nifti(path) if layout == "sagittal" else syn.write_nifti(path, layout)
-    asymmetric = _run([source], tmp_path / "asym", syn.lesion_network(GRADIENT_LEVEL / syn.MARKER))
+    asymmetric = _run([source], tmp_path / "asym", nets.lesion_network(GRADIENT_LEVEL / syn.MARKER))
     series = json.loads(asymmetric.json_path.read_text())["series"][0]
     assert series["resliced"] == (layout != "LPS")  # permuted (coronal) and sagittal are resliced to axial
     stored = nib.load(str(source))
@@ -65,7 +66,7 @@ def test_nifti_lesion_map_is_the_planted_lesion_on_the_input_grid(layout, tmp_pa
 @pytest.mark.parametrize("acq", ["axial_flipped", "sagittal"])
 def test_dicom_seg_marks_the_planted_lesion_on_its_source_frames(acq, tmp_path):
     files = syn.write_series(tmp_path / "in", acq, shuffle=True)
-    result = _run([tmp_path / "in"], tmp_path / "out", syn.lesion_network(GRADIENT_LEVEL / syn.MARKER),
+    result = _run([tmp_path / "in"], tmp_path / "out", nets.lesion_network(GRADIENT_LEVEL / syn.MARKER),
                   dicom_results=True)
     series = result.series[0]
     assert series.resliced == (acq == "sagittal")
@@ -98,18 +99,18 @@ def test_saliency_is_the_outlined_lesion_and_grad_cam_points_finer(tmp_path):
     green = (overlay[..., 1] == 255) & (overlay[..., 0] == 0) & (overlay[..., 2] == 0)
     assert green[8, :9].all() and green[:9, 8].all() and not green[:8, :8].any()  # the marker's inner boundary
     assert not green[10:].any()
-    lesion_net, classifier = syn.lesion_network(), syn.marker_network()
-    grad_cam = ClinicalInferer(lesion_net, syn.marker_preprocess(), syn.CLASS_NAMES,
+    lesion_net, classifier = nets.lesion_network(), nets.marker_network()
+    grad_cam = ClinicalInferer(lesion_net, nets.marker_preprocess(), nets.CLASS_NAMES,
                                **grouped_options(saliency_map="grad_cam"))
-    plain = ClinicalInferer(classifier, syn.marker_preprocess(), syn.CLASS_NAMES)
+    plain = ClinicalInferer(classifier, nets.marker_preprocess(), nets.CLASS_NAMES)
     assert (grad_cam.predictor.saliency_map, grad_cam.predictor.saliency_layer) == ("grad_cam", "features.layer3")
     assert (plain.predictor.saliency_map, plain.predictor.saliency_layer) == ("grad_cam", "features.layer4")
     with pytest.raises(ValueError, match="lesion head"):
-        ClinicalInferer(classifier, syn.marker_preprocess(), syn.CLASS_NAMES, **grouped_options(saliency_map="lesion"))
+        ClinicalInferer(classifier, nets.marker_preprocess(), nets.CLASS_NAMES, **grouped_options(saliency_map="lesion"))
 
 
 def test_a_classifier_run_has_no_lesion_fields(tmp_path):
-    result = _run([syn.write_nifti(tmp_path / "ax.nii.gz", "LPS")], tmp_path / "out", network=syn.marker_network())
+    result = _run([syn.write_nifti(tmp_path / "ax.nii.gz", "LPS")], tmp_path / "out", network=nets.marker_network())
     series = json.loads(result.json_path.read_text())["series"][0]
     assert "lesion" not in series and "lesion_area_px" not in series["slices"][0]
     assert "lesion_volume_ml" not in series["decision"]
@@ -127,7 +128,7 @@ def test_lesion_volume_rule_decides_by_the_lesion_volume(volume_ml, label, tmp_p
     if label == "tumour":
         assert set(decision["contributing_slices"]) <= set(range(23, 32))  # the slices with the largest lesion
     with pytest.raises(ValueError, match="lesion head"):
-        ClinicalInferer(syn.marker_network(), syn.marker_preprocess(), syn.CLASS_NAMES,
+        ClinicalInferer(nets.marker_network(), nets.marker_preprocess(), nets.CLASS_NAMES,
                         **grouped_options(aggregation="lesion_volume"))
 
 
@@ -156,7 +157,7 @@ def test_validation_record_is_read_defensively():
 
 
 def test_image_rows_carry_the_lesion_area_and_no_volume_warning(tmp_path):
-    inferer = ClinicalInferer(syn.lesion_network(), syn.marker_preprocess(32), syn.CLASS_NAMES)
+    inferer = ClinicalInferer(nets.lesion_network(), nets.marker_preprocess(32), nets.CLASS_NAMES)
     image = torch.zeros(1, 3, 32, 32)
     image[:, :, :4, :5] = 1.0  # a 4 x 5 lesion on a 32 x 32 input
     batch = {"image": image, "image_path": ["a.png"], "error": [""], "skipped": [""], "warnings": [""]}

@@ -14,6 +14,7 @@ import torch
 from monai_tumorcls.handlers import PredictionWriter
 from monai_tumorcls.apps.clinical import ClinicalInferer, RunOutputs
 from tests.inference import synthetic_inputs as syn
+from tests.inference import synthetic_networks as nets
 from tests.security.runs import run_inference, write_checkpoint, write_image
 
 BROKEN = "non-finite model output (NaN/Inf): the model is broken"
@@ -41,7 +42,7 @@ class BrokenOnBrightSlices(torch.nn.Module):
 
     def __init__(self, value: float) -> None:
         super().__init__()
-        self.net, self.value = syn.marker_network(), value
+        self.net, self.value = nets.marker_network(), value
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.net(x)
@@ -54,7 +55,7 @@ class BrokenOnBrightSlices(torch.nn.Module):
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_a_series_with_broken_slices_gets_no_decision(tmp_path, value):
     series = syn.write_series(tmp_path / "t1_ax", "axial")
-    inferer = ClinicalInferer(BrokenOnBrightSlices(value), syn.marker_preprocess(), syn.CLASS_NAMES,
+    inferer = ClinicalInferer(BrokenOnBrightSlices(value), nets.marker_preprocess(), nets.CLASS_NAMES,
                               outputs=RunOutputs(tmp_path / "out", run_name="run"))
     result = inferer.run([series[0].parent])
     (decided,) = result.series
