@@ -89,6 +89,24 @@ def test_dicom_seg_marks_the_planted_lesion_on_its_source_frames(acq, tmp_path):
     assert not [s for s in syn.identifying_strings(files) if s in text]  # the identity stays in the DICOM files
 
 
+def test_a_seg_that_cannot_be_built_leaves_the_sr_and_captures(tmp_path, monkeypatch, caplog):
+    from monai_tumorcls.apps.clinical import dicom_results
+
+    def no_seg(*args, **kwargs):
+        raise ValueError("source images without FrameOfReferenceUID")
+
+    monkeypatch.setattr(dicom_results, "lesion_seg", no_seg)
+    syn.write_series(tmp_path / "in", "axial_flipped")
+    with caplog.at_level("ERROR"):
+        result = _run([tmp_path / "in"], tmp_path / "out", nets.lesion_network(GRADIENT_LEVEL / syn.MARKER),
+                      dicom_results=True)
+    sid = result.series[0].series_id
+    results = tmp_path / "out" / "dicom_results"
+    assert (results / f"{sid}_sr.dcm").is_file() and list(results.glob(f"{sid}_sc_*.dcm"))
+    assert not (results / f"{sid}_seg.dcm").exists()
+    assert f"series {sid}: lesion SEG not written (ValueError)" in caplog.text
+
+
 def test_saliency_is_the_outlined_lesion_and_grad_cam_points_finer(tmp_path):
     source = syn.write_nifti(tmp_path / "ax.nii.gz", "LPS")
     result = _run([source], tmp_path / "out", saliency=True)

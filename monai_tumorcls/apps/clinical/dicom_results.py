@@ -131,10 +131,9 @@ def write_series_dicom_results(series: SeriesResult, dicom: DicomSeries, output_
     out.mkdir(parents=True, exist_ok=True)
     with _quiet_highdicom():
         files = _build(series, algorithm, refs, out, overlays, _SC_TEXT[saliency_map])
-        if run_dir is not None and series.lesion is not None and series.lesion.map_file:
-            by_id = {"f-" + file_sha256(p)[:16]: p for p in dicom.files}
-            files[out / f"{series.series_id}_seg.dcm"] = lesion_seg(series.lesion, Path(run_dir), by_id,
-                                                                   MANUFACTURER, __version__)
+        seg = _lesion_seg(series, dicom, run_dir)
+        if seg is not None:
+            files[out / f"{series.series_id}_seg.dcm"] = seg
     for n, (path, dataset) in enumerate(files.items()):  # all built before any is written
         try:
             _save(dataset, path)
@@ -179,6 +178,22 @@ def _image_reference(ds: pydicom.Dataset, frame: int | None) -> pydicom.Dataset:
     if frame is not None and "NumberOfFrames" in ds:
         item.ReferencedFrameNumber = frame + 1
     return item
+
+
+def _lesion_seg(series: SeriesResult, dicom: DicomSeries, run_dir: str | os.PathLike | None):
+    """The SEG of the series' written lesion map, or None: no map, or a source series a SEG cannot reference (e.g.
+    without a FrameOfReferenceUID). That failure is logged on its own, so the SR and the captures, which need
+    less of the sources, are still written."""
+    if run_dir is None or series.lesion is None or not series.lesion.map_file:
+        return None
+    try:
+        by_id = {"f-" + file_sha256(p)[:16]: p for p in dicom.files}
+        return lesion_seg(series.lesion, Path(run_dir), by_id, MANUFACTURER, __version__)
+    except Exception as e:  # noqa: BLE001 - the SEG is one of the series' results, not a condition of the others
+        if is_out_of_space(e):
+            raise
+        logger.error("series %s: lesion SEG not written (%s)", series.series_id, type(e).__name__)
+        return None
 
 
 def write_run_dicom_results(result: ClinicalRunResult, inputs: Sequence[str | os.PathLike],
