@@ -51,12 +51,21 @@ def _concept(value: str, meaning: str, scheme: str = _SCHEME):
     return CodedConcept(value=value, scheme_designator=scheme, meaning=meaning)
 
 
-def _slice_sources(series: SeriesResult, dicom: DicomSeries) -> dict[int, list[tuple[Path, int | None]]]:
+def _files_by_id(dicom: DicomSeries) -> dict[str, Path]:
+    """The series' files by the ``file_id`` the run recorded for them (``f-`` + SHA-256 of the bytes)."""
+    return {"f-" + file_sha256(p)[:16]: p for p in dicom.files}
+
+
+def _has_lesion_map(series: SeriesResult, run_dir: str | os.PathLike | None) -> bool:
+    return run_dir is not None and series.lesion is not None and bool(series.lesion.map_file)
+
+
+def _slice_sources(series: SeriesResult, dicom: DicomSeries,
+                   by_id: dict[str, Path]) -> dict[int, list[tuple[Path, int | None]]]:
     """Contributing slice -> the (file, frame) it was cut from; all files of the series for a resliced volume
     (each resliced slice is made from all of them)."""
     if series.resliced:
         return {k: [(p, None) for p in dicom.files] for k in series.decision.contributing_slices}
-    by_id = {"f-" + file_sha256(p)[:16]: p for p in dicom.files}
     slices = {s.slice_index: s for s in series.slices}
     return {k: [(by_id[slices[k].source_file_id], slices[k].source_frame)]
             for k in series.decision.contributing_slices if slices[k].source_file_id in by_id}
@@ -124,14 +133,16 @@ def write_series_dicom_results(series: SeriesResult, dicom: DicomSeries, output_
     Returns:
         the files written.
     """
-    sources = _slice_sources(series, dicom)
+    # every file hashed once, and only where a slice or the SEG must name its source file
+    by_id = _files_by_id(dicom) if not series.resliced or _has_lesion_map(series, run_dir) else {}
+    sources = _slice_sources(series, dicom, by_id)
     datasets = {p: pydicom.dcmread(p, stop_before_pixels=True) for refs in sources.values() for p, _ in refs}
     refs = {k: [(datasets[p], f) for p, f in v] for k, v in sources.items()}
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     with _quiet_highdicom():
         files = _build(series, algorithm, refs, out, overlays, _SC_TEXT[saliency_map])
-        seg = _lesion_seg(series, dicom, run_dir)
+        seg = _lesion_seg(series, by_id, run_dir) if _has_lesion_map(series, run_dir) else None
         if seg is not None:
             files[out / f"{series.series_id}_seg.dcm"] = seg
     for n, (path, dataset) in enumerate(files.items()):  # all built before any is written
@@ -180,14 +191,11 @@ def _image_reference(ds: pydicom.Dataset, frame: int | None) -> pydicom.Dataset:
     return item
 
 
-def _lesion_seg(series: SeriesResult, dicom: DicomSeries, run_dir: str | os.PathLike | None):
-    """The SEG of the series' written lesion map, or None: no map, or a source series a SEG cannot reference (e.g.
+def _lesion_seg(series: SeriesResult, by_id: dict[str, Path], run_dir: str | os.PathLike):
+    """The SEG of the series' written lesion map, or None when a SEG cannot reference the source series (e.g.
     without a FrameOfReferenceUID). That failure is logged on its own, so the SR and the captures, which need
     less of the sources, are still written."""
-    if run_dir is None or series.lesion is None or not series.lesion.map_file:
-        return None
     try:
-        by_id = {"f-" + file_sha256(p)[:16]: p for p in dicom.files}
         return lesion_seg(series.lesion, Path(run_dir), by_id, MANUFACTURER, __version__)
     except Exception as e:  # noqa: BLE001 - the SEG is one of the series' results, not a condition of the others
         if is_out_of_space(e):
