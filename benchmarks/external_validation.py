@@ -101,6 +101,9 @@ def step(cmd: list[str], done: bool, log: Path, walls: dict, key: str, done_file
     if done:
         print("done already:", key, flush=True)
         return
+    if key in walls:  # an earlier run of the same step (e.g. the Kaggle-only model trained again): keep its record
+        earlier = walls.pop(key)
+        walls[f"{key} (finished {earlier['finished']})"] = earlier
     log.parent.mkdir(parents=True, exist_ok=True)
     print(key, ":", shell_join(cmd), flush=True)
     walls[key] = {"command": shell_join(portable_args(cmd, ROOT)),
@@ -226,11 +229,11 @@ def run_folds(args):
         step(train_cmd(KAGGLE_ONLY.bundle, root, [*KAGGLE_ONLY.overrides, *args.train_overrides]),
              (root / "train.done").exists(), root / "logs" / "train.log", walls, "kaggle-only: train",
              root / "train.done")
-    models = {m.name: {"what": m.what, "folds": []} for m in chosen}
+    models = {m.name: {"what": m.what, "run": run_info(args), "folds": []} for m in chosen}
     for k in range(args.folds):
         for model in chosen:
             folds = models[model.name]["folds"]
-            folds.append(fold_summary(_fold(model, k, args, walls)))
+            folds.append({"fold": k, **fold_summary(_fold(model, k, args, walls))})
             # the shared model was measured on every fold so far; a fold model on its own fold
             checkpoint = model.root(work, k) / "models" / "model.pt"
             try:
@@ -239,6 +242,25 @@ def run_folds(args):
             except (OSError, ValueError) as e:  # e.g. a checkpoint of an older release without digest: say so
                 print(f"WARNING: no validation record stamped into {checkpoint}: {e}", flush=True)
         yield models, walls
+
+
+def run_info(args) -> dict:
+    """Who measured a model: the command, date, machine and what else used the cores (kept with its folds, so a
+    later run of other models does not relabel them)."""
+    return {"command": shell_command(args.argv), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine_line(), "cores_note": args.cores_note}
+
+
+def shell_command(argv: list[str] | None) -> str:
+    from monai_tumorcls.utils import shell_join
+
+    return shell_join(["python", "-m", "benchmarks.external_validation", *_without_note(argv)])
+
+
+def kept_models(record_path: Path, chosen: dict) -> dict:
+    """The models of an earlier record that this run does not measure again (kept as they were), then ``chosen``."""
+    previous = json.loads(record_path.read_text())["models"] if record_path.is_file() else {}
+    return {**{name: m for name, m in previous.items() if name not in chosen}, **chosen}
 
 
 def _without_note(argv: list[str] | None) -> list[str]:
@@ -283,20 +305,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--render-only", action="store_true")
     p.add_argument("train_overrides", nargs="*", help="after --: overrides for every training and evaluation command")
     args = _resolve(p.parse_args(argv))
+    args.argv = argv
     from monai_tumorcls.config import get_data_root
-    from monai_tumorcls.utils import atomic_write_text, shell_join
+    from monai_tumorcls.utils import atomic_write_text
 
     record_path, doc_path = Path(args.record), Path(args.doc)
     if args.render_only:
         atomic_write_text(doc_path, render(json.loads(record_path.read_text())))
         return
-    command = shell_join(["python", "-m", "benchmarks.external_validation", *_without_note(argv)])
+    previous_note = json.loads(record_path.read_text()).get("note", "") if record_path.is_file() else ""
     for models, walls in run_folds(args):  # after each fold: the record and the page so far
-        record = {
-            "command": command, "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": machine_line(), "data": portable_path(get_data_root(), ROOT), "cores_note": args.cores_note,
-            "steps": walls, "models": models, "note": args.note,
-        }
+        record = {**run_info(args), "data": portable_path(get_data_root(), ROOT), "steps": walls,
+                  "models": kept_models(record_path, models), "note": args.note or previous_note}
         atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
         atomic_write_text(doc_path, render(record))
     print(doc_path.read_text())

@@ -135,7 +135,7 @@ def _lesion_rows(folds: list[dict], seqs: list[str]) -> list[str]:
 def _model_lines(name: str, m: dict, seqs: list[str]) -> list[str]:
     """One model's section: the per-sequence table over folds, healthy volumes, Kaggle accuracy, patients called."""
     folds = m["folds"]
-    lines = [f"## {name}", "", m["what"], "",
+    lines = [f"## {name}", "", m["what"], "", *_run_lines(m, folds),
              *_table_start(["sequence", "slice AUC", "position-only AUC", "position-matched AUC (position-only)",
                             "sensitivity", "specificity", "within-scan AUC (median)", "position-only within-scan",
                             "pointing game", "brightest-region pointer"])]
@@ -160,6 +160,19 @@ def _model_lines(name: str, m: dict, seqs: list[str]) -> list[str]:
                     *_series_rule_lines(folds), ""]
 
 
+def _fold_list(folds: list[dict]) -> str:
+    """The folds a model was measured on (records written before folds were numbered: 0..n-1)."""
+    return ", ".join(str(f.get("fold", i)) for i, f in enumerate(folds))
+
+
+def _run_lines(m: dict, folds: list[dict]) -> list[str]:
+    """Which folds, and (when this model was measured by another run than the page's command) by what and where."""
+    run = m.get("run")
+    where = (f" by `{run['command']}` on {run['date']}; machine: {run['machine']}. {run['cores_note']}"
+             if run else ".")
+    return [f"Measured on fold(s) {_fold_list(folds)}{where}", ""]
+
+
 def _series_rule_lines(folds: list[dict]) -> list[str]:
     """Which series rule each fold's validation people chose, and why (folds evaluated since both rules exist)."""
     chosen = [f.get("series_rule", {}) for f in folds]
@@ -176,7 +189,7 @@ def _side_by_side(models: dict, seqs: list[str]) -> list[str]:
     lines = ["## Side by side (mean ± sd over folds)", "",
              *_table_start(["sequence", "method", "slice AUC", "position-matched AUC", "within-scan AUC (median)",
                             "within-scan, worst patient", "Dice", "HD95 (px)", "pointing: lesion map",
-                            "pointing: Grad-CAM", "IXI called tumour", "Kaggle Testing"])]
+                            "pointing: Grad-CAM", "IXI called tumour", "Kaggle Testing", "folds"])]
     base = next(iter(models.values()))["folds"]
     for seq in seqs:
         for name, m in models.items():
@@ -185,12 +198,12 @@ def _side_by_side(models: dict, seqs: list[str]) -> list[str]:
                                                "within_scan_auc_min", "dice_mean", "hd95_median_px",
                                                "pointing_game_lesion_map", "pointing_game")]
             lines.append(f"| {seq} | {name} | " + " | ".join(cells) + f" | {_ms(fs, 'healthy_called')} "
-                         f"| {_ms(fs, 'kaggle_acc')} |")
+                         f"| {_ms(fs, 'kaggle_acc')} | {_fold_list(fs)} |")
         prior = [_ms(base, k, seq) for k in ("position_auc", "position_matched_position_auc",
                                              "within_scan_position_auc_median")]
-        lines.append(f"| {seq} | position-only prior | " + " | ".join(prior) + " | - | - | - | - | - | - | - |")
+        lines.append(f"| {seq} | position-only prior | " + " | ".join(prior) + " | - | - | - | - | - | - | - | " + _fold_list(base) + " |")
         lines.append(f"| {seq} | brightest-region pointer | - | - | - | - | - | - | - "
-                     f"| {_ms(base, 'pointing_game_brightest_region', seq)} | - | - |")
+                     f"| {_ms(base, 'pointing_game_brightest_region', seq)} | - | - | {_fold_list(base)} |")
     return lines + ["", "The brightest-region pointer (the brightest 9x9 window, no model) is shown in the Grad-CAM "
                         "pointing column: it is what a saliency map has to beat.", ""]
 
@@ -201,8 +214,10 @@ def _met(value: float | None, op: str, target: float) -> str:
 
 def _goal_lines(models: dict) -> list[str]:
     lines = ["## Goals", "",
-             "Each goal on the 5-fold mean and on the worst fold; `-` where the model was not measured on it.", "",
-             *_table_start(["goal", "target", *(f"{name}: mean ± sd (worst fold)" for name in models),
+             "Each goal on the mean over a model's folds (fold numbers in brackets after its name) and on its worst "
+             "fold; `-` where the model was not measured on it.", "",
+             *_table_start(["goal", "target", *(f"{name} ({_fold_list(m['folds'])}): mean ± sd (worst fold)"
+                                                for name, m in models.items()),
                             *(f"{name}: mean / worst" for name in models)])]
     for label, metric, seq, op, target in GOALS:
         reached, met = [], []
@@ -249,7 +264,8 @@ def render(record: dict) -> str:
         f"Data: `{record['data']}`. {record['cores_note']}",
         "",
         "Each fold holds out a fifth of the 110 LGG patients (site-stratified, seeded) and of the 20 IXI subjects; the",
-        "numbers are mean ± standard deviation over the folds. All models are measured on the same held-out people.",
+        "numbers are mean ± standard deviation over the folds each model was measured on (its section and the `folds`",
+        "column say which; one fold has no spread). A fold holds out the same people for every model.",
         "`position-only` ranks slices by closeness to the middle of the patient's stack without looking at them:",
         "a model has learned the lesion rather than the anatomical level only where it beats it; `position-matched`",
         "compares only tumour and tumour-free slices at the same distance from the middle (fifths), with the",

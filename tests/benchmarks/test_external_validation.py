@@ -127,6 +127,27 @@ def test_resume_skips_finished_steps_redoes_stale_evaluations_and_stamps_records
     assert ran == []  # everything finished: nothing rerun
 
 
+def test_a_run_of_one_model_keeps_the_other_models_and_their_provenance(tmp_path, monkeypatch):
+    """Measuring the lesion model alone (another day, fewer folds) keeps the earlier models' folds and who measured
+    them; a step trained again keeps the earlier run's wall time under a dated key; the page says which folds."""
+    work, record = tmp_path / "work", tmp_path / "r.json"
+    common = ["--work", str(work), "--record", str(record), "--doc", str(tmp_path / "r.md")]
+    _fake_runs(monkeypatch)
+    ev.main(["--folds", "2", "--models", "kaggle-only", "multi-source", "--cores-note", "first run", *common])
+    (work / "kaggle_only" / "train.done").unlink()  # e.g. a new machine: the trunk is trained again
+    ev.main(["--folds", "1", "--models", "lesion", "--cores-note", "second run", *common])
+    models = json.loads(record.read_text())["models"]
+    assert list(models) == ["Kaggle-only", "multi-source", "lesion-grounded, trunk kaggle_only"]
+    assert [f["fold"] for f in models["multi-source"]["folds"]] == [0, 1]
+    assert models["multi-source"]["run"]["cores_note"] == "first run"
+    assert models["lesion-grounded, trunk kaggle_only"]["run"]["cores_note"] == "second run"
+    steps = json.loads(record.read_text())["steps"]
+    assert "kaggle-only: train" in steps and any(k.startswith("kaggle-only: train (finished ") for k in steps)
+    md = (tmp_path / "r.md").read_text()
+    assert "| flair | multi-source |" in md and md.count("| 0, 1 |") >= 2 and "| lesion-grounded, trunk kaggle_only |" in md
+    assert "Measured on fold(s) 0 by" in md and "second run" in md and "first run" in md
+
+
 def test_a_checkpoint_that_cannot_carry_a_record_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
     import torch
 
