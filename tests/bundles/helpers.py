@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -13,10 +15,46 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def run_bundle(config_files: list[str] | str, run_id: str | None = None, timeout: int = 600, **overrides) -> subprocess.CompletedProcess:
     """Run a bundle config from the project root; ``overrides`` become ``--key value`` arguments.
 
-    Returns the completed process (stdout+stderr in ``.stdout``); does not raise on a non-zero exit.
+    The command runs in a fresh process forked from this worker's preloaded interpreter (``tests/bundles/zygote.py``:
+    the same command, without paying the imports again). Returns the completed process; does not raise on a
+    non-zero exit; raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds (the run is killed).
     """
     cmd, env = bundle_command(config_files, run_id, **overrides)
-    return subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert cmd[1:3] == ["-m", "monai.bundle"], cmd
+    return _ZYGOTE.run(cmd, env, timeout)
+
+
+class _Zygote:
+    """This worker's ``tests/bundles/zygote.py`` process (started at the first command, restarted if it died)."""
+
+    def __init__(self):
+        self.proc: subprocess.Popen | None = None
+
+    def _started(self, env: dict) -> subprocess.Popen:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tests.bundles.zygote"], cwd=PROJECT_ROOT,
+                                         env={**os.environ, "OMP_NUM_THREADS": env["OMP_NUM_THREADS"]},
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        return self.proc
+
+    def run(self, cmd: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+        with tempfile.TemporaryDirectory(prefix="bundle_run_") as tmp:
+            out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+            request = {"module": cmd[2], "args": cmd[3:], "cwd": str(PROJECT_ROOT), "env": env, "stdout": str(out),
+                       "stderr": str(err), "timeout": timeout}
+            proc = self._started(env)
+            proc.stdin.write(json.dumps(request) + "\n")
+            proc.stdin.flush()
+            reply = proc.stdout.readline()
+            assert reply, "the bundle-command zygote died (see the test output above)"
+            code = json.loads(reply)["returncode"]
+            stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
+        if code is None:
+            raise subprocess.TimeoutExpired(cmd, timeout, stdout, stderr)
+        return subprocess.CompletedProcess(cmd, code, stdout, stderr)
+
+
+_ZYGOTE = _Zygote()
 
 
 def bundle_command(config_files: list[str] | str, run_id: str | None = None, **overrides) -> tuple[list[str], dict]:

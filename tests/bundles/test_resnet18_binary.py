@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,23 +175,37 @@ def test_clinical_adaptation_never_trains_on_the_held_out_patient(trained, data_
     assert [(r["group"], r["tumour_slices"]) for r in rows] == [("TCGA-02-0003", 7)]
 
 
-def test_slice_ranking_benchmark_rescores_existing_folds_without_training(trained, tmp_path):
+def test_slice_ranking_benchmark_rescores_existing_folds_without_training(tmp_path, data_root, monkeypatch):
     """`python -m studies.clinical_slice_auc --adapt --rescore` scores each fold's existing model_clinical.pt (no fine-tuning run)
-    and writes the record with both controls; a fold without a checkpoint would be trained."""
-    import shutil
-
+    on its held-out patient's volumes and writes the record with both controls; a fold without a checkpoint would be
+    trained. (The scoring itself is the previous two tests'; here it is recorded, not run.)"""
     from studies import clinical_slice_auc as bench
 
-    root, _ = trained
-    folds = tmp_path / "folds"
+    scored = []
+
+    def recorded_scoring(bundle, bundle_root, data_root, output_dir, checkpoint=None, volumes=None, **overrides):
+        volumes = bench.labelled_volumes() if volumes is None else volumes
+        scored.append((Path(checkpoint).relative_to(tmp_path).as_posix(), sorted({v.group for v in volumes})))
+        return [{"volume": v.image, "group": v.group, "label": v.label, "what": v.description, "auc": 0.75,
+                 "position_auc": 0.9, "tumour_slices": 5, "tumour_free_slices": 9, "ignored": 1,
+                 "series_tumour_probability": 0.6, "occlusion_drop": 0.1, "class_aucs": {"notumor": 0.25, "tumor": 0.75}}
+                for v in volumes]
+
+    monkeypatch.setattr(bench, "slice_aucs", recorded_scoring)
+    monkeypatch.setattr(bench, "run_logged", lambda *a, **k: pytest.fail("a fold with a checkpoint was trained again"))
+    root, folds = tmp_path / "kaggle_model", tmp_path / "folds"
+    (root / "models").mkdir(parents=True)
+    (root / "models" / "model.pt").write_bytes(b"scored by the recorded scoring only")
     groups = list(dict.fromkeys(v.group for v in bench.labelled_volumes()))
     assert groups == ["TCGA-02-0003", "TCGA-02-0006", "TCGA-FG-6692"]
     for g in groups:
         (folds / g / "models").mkdir(parents=True)
-        shutil.copy(root / "models" / "model.pt", folds / g / "models" / "model_clinical.pt")
+        (folds / g / "models" / "model_clinical.pt").write_bytes(b"fold model")
     out = tmp_path / "record.md"
     bench.main(["--bundle", "resnet18_binary", "--bundle-root", str(root), "--adapt", "--rescore",
                 "--folds-root", str(folds), "--out", str(out)])
+    assert scored == [("kaggle_model/models/model.pt", groups)] + [
+        (f"folds/{g}/models/model_clinical.pt", [g]) for g in groups]
     text = out.read_text()
     assert text.count("\n## ") == 1 and "\n## resnet18_binary\n" in text  # the bundle's section of the one page
     assert text.count("not re-run (`--rescore`: its existing checkpoint was scored)") == len(groups)
