@@ -2,8 +2,8 @@
 :class:`~monai.bundle.ConfigParser` as the command line does, so that the app's decision is the CLI's for the same
 checkpoint (same preprocessing, network, post-processing and slice aggregation; nothing is copied here).
 
-The network is built and its checkpoint loaded once; every request parses the config again with the request's
-input and output folders as overrides and the loaded network put in, and asks it for the
+The network is built, its checkpoint loaded and hashed once; every request parses the config again with the
+request's input and output folders as overrides and the loaded network and provenance put in, and asks it for the
 :class:`~monai_tumorcls.apps.clinical.ClinicalInferer` it declares (``clinical_inferer``): an image file is
 classified as a one-slice series, a DICOM or NIfTI input series by series (one input, results in memory).
 """
@@ -11,7 +11,6 @@ classified as a one-slice series, a DICOM or NIfTI input series by series (one i
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import threading
 from os import PathLike
@@ -21,8 +20,9 @@ from typing import Any, Mapping
 
 import torch
 
-from monai_tumorcls.bundle import load_bundle_config
+from monai_tumorcls.bundle import bundle_version, load_bundle_config
 from monai_tumorcls.apps.clinical import ClinicalInferer
+from monai_tumorcls.checkpoint import checkpoint_provenance
 from monai_tumorcls.apps.clinical.model_validation import validation_record
 from monai_tumorcls.visualize import grey_png
 
@@ -86,28 +86,30 @@ class BundleService:
         self.bundle_name = str(parser.get_parsed_content("bundle_name"))
         self.class_names = [str(c) for c in parser.get_parsed_content("class_names")]
         self.checkpoint = Path(parser.get_parsed_content("checkpoint"))
-        self.checkpoint_sha256 = hashlib.sha256(self.checkpoint.read_bytes()).hexdigest()
+        self.provenance = checkpoint_provenance(self.checkpoint, self.bundle_name, bundle_version(self.bundle_dir))
         # what was read from the checkpoint at start goes into every request's config (not read again)
         self.checkpoint_metadata = parser.get_parsed_content(META) if META in parser else {}
-        self._loaded = {"network": self.network}
+        self._loaded = {"network": self.network, "provenance": self.provenance}
         if META in parser:  # read-only mapping: the config parser must not read its contents as config (``$``, ``@``)
             self._loaded[META] = MappingProxyType(self.checkpoint_metadata)
         self._lock = threading.Lock()  # one request at a time uses the network (Grad-CAM hooks are not shared)
 
     def model_card(self) -> dict:
-        """The bundle's ``metadata.json`` with the class names, the checkpoint's file name and SHA-256, and its
-        validation record (``validation``: None when it has none, see
+        """The bundle's ``metadata.json`` with the class names, the checkpoint's file name and SHA-256, the
+        provenance record (:meth:`~monai_tumorcls.checkpoint.Provenance.record`) and the checkpoint's validation
+        record (``validation``: None when it has none, see
         :func:`~monai_tumorcls.apps.clinical.model_validation.validation_record`)."""
         meta_path = self.bundle_dir / "configs" / "metadata.json"
         metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        return {"bundle": self.bundle_name, "class_names": self.class_names,
-                "checkpoint": {"file": self.checkpoint.name, "sha256": self.checkpoint_sha256,
+        return {"bundle": self.bundle_name, "class_names": self.class_names, "provenance": self.provenance.record(),
+                "checkpoint": {"file": self.checkpoint.name, "sha256": self.provenance.checkpoint_sha256,
                                "metadata": self.checkpoint_metadata},
                 "validation": validation_record(self.checkpoint_metadata.get("validation")), "metadata": metadata}
 
     def predict(self, path: Path, work: Path, display_name: str, kind: str = "") -> dict:
         """Classify the image file, NIfTI file or DICOM folder ``path`` (``kind`` ``"dicom"``: an extracted zip,
-        which must hold DICOM or NIfTI files); outputs go below ``work``.
+        which must hold DICOM or NIfTI files); outputs go below ``work``. The answer carries the provenance record
+        (``provenance``) with the time of the request.
 
         Raises:
             UploadError: nothing could be classified (the message names ``display_name`` and the reasons).
@@ -120,11 +122,13 @@ class BundleService:
                 if parser.get_parsed_content("input_kind") == "images":
                     if kind == "dicom":
                         raise UploadError(f"{display_name}: no DICOM or NIfTI file in the zip")
-                    return self._image(parser, out, path, display_name)
-                return self._volume(parser, out, path, display_name)
+                    answer = self._image(parser, out, path, display_name)
+                else:
+                    answer = self._volume(parser, out, path, display_name)
             except SystemExit as e:  # a config step that ends a CLI run (its one-line error is in the log)
                 message = f"{display_name}: the bundle could not run (exit status {e.code}; see the app's log)"
                 raise UploadError(message, 500) from e
+        return {**answer, "provenance": self.provenance.record()}
 
     def _image(self, parser, out: Path, path: Path, display_name: str) -> dict:
         inferer = parser.get_parsed_content("clinical_inferer")()

@@ -3,6 +3,7 @@
 from .config import (
     LOCK_FILE,
     bundle_component,
+    bundle_version,
     check_output_dir,
     could_not_start,
     exit_on_failures,
@@ -21,6 +22,7 @@ from .packaged import copy_bundle, packaged_bundle_names, packaged_bundles_dir
 __all__ = [
     "as_input_list",
     "bundle_component",
+    "bundle_version",
     "check_output_dir",
     "could_not_start",
     "LOCK_FILE",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import sys
@@ -22,6 +23,7 @@ from ..utils.exits import could_not_start
 from .packaged import packaged_bundles_dir
 
 __all__ = [
+    "bundle_version",
     "find_bundle_root",
     "load_bundle_config",
     "bundle_component",
@@ -60,6 +62,16 @@ def find_bundle_root(bundle_name: str) -> str:
         f"bundle {bundle_name!r} not found from {os.getcwd()}: run from the project root or from the bundle folder "
         f"(`python -m monai_tumorcls.bundle copy {bundle_name} DEST` copies it)"
     )
+
+
+def bundle_version(bundle_root: str | os.PathLike) -> str | None:
+    """The ``version`` of ``<bundle_root>/configs/metadata.json`` (what outputs name the bundle by); None without
+    one."""
+    path = Path(bundle_root) / "configs" / "metadata.json"
+    if not path.is_file():
+        return None
+    version = json.loads(path.read_text()).get("version")
+    return None if version is None else str(version)
 
 
 def load_bundle_config(bundle_root: str | os.PathLike, config: str = "train.json", overrides: Mapping[str, Any] | None = None) -> ConfigParser:

@@ -1,6 +1,7 @@
 """The checkpoint contract, in one place: one safe reader (``.pt`` with ``weights_only``, ``.safetensors``), the
 metadata a checkpoint carries and its schema, the digest binding metadata to weights, the checks inference makes
-against a checkpoint, and the temperature fitted after training. Below handlers, networks, export and bundle."""
+against a checkpoint, the temperature fitted after training, and the provenance record every output carries.
+Below handlers, networks, export and bundle."""
 
 from .calibration import calibrate_checkpoint
 from .io import (
@@ -24,6 +25,7 @@ from .metadata import (
     describe_transforms,
     read_checkpoint_metadata,
 )
+from .provenance import PROVENANCE_COLUMNS, Provenance, checkpoint_provenance, checkpoint_sha256, provenance_cells
 from .schema import (
     OPTION_TYPES,
     VALIDATION_FIELDS,
@@ -38,6 +40,8 @@ __all__ = [
     "DIGEST_KEY",
     "METADATA_KEY",
     "OPTION_TYPES",
+    "PROVENANCE_COLUMNS",
+    "Provenance",
     "VALIDATION_FIELDS",
     "CheckpointDigestError",
     "CheckpointMetadataError",
@@ -49,10 +53,13 @@ __all__ = [
     "check_validation_record",
     "checkpoint_digest",
     "checkpoint_metadata",
+    "checkpoint_provenance",
+    "checkpoint_sha256",
     "checkpoint_train_overrides",
     "data_summary",
     "describe_transforms",
     "load_checkpoint",
+    "provenance_cells",
     "read_checkpoint",
     "read_checkpoint_metadata",
     "read_metadata",

@@ -6,11 +6,13 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from monai_tumorcls.checkpoint.provenance import PROVENANCE_COLUMNS, Provenance, provenance_cells
 from monai_tumorcls.data.item_keys import ItemKeys
 from monai_tumorcls.handlers.collector import ItemCollector, RawOutputs, item_filename, merged_items
 from monai_tumorcls.utils.atomic import atomic_write_texts, is_out_of_space
@@ -61,20 +63,26 @@ def _lesion_cells(row: dict) -> list:
     return [row["lesion_area_px"], peak["row"], peak["col"], peak["probability"]]
 
 
-def prediction_tables(rows: list[dict], class_names: Sequence[str]) -> tuple[str, str]:
-    """The JSON and CSV text of the prediction table of ``rows`` (sorted by file)."""
+def prediction_tables(rows: list[dict], class_names: Sequence[str], provenance: Mapping | None = None) -> tuple[str, str]:
+    """The JSON and CSV text of the prediction table of ``rows`` (sorted by file). A ``provenance`` record
+    (:meth:`~monai_tumorcls.checkpoint.Provenance.record`) goes into the JSON as ``provenance`` and into every CSV
+    row as the :data:`~monai_tumorcls.checkpoint.PROVENANCE_COLUMNS`, last."""
     counts = {status: sum(r["status"] == status for r in rows) for status in ("ok", "error", "skipped")}
     summary = {"num_files": len(rows), "num_failed": counts["error"], "num_skipped": counts["skipped"],
-               "num_classified": counts["ok"], "class_names": list(class_names), "rows": rows}
+               "num_classified": counts["ok"], "class_names": list(class_names)}
+    if provenance is not None:
+        summary["provenance"] = dict(provenance)
+    summary["rows"] = rows
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     lesion = any("lesion_area_px" in r for r in rows)  # a network with a lesion head: its columns
+    traced = list(provenance_cells(provenance).values()) if provenance is not None else []
     writer.writerow(["file", "status", "predicted"] + [f"prob_{c}" for c in class_names] + ["error", "warnings"]
-                    + (list(_LESION_COLUMNS) if lesion else []))
+                    + (list(_LESION_COLUMNS) if lesion else []) + (list(PROVENANCE_COLUMNS) if traced else []))
     for r in rows:
         probs = [r["probabilities"][c] for c in class_names] if r["probabilities"] else [""] * len(class_names)
         writer.writerow([r["file"], r["status"], r["predicted"] or ""] + probs + [r["error"], "; ".join(r["warnings"])]
-                        + (_lesion_cells(r) if lesion else []))
+                        + (_lesion_cells(r) if lesion else []) + traced)
     return json.dumps(summary, indent=2, allow_nan=False) + "\n", buf.getvalue()
 
 
@@ -98,17 +106,20 @@ class PredictionWriter(ItemCollector):
             probabilities; on a MONAI engine it is captured before the postprocessing, :class:`RawOutputs` of
             ``pred``).
         save_rank: rank that writes in distributed runs.
+        provenance: what produced the predictions (:class:`~monai_tumorcls.checkpoint.Provenance`), recorded in
+            both tables with the time they are written; None: not recorded.
         old_keywords: ``pred_key``, ``error_key``, ``warnings_key``, ``skipped_key``, ``logits_key``: deprecated
             spellings of ``keys`` (a ``FutureWarning``; they go in the next release).
     """
 
     def __init__(self, output_dir: str | Path, class_names: Sequence[str], stem: str = "predictions",
-                 keys: ItemKeys | None = None, save_rank: int = 0, **old_keywords: str) -> None:
+                 keys: ItemKeys | None = None, save_rank: int = 0, provenance: Provenance | None = None,
+                 **old_keywords: str) -> None:
         keys = moved_keywords("PredictionWriter", keys, ItemKeys, old_keywords, _OLD_KEYWORDS, accepted=_OLD_KEYWORDS)
         super().__init__(save_rank=save_rank)
         self.output_dir = Path(output_dir)
         self.class_names = list(class_names)
-        self.stem, self.keys = stem, keys
+        self.stem, self.keys, self.provenance = stem, keys, provenance
         self.raw_outputs = RawOutputs(keys.pred)
         self.num_failed = self.num_skipped = self.num_classified = 0
         self.write_error: OSError | None = None  # a full disk when the tables were written
@@ -141,7 +152,8 @@ class PredictionWriter(ItemCollector):
         rows = sorted(rows, key=lambda r: r["file"])
         counts = {status: sum(r["status"] == status for r in rows) for status in ("ok", "error", "skipped")}
         self.num_classified, self.num_failed, self.num_skipped = counts["ok"], counts["error"], counts["skipped"]
-        json_text, csv_text = prediction_tables(rows, self.class_names)
+        record = self.provenance.record() if self.provenance is not None else None
+        json_text, csv_text = prediction_tables(rows, self.class_names, record)
         # one set: either both files of this run replace the old ones, or neither does (e.g. on a full disk)
         try:
             atomic_write_texts({self.output_dir / f"{self.stem}.json": json_text,

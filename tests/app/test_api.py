@@ -4,7 +4,9 @@ every request's temporary folder gone afterwards."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import zipfile
 
 import numpy as np
@@ -12,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+import monai_tumorcls
 from monai_tumorcls.app import UploadLimits, create_app
+from tests.bundles.helpers import PROJECT_ROOT
 
 NIFTI = "pyradiomics-tcga-gbm/converted_nifti/brain1_image.nii.gz"
 
@@ -52,6 +56,11 @@ def test_health_model_card_and_local_page(client, tiny_checkpoint):
     card = client.get("/model").json()
     assert card["class_names"] == ["notumor", "tumor"] and card["checkpoint"]["file"] == tiny_checkpoint.name
     assert card["metadata"]["intended_use"].startswith("Research only")
+    sha = hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
+    version = json.loads((PROJECT_ROOT / "bundles/resnet18_binary/configs/metadata.json").read_text())["version"]
+    assert card["checkpoint"]["sha256"] == card["provenance"]["checkpoint_sha256"] == sha
+    assert card["provenance"]["bundle"] == {"name": "resnet18_binary", "version": version}
+    assert card["provenance"]["package_version"] == monai_tumorcls.__version__
     page = client.get("/").text
     assert "Research use only" in page and "http" not in page.replace('http-equiv', '')  # no external assets
     assert "http" not in client.get("/static/app.js").text.replace("http://www.w3.org/2000/svg", "")
@@ -85,6 +94,7 @@ def test_predict_image_zip_and_nifti(client, work, seen_work_folders, kaggle_roo
 
     answer = _post(client, "brain.nii.gz", (nifti_root / NIFTI).read_bytes()).json()
     assert answer["kind"] == "volume" and answer["series"][0]["source"] == "nifti"
+    assert answer["provenance"]["checkpoint_sha256"] == client.get("/model").json()["checkpoint"]["sha256"]
     probabilities = [s["tumour_probability"] for s in answer["series"][0]["slices"]]
     assert len(probabilities) == answer["series"][0]["n_slices"] and all(0 <= p <= 1 for p in probabilities)
     assert len(seen_work_folders) == 3 and not any(f.exists() for f in seen_work_folders)
@@ -113,11 +123,14 @@ def _png(pixels) -> bytes:
     return buf.getvalue()
 
 
-def test_a_blank_image_gets_no_decision_and_a_tiny_one_a_caution(client, work):
+def test_a_blank_image_gets_no_decision_and_a_tiny_one_a_caution(client, work, tiny_checkpoint):
     response = _post(client, "blank.png", _png(np.full((64, 64), 90, np.uint8)))
     assert response.status_code == 400 and response.json()["detail"] == "blank.png: blank image (one value): no decision"
     answer = _post(client, "tiny.png", _png(np.random.default_rng(0).integers(0, 255, (10, 12), dtype=np.uint8))).json()
     assert answer["kind"] == "image" and answer["warnings"] == ["tiny image (10x12 px, a side below 16)"]
+    traced = answer["provenance"]  # every answer names the checkpoint and bundle that made it, and when
+    assert traced["checkpoint_sha256"] == hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
+    assert traced["bundle"]["name"] == "resnet18_binary" and traced["created"].endswith("Z")
     assert not list(work.iterdir())
 
 

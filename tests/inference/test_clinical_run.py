@@ -6,6 +6,8 @@ import csv
 import hashlib
 import json
 import logging
+import time
+from datetime import datetime, timezone
 
 import nibabel as nib
 import numpy as np
@@ -13,11 +15,14 @@ import pydicom
 import pytest
 import torch
 
+import monai_tumorcls
 from monai_tumorcls.apps.clinical import ClinicalInferer, grouped_options, run_clinical_inference
+from monai_tumorcls.checkpoint import PROVENANCE_COLUMNS, Provenance
 from tests.inference import synthetic_inputs as syn
 from tests.inference import synthetic_networks as nets
 
 NAME_DIR = "Doe^Jane^Secretname"  # exporters often name folders after the patient
+PROVENANCE = Provenance("tiny_bundle", "9.8.7", "ab" * 32)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +77,7 @@ def mixed_run(inputs, tmp_path_factory):
     old = logger.level
     logger.addHandler(h)
     logger.setLevel(logging.DEBUG)
+    started = time.time()
     try:
         result = _run(
             [
@@ -84,16 +90,17 @@ def mixed_run(inputs, tmp_path_factory):
             ],
             out,
             aggregation="max",
+            provenance=PROVENANCE,
         )
     finally:
         logger.removeHandler(h)
         logger.setLevel(old)
     log_text = "\n".join(r.getMessage() for r in records)
-    return result, out, log_text
+    return result, out, log_text, (started, time.time())
 
 
 def test_decisions(mixed_run):
-    result, _, _ = mixed_run
+    result, *_ = mixed_run
     assert [(s.source, s.input_index) for s in result.series] == [("dicom", 0), ("dicom", 0), ("nifti", 1)]
     by_plane = {s.acquisition_plane: s for s in result.series if s.source == "dicom"}
     tumour, healthy = by_plane["axial"], by_plane["sagittal"]
@@ -113,7 +120,7 @@ def test_decisions(mixed_run):
 
 
 def test_slice_provenance_points_at_the_right_file(mixed_run, inputs):
-    result, _, _ = mixed_run
+    result, *_ = mixed_run
     tumour = next(s for s in result.series if s.source == "dicom" and not s.resliced)
     by_id = {"f-" + hashlib.sha256(f.read_bytes()).hexdigest()[:16]: f for f in inputs["tumour"]}
     positions = [r.position_mm for r in tumour.slices]
@@ -126,7 +133,7 @@ def test_slice_provenance_points_at_the_right_file(mixed_run, inputs):
 
 
 def test_errors_and_skips(mixed_run):
-    result, _, _ = mixed_run
+    result, *_ = mixed_run
     assert result.exit_code == 1 and not result.ok
     errors = [(e.input_index, e.item.split(" ")[0], e.reason) for e in result.errors]
     reasons = " | ".join(r for _, _, r in errors)
@@ -149,11 +156,11 @@ def test_errors_and_skips(mixed_run):
 
 
 def test_outputs_written_atomically_with_schema(mixed_run):
-    result, out, _ = mixed_run
+    result, out, *_ = mixed_run
     assert sorted(p.name for p in out.iterdir()) == ["run1.csv", "run1.json"]  # no temp files left
     report = json.loads(result.json_path.read_text())
-    assert report["schema_version"] == 1
-    assert set(report) == {"schema_version", "run", "summary", "inputs", "series", "skipped", "errors"}
+    assert report["schema_version"] == 2
+    assert set(report) == {"schema_version", "provenance", "run", "summary", "inputs", "series", "skipped", "errors"}
     assert report["summary"]["exit_code"] == 1 and report["summary"]["n_series_classified"] == 3
     s = report["series"][0]
     assert {"series_id", "decision", "slices", "provenance", "slice_plane", "notes"} <= set(s)
@@ -174,8 +181,58 @@ def test_outputs_written_atomically_with_schema(mixed_run):
     assert len(contributing) == 3 and all(r["excluded"] == "0" for r in contributing)
 
 
+def _utc(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def test_report_and_slice_table_name_what_produced_them(mixed_run):
+    result, _, _, (started, ended) = mixed_run
+    report = json.loads(result.json_path.read_text())
+    traced = report["provenance"]
+    assert traced == {"package_version": monai_tumorcls.__version__, "checkpoint_sha256": "ab" * 32,
+                      "bundle": {"name": "tiny_bundle", "version": "9.8.7"}, "created": traced["created"]}
+    assert int(started) <= _utc(traced["created"]) <= ended  # the run's own time, in UTC
+    assert result.provenance == traced and "created_utc" not in report["run"]  # one home for the time
+    rows = list(csv.DictReader(result.csv_path.open()))
+    assert list(rows[0])[-len(PROVENANCE_COLUMNS):] == list(PROVENANCE_COLUMNS)
+    assert {tuple(r[c] for c in PROVENANCE_COLUMNS) for r in rows} == {
+        (monai_tumorcls.__version__, "tiny_bundle", "9.8.7", "ab" * 32, traced["created"])}
+
+
+def test_skipped_files_are_named_by_their_path_in_the_input(mixed_run):
+    result, *_ = mixed_run
+    skipped = json.loads(result.json_path.read_text())["skipped"]
+    named = {s["path"]: s["reason"] for s in skipped if "path" in s}
+    assert set(named) == {"README.txt", "sr/report.dcm", "ps/ps.dcm"}  # relative to the input folder given
+    assert "Basic Text SR Storage" in named["sr/report.dcm"] and "not a DICOM file" in named["README.txt"]
+    assert [s["item"].split()[0] for s in skipped if "path" not in s] == ["series"]  # the CT series: by its id
+    assert not [e for e in result.errors if e.path is not None]  # files that were read: paths with record_paths only
+
+
+def test_image_predictions_name_what_produced_them(tmp_path):
+    inferer = ClinicalInferer(nets.marker_network(), nets.marker_preprocess(), nets.CLASS_NAMES,
+                              **grouped_options(output_dir=tmp_path, provenance=PROVENANCE))
+    batch = {"image": torch.zeros(2, 3, 16, 16), "image_path": ["/in/a.png", "/in/b.png"], "error": ["", ""],
+             "skipped": ["", "skipped: an output of monai_tumorcls (predictions table)"], "warnings": ["", ""]}
+    result = inferer.run_images([batch])
+    table = json.loads(result.json_path.read_text())
+    assert list(table)[:2] == ["num_files", "num_failed"]  # how a later run recognises the file as an output
+    assert table["provenance"]["checkpoint_sha256"] == "ab" * 32 and table["provenance"]["bundle"]["name"] == "tiny_bundle"
+    rows = list(csv.DictReader(result.csv_path.open()))
+    assert [r["status"] for r in rows] == ["ok", "skipped"]
+    assert {(r["bundle_version"], r["checkpoint_sha256"], r["created"]) for r in rows} == {
+        ("9.8.7", "ab" * 32, table["provenance"]["created"])}
+    plain = ClinicalInferer(nets.marker_network(), nets.marker_preprocess(), nets.CLASS_NAMES,
+                            **grouped_options(output_dir=tmp_path / "plain")).run_images([batch])
+    traced = json.loads(plain.json_path.read_text())["provenance"]  # outside a bundle: the package version only
+    assert traced["package_version"] == monai_tumorcls.__version__ and traced["checkpoint_sha256"] is None
+    with pytest.raises(ValueError, match="provenance"):
+        ClinicalInferer(nets.marker_network(), nets.marker_preprocess(), nets.CLASS_NAMES,
+                        **grouped_options(provenance={"checkpoint_sha256": "x"}))
+
+
 def test_nothing_identifying_in_outputs_or_logs(mixed_run, inputs):
-    result, out, log_text = mixed_run
+    result, out, log_text, _ = mixed_run
     text = syn.read_all_text(out) + "\n" + log_text
     secrets = syn.identifying_strings(inputs["files"]) + [
         NAME_DIR,

@@ -17,7 +17,7 @@ from PIL import Image
 from monai_tumorcls.data.datalist import file_sha256
 from monai_tumorcls.apps.clinical import with_dicom_results
 from monai_tumorcls.networks import ResNetClassifier
-from tests.bundles.helpers import check, run_bundle
+from tests.bundles.helpers import PROJECT_ROOT, check, run_bundle
 
 CFG = "bundles/resnet18_binary/configs/inference.json"
 
@@ -50,6 +50,15 @@ def test_dicom_results_of_a_real_series(dicom_root, tmp_path):
         ds.SOPInstanceUID for ds in contributing.values()}
     items = {i.ConceptNameCodeSequence[0].CodeMeaning: i for i in sr.ContentSequence}
     assert items["Finding"].ConceptCodeSequence[0].CodeValue == decision["predicted_class"]
+    traced = report["provenance"]  # the SR names what the report names: this checkpoint, bundle and run
+    version = json.loads((PROJECT_ROOT / "bundles/resnet18_binary/configs/metadata.json").read_text())["version"]
+    assert traced["checkpoint_sha256"] == file_sha256(tmp_path / "tiny.pt")
+    assert traced["bundle"] == {"name": "resnet18_binary", "version": version}
+    assert {name: items[name].TextValue for name in ("Algorithm Version", "Bundle name", "Bundle version",
+                                                     "Checkpoint SHA-256", "Results created (UTC)")} == {
+        "Algorithm Version": traced["package_version"], "Bundle name": "resnet18_binary", "Bundle version": version,
+        "Checkpoint SHA-256": traced["checkpoint_sha256"], "Results created (UTC)": traced["created"]}
+    assert sr.SoftwareVersions == f"monai-tumorcls {traced['package_version']}"
     for c, p in decision["class_probabilities"].items():
         value = items[f"Probability of class {c}"].MeasuredValueSequence[0].NumericValue
         assert float(value) == pytest.approx(p, abs=1e-6)
@@ -67,6 +76,7 @@ def test_dicom_results_of_a_real_series(dicom_root, tmp_path):
         for tag in ("StudyInstanceUID", "PatientID", "PatientName", "PatientBirthDate"):
             assert sc.get(tag) == first.get(tag), tag
         assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID
+        assert sc.SoftwareVersions == sr.SoftwareVersions
         overlay = np.asarray(Image.open(out / slices[k]["saliency_file"]).convert("RGB"))
         np.testing.assert_array_equal(sc.pixel_array, overlay)
 

@@ -190,7 +190,9 @@ function setUp() {
   $("series-select").addEventListener("change", (e) => showSeries(Number(e.target.value)));
   $("slice-slider").addEventListener("input", (e) => showSlice(Number(e.target.value)));
   fetch("/model").then((r) => r.json()).then((card) => {
-    $("model-name").textContent = `${card.metadata.name || card.bundle} (checkpoint ${card.checkpoint.file})`;
+    const p = card.provenance, sha = (p.checkpoint_sha256 || "unknown").slice(0, 12);
+    $("model-name").textContent = `${card.metadata.name || card.bundle} ${p.bundle.version || ""} (checkpoint ` +
+      `${card.checkpoint.file}, sha256 ${sha}; monai-tumorcls ${p.package_version})`;
     $("model-validation").textContent = validationText(card.validation);
   });
 }

@@ -4,7 +4,8 @@ saliency overlays of those slices (Grad-CAM, or the predicted lesion map outline
 also the lesion's measurements in the SR and a DICOM SEG of the lesion map (:mod:`.dicom_lesion`) (highdicom, the
 ``dicom`` extra).
 
-Both carry the source study's patient and study identification (copied from the source images, as DICOM requires
+Both name what produced them (the run's provenance record: package version, bundle, checkpoint SHA-256, time; in the
+SR as content items, in every file as SoftwareVersions) and carry the source study's patient and study identification (copied from the source images, as DICOM requires
 for a PACS to file them with the study) and reference the source series' instances. Those tag values exist only
 inside the DICOM files written here: log records name series by their opaque ``series_id`` and give counts only.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -71,13 +72,31 @@ def _slice_sources(series: SeriesResult, dicom: DicomSeries,
             for k in series.decision.contributing_slices if slices[k].source_file_id in by_id}
 
 
-def _sr_content(series: SeriesResult, algorithm: str, refs: list[tuple[pydicom.Dataset, int | None]]):
+def _provenance_items(provenance: Mapping) -> list:
+    """The SR content items naming what produced it: the algorithm's version (DCM 111003), the bundle, the
+    checkpoint's SHA-256 and the time of the run (local codes: DICOM has none for them). Unknown values are left out."""
+    from highdicom.sr import TextContentItem
+
+    bundle = provenance.get("bundle") or {}
+    named = [
+        (_concept("111003", "Algorithm Version", "DCM"), provenance.get("package_version")),
+        (_concept("bundle-name", "Bundle name"), bundle.get("name")),
+        (_concept("bundle-version", "Bundle version"), bundle.get("version")),
+        (_concept("checkpoint-sha256", "Checkpoint SHA-256"), provenance.get("checkpoint_sha256")),
+        (_concept("created", "Results created (UTC)"), provenance.get("created")),
+    ]
+    return [TextContentItem(name, str(value), relationship_type="CONTAINS") for name, value in named if value]
+
+
+def _sr_content(series: SeriesResult, algorithm: str, refs: list[tuple[pydicom.Dataset, int | None]],
+                provenance: Mapping):
     from highdicom.sr import (CodeContentItem, ContainerContentItem, ContentSequence, ImageContentItem,
                               NumContentItem, TextContentItem)
 
     d = series.decision
     items = [
         TextContentItem(_concept("111001", "Algorithm Name", "DCM"), algorithm, relationship_type="CONTAINS"),
+        *_provenance_items(provenance),
         CodeContentItem(_concept("121071", "Finding", "DCM"), _concept(d.predicted_class or d.label, d.label),
                         relationship_type="CONTAINS"),
         NumContentItem(_concept("tumour-probability", "Aggregated tumour probability"), d.tumour_probability,
@@ -117,7 +136,8 @@ def _quiet_highdicom() -> Iterator[None]:
 
 def write_series_dicom_results(series: SeriesResult, dicom: DicomSeries, output_dir: str | os.PathLike,
                                overlays: dict[int, Path], algorithm: str = MANUFACTURER,
-                               saliency_map: str = "grad_cam", run_dir: str | os.PathLike | None = None) -> list[Path]:
+                               saliency_map: str = "grad_cam", run_dir: str | os.PathLike | None = None,
+                               provenance: Mapping | None = None) -> list[Path]:
     """Write ``<output_dir>/<series_id>_sr.dcm``, ``<series_id>_sc_<slice>.dcm`` per overlay and, when the series
     has a written lesion map, ``<series_id>_seg.dcm``.
 
@@ -129,6 +149,8 @@ def write_series_dicom_results(series: SeriesResult, dicom: DicomSeries, output_
         algorithm: the algorithm name recorded in the SR.
         saliency_map: what the overlays show (``grad_cam`` or ``lesion``), as their description says.
         run_dir: the run's output folder, which ``series.lesion.map_file`` is relative to (None: no SEG).
+        provenance: the run's provenance record (:meth:`~monai_tumorcls.checkpoint.Provenance.record`), named in
+            the SR; None: the package version only.
 
     Returns:
         the files written.
@@ -140,8 +162,9 @@ def write_series_dicom_results(series: SeriesResult, dicom: DicomSeries, output_
     refs = {k: [(datasets[p], f) for p, f in v] for k, v in sources.items()}
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    provenance = provenance or {"package_version": __version__}
     with _quiet_highdicom():
-        files = _build(series, algorithm, refs, out, overlays, _SC_TEXT[saliency_map])
+        files = _build(series, (algorithm, provenance), refs, out, overlays, _SC_TEXT[saliency_map])
         seg = _lesion_seg(series, by_id, run_dir) if _has_lesion_map(series, run_dir) else None
         if seg is not None:
             files[out / f"{series.series_id}_seg.dcm"] = seg
@@ -155,18 +178,21 @@ def write_series_dicom_results(series: SeriesResult, dicom: DicomSeries, output_
     return list(files)
 
 
-def _build(series: SeriesResult, algorithm: str, refs: dict, out: Path, overlays: dict[int, Path],
+def _build(series: SeriesResult, producer: tuple[str, Mapping], refs: dict, out: Path, overlays: dict[int, Path],
            sc_text: tuple[str, str]) -> dict:
-    """The SR and the secondary captures of :func:`write_series_dicom_results`, by output path."""
+    """The SR and the secondary captures of :func:`write_series_dicom_results`, by output path; ``producer``: the
+    algorithm name and the provenance record."""
     import highdicom as hd
     from PIL import Image
 
     contributing = {(ds.SOPInstanceUID, f): (ds, f) for v in refs.values() for ds, f in v}  # each image once
     evidence = list({ds.SOPInstanceUID: ds for ds, _ in contributing.values()}.values())
+    algorithm, provenance = producer
+    software = f"{MANUFACTURER} {provenance['package_version']}"
     sr = hd.sr.ComprehensiveSR(
         evidence=evidence, series_instance_uid=hd.UID(), series_number=9001,
-        content=_sr_content(series, algorithm, list(contributing.values())),
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER,
+        content=_sr_content(series, algorithm, list(contributing.values()), provenance),
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, software_versions=software,
     )
     files = {out / f"{series.series_id}_sr.dcm": sr}
     sc_series = hd.UID()
@@ -175,6 +201,7 @@ def _build(series: SeriesResult, algorithm: str, refs: dict, out: Path, overlays
             refs[k][0][0], np.asarray(Image.open(png).convert("RGB")), "RGB", 8, "PATIENT",
             series_instance_uid=sc_series, series_number=9002, sop_instance_uid=hd.UID(), instance_number=n,
             manufacturer=MANUFACTURER, patient_orientation=_DISPLAY_ORIENTATION[series.slice_plane],
+            software_versions=software,
         )
         sc.SeriesDescription = sc_text[0]
         sc.ImageComments = f"slice {k} of the classified volume: {sc_text[1]}"
@@ -220,7 +247,8 @@ def write_run_dicom_results(result: ClinicalRunResult, inputs: Sequence[str | os
                 scans[s.input_index] = {d.series_id: d for d in scan.series}
             overlays = {r.slice_index: output_dir / r.saliency_file for r in s.slices if r.saliency_file}
             write_series_dicom_results(s, scans[s.input_index][s.series_id], output_dir / DICOM_RESULTS_FOLDER,
-                                       overlays, saliency_map=result.saliency_map, run_dir=output_dir)
+                                       overlays, saliency_map=result.saliency_map, run_dir=output_dir,
+                                       provenance=result.provenance)
             written += 1
         except Exception as e:  # noqa: BLE001 - one series' DICOM output must not stop the others
             if is_out_of_space(e):  # a full disk ends the run (exit status 3), it is not this series' problem

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...checkpoint.provenance import Provenance
 from ...data.readers import SeriesSelection
 from ...data.readers.nifti import PLANES
 from ...utils.flags import as_flag
@@ -144,7 +145,7 @@ class ClinicalInferer:
         logger.info(validation_line(self.validation))
         result = ClinicalRunResult(
             run_name, output_dir / f"{run_name}.json", output_dir / f"{run_name}.csv", [], [], [], [],
-            self.predictor.saliency_map,
+            self.predictor.saliency_map, self.outputs.provenance.record(),
         )
         for idx, inp in enumerate(inputs):
             found = self.classify_input(inp, idx, saliency_dir, [output_dir], lesion_dir)  # outputs: never inputs
@@ -176,7 +177,7 @@ class ClinicalInferer:
         ``outputs.output_dir``, with ``outputs.saliency`` the overlays into ``saliency/``."""
         output_dir = self._output_dir()
         rows = self.classify_images(batches, output_dir / "saliency" if self.outputs.saliency else None)
-        write_predictions(output_dir, rows, self.class_names)
+        write_predictions(output_dir, rows, self.class_names, self.outputs.provenance.record())
         result = ImageRunResult(rows, output_dir / f"{PREDICTIONS_STEM}.json", output_dir / f"{PREDICTIONS_STEM}.csv")
         logger.info("predictions for %d files written to %s (%d classified, %d failed, %d skipped)", len(rows),
                     output_dir, result.count("ok"), result.count("error"), result.count("skipped"))
@@ -223,11 +224,11 @@ class ClinicalInferer:
                 "lesion_threshold": predictor.lesion_threshold}
 
     def _report(self, result: ClinicalRunResult) -> dict:
-        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         record_paths = self.outputs.record_paths
         return {
             "schema_version": SCHEMA_VERSION,
-            "run": {"name": result.run_name, "created_utc": created, **self.options()},
+            "provenance": result.provenance,
+            "run": {"name": result.run_name, **self.options()},
             "summary": {
                 "n_inputs": len(result.inputs),
                 "n_series_classified": result.n_decided,
@@ -275,12 +276,16 @@ def _checked_slicing(slicing: SliceOptions) -> SliceOptions:
 
 
 def _checked_outputs(outputs: RunOutputs) -> RunOutputs:
-    """``outputs`` with its flags as bools (a bundle's command line gives ``"true"``); ValueError when invalid."""
+    """``outputs`` with its flags as bools (a bundle's command line gives ``"true"``) and a provenance (the package
+    version only when none is given); ValueError when invalid."""
     if outputs.run_name is not None and not _RUN_NAME.match(outputs.run_name):
         raise ValueError(f"run_name must match {_RUN_NAME.pattern}")
+    provenance = outputs.provenance if outputs.provenance is not None else Provenance()
+    if not isinstance(provenance, Provenance):
+        raise ValueError(f"provenance must be a monai_tumorcls.checkpoint.Provenance, got {type(provenance).__name__}")
     flags = {name: as_flag(getattr(outputs, name), name)
              for name in ("record_paths", "saliency", "dicom_results", "lesion_maps")}
-    return dataclasses.replace(outputs, **flags)
+    return dataclasses.replace(outputs, provenance=provenance, **flags)
 
 
 def run_clinical_inference(

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import torch
 
+from ...checkpoint.provenance import Provenance
 from ...data.readers import SeriesSelection
 
 __all__ = ["SeriesDecisionRule", "SliceOptions", "PredictionOptions", "RunOutputs", "grouped_options"]
@@ -109,6 +110,8 @@ class RunOutputs:
             ``lesion_maps``).
         lesion_maps: for a network with a lesion head, write each series' lesion probability map in its input's
             voxel grid as NIfTI (``<run_name>_lesion/<series_id>_lesion.nii.gz``, the input's affine).
+        provenance: what produced the results (package, bundle and checkpoint; a bundle's ``provenance``), named in
+            every file written with the time of the run; None: the package version only.
     """
 
     output_dir: str | PathLike | None = None
@@ -117,6 +120,7 @@ class RunOutputs:
     saliency: bool = False
     dicom_results: bool = False
     lesion_maps: bool = True
+    provenance: Provenance | None = None
 
 
 _GROUPS = {"rule": SeriesDecisionRule, "slicing": SliceOptions, "prediction": PredictionOptions, "outputs": RunOutputs}

@@ -2,7 +2,9 @@
 :mod:`~monai_tumorcls.apps.clinical.writers`).
 
 Privacy: the records hold no DICOM tag values except Modality, no UIDs, no series descriptions, and (unless the run
-has ``record_paths=True``) no paths: files are named by ``file_id``, series by an opaque ``series_id``.
+has ``record_paths=True``) no paths of what was read: files are named by ``file_id``, series by an opaque
+``series_id``. A skipped file or folder, which was not read, is named by its path relative to its input, so that
+it can be found.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from .lesion import SeriesLesion
 
 __all__ = ["RunIssue", "SliceRecord", "SeriesResult", "InputResult", "ClinicalRunResult", "ImageRunResult", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+#: version of the clinical report's layout (raised when a field moves or goes)
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -26,7 +29,8 @@ class RunIssue:
         input_index: index of the input in ``inputs``.
         item: what it concerns: ``"input"``, ``"file f-…"``, ``"series s-…"`` or ``"volume v-…"``.
         reason: why (no tag values, no paths).
-        path: relative path, only with ``record_paths=True``.
+        path: the path relative to the input folder: always for a skipped file or folder, for an error only with
+            ``record_paths=True``.
     """
 
     input_index: int
@@ -193,6 +197,8 @@ class ClinicalRunResult:
         errors: items that failed.
         inputs: per-input summary dicts.
         saliency_map: what the run's saliency overlays show (``grad_cam`` or ``lesion``).
+        provenance: what produced the run's results and when
+            (:meth:`~monai_tumorcls.checkpoint.Provenance.record`), as its files record it.
     """
 
     run_name: str
@@ -203,6 +209,7 @@ class ClinicalRunResult:
     errors: list[RunIssue]
     inputs: list[dict]
     saliency_map: str = "grad_cam"
+    provenance: dict | None = None
 
     @property
     def n_decided(self) -> int:

@@ -63,6 +63,14 @@ def _scrub(text: str, *paths: Path | str | None) -> str:
     return text
 
 
+def _relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` (POSIX separators); its name when it is ``base`` or not below it."""
+    try:
+        return path.relative_to(base).as_posix() if path != base else path.name
+    except ValueError:
+        return path.name
+
+
 def _raise_if_out_of_space(error: Exception) -> None:
     """A full disk ends the whole run (one line, exit status 3: see ``run_inference``); it is no input's failure."""
     if is_out_of_space(error):
@@ -81,15 +89,16 @@ class InputRun:
         self.result = InputResult({"input_index": idx})
 
     def rel(self, path: Path, base: Path) -> str | None:
-        if not self.o.outputs.record_paths:
-            return None
-        try:
-            return path.relative_to(base).as_posix() if path != base else path.name
-        except ValueError:
-            return path.name
+        """``path`` relative to ``base``, only with ``record_paths`` (a file that was read may identify a patient)."""
+        return _relative(path, base) if self.o.outputs.record_paths else None
 
     def issue(self, error: bool, item: str, reason: str, path: Path | None = None, base: Path | None = None):
-        issue = RunIssue(self.idx, item, reason, self.rel(path, base) if path is not None and base is not None else None)
+        """Record a skipped item (named by its path relative to ``base`` when it has one: it was not read, and the
+        user must be able to find it) or an error (a path with ``record_paths`` only)."""
+        where = None
+        if path is not None and base is not None:
+            where = self.rel(path, base) if error else _relative(path, base)
+        issue = RunIssue(self.idx, item, reason, where)
         (self.result.errors if error else self.result.skipped).append(issue)
         log = logger.warning if error else logger.info
         log("input %d: %s %s: %s", self.idx, "error" if error else "skipped", item, reason)

@@ -1,6 +1,7 @@
 """The one writer of inference results: the clinical run's JSON report and CSV slice table, and the prediction
 table of an image-folder run (``predictions.json``/``.csv``, one row per file). Each run's files are written as
-one set (all replace the old files, or none does), so they always come from the same run.
+one set (all replace the old files, or none does), so they always come from the same run, and each names what
+produced it (the provenance record: in the JSON as ``provenance``, in every CSV row as the last columns).
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ...checkpoint.provenance import PROVENANCE_COLUMNS, provenance_cells
 from ...handlers.prediction_writer import prediction_tables
 from ...utils.atomic import atomic_write_texts
 from .records import ClinicalRunResult, SeriesResult
@@ -68,9 +70,11 @@ def _lesion_cells(s: SeriesResult, r) -> dict:
             "series_lesion_last_slice": last}
 
 
-def csv_text(series: Sequence[SeriesResult], class_names: Sequence[str], with_path: bool) -> str:
+def csv_text(series: Sequence[SeriesResult], class_names: Sequence[str], with_path: bool,
+             provenance: Mapping | None = None) -> str:
     """The CSV slice table: one row per slice of each series, ``prob_<class>`` columns in ``class_names`` order,
-    the series' warnings, and the lesion columns when a series has a predicted lesion."""
+    the series' warnings, the lesion columns when a series has a predicted lesion, and last the
+    :data:`~monai_tumorcls.checkpoint.PROVENANCE_COLUMNS` of ``provenance`` when given."""
     buf = io.StringIO()
     cols = (
         CSV_COLUMNS + [f"prob_{c}" for c in class_names] + ["source_file_id", "source_frame", "source_instance_number"]
@@ -78,6 +82,8 @@ def csv_text(series: Sequence[SeriesResult], class_names: Sequence[str], with_pa
     )
     if with_path:
         cols.append("source_path")
+    traced = provenance_cells(provenance) if provenance is not None else {}
+    cols += list(PROVENANCE_COLUMNS) if traced else []
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()
     for s in series:
@@ -110,7 +116,7 @@ def csv_text(series: Sequence[SeriesResult], class_names: Sequence[str], with_pa
                 row[f"prob_{c}"] = _fmt(r.probabilities[c]) if r.probabilities else ""
             if with_path:
                 row["source_path"] = r.source_path or ""
-            w.writerow(row)
+            w.writerow({**row, **traced})
     return buf.getvalue()
 
 
@@ -132,16 +138,18 @@ def finite_or_null(value):
 
 def write_run_outputs(result: ClinicalRunResult, report: dict, class_names: Sequence[str], with_path: bool) -> None:
     """Write ``report`` to ``result.json_path`` and the slice table to ``result.csv_path`` as one set (both replace
-    the old files, or neither does), so the two files always come from the same run. A value that is not finite is
-    written as null (JSON) or left empty (CSV)."""
+    the old files, or neither does), so the two files always come from the same run; both carry the report's
+    ``provenance``. A value that is not finite is written as null (JSON) or left empty (CSV)."""
     json_text = json.dumps(finite_or_null(report), indent=2, allow_nan=False) + "\n"
-    atomic_write_texts({result.json_path: json_text, result.csv_path: csv_text(result.series, class_names, with_path)})
+    table = csv_text(result.series, class_names, with_path, report.get("provenance"))
+    atomic_write_texts({result.json_path: json_text, result.csv_path: table})
 
 
-def write_predictions(output_dir: str | Path, rows: list[dict], class_names: Sequence[str]) -> None:
+def write_predictions(output_dir: str | Path, rows: list[dict], class_names: Sequence[str],
+                      provenance: Mapping | None = None) -> None:
     """Write the prediction table of an image-folder run: ``<output_dir>/predictions.json`` and ``.csv``, one row
-    per file (sorted by file), as one set."""
-    json_text, csv_table = prediction_tables(sorted(rows, key=lambda r: r["file"]), class_names)
+    per file (sorted by file), as one set, with the ``provenance`` record when given."""
+    json_text, csv_table = prediction_tables(sorted(rows, key=lambda r: r["file"]), class_names, provenance)
     output_dir = Path(output_dir)
     atomic_write_texts({output_dir / f"{PREDICTIONS_STEM}.json": json_text,
                         output_dir / f"{PREDICTIONS_STEM}.csv": csv_table})
