@@ -8,6 +8,7 @@ import torch
 from ignite.engine import Engine
 from monai.data import MetaTensor
 
+from monai_tumorcls.checkpoint import Provenance
 from monai_tumorcls.handlers import (
     ClassificationReportHandler,
     PredictionWriter,
@@ -114,6 +115,20 @@ def test_prediction_writer_records_errors(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "predictions.csv")))
     assert rows[1]["prob_tumor"] == "0.75" and rows[0]["predicted"] == ""
     assert engine.state.metrics["num_failed"] == 1
+    assert "provenance" not in data and "checkpoint_sha256" not in rows[0]  # none given: none claimed
+
+
+def test_prediction_writer_names_what_produced_the_predictions(tmp_path):
+    item = {"pred": torch.tensor([0.25, 0.75]), "image_path": "/x/b.png", "error": ""}
+    writer = PredictionWriter(tmp_path, ["notumor", "tumor"], provenance=Provenance("bundle_b", "2.0", "cd" * 32))
+    engine, batches = _engine([[item]])
+    writer.attach(engine)
+    engine.run(batches, max_epochs=1)
+    data = json.loads((tmp_path / "predictions.json").read_text())
+    assert data["provenance"]["bundle"] == {"name": "bundle_b", "version": "2.0"}
+    (row,) = csv.DictReader(open(tmp_path / "predictions.csv"))
+    assert (row["bundle_name"], row["checkpoint_sha256"], row["created"]) == (
+        "bundle_b", "cd" * 32, data["provenance"]["created"])
 
 
 def test_stack_pred_label():
