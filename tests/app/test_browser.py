@@ -6,6 +6,7 @@ temporary folder, and also into ``$APP_SCREENSHOT_DIR`` when set (how docs/app.m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -120,6 +121,8 @@ def test_page_shows_the_cli_decision_for_an_image(app_url, browser, tiny_checkpo
     assert _upload(browser, app_url, image) == "done", browser.find_element(By.ID, "error").text
     assert browser.find_element(By.ID, "decision").text == row["predicted"]
     assert _shown_probabilities(browser) == {c: f"{p:.4f}" for c, p in row["probabilities"].items()}
+    model_name = browser.find_element(By.ID, "model-name").text  # the page names the checkpoint it answers with
+    assert f"sha256 {hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()[:12]}" in model_name
     overlay = browser.find_element(By.ID, "overlay")
     assert overlay.get_attribute("src").startswith("data:image/png") and overlay.get_property("naturalWidth") > 0
     _screenshot(browser, tmp_path, "app_image.png")
