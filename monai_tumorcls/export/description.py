@@ -18,6 +18,7 @@ keys are :data:`DESCRIPTION_KEYS`:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,10 +31,12 @@ __all__ = ["DESCRIPTION_KEYS", "TORCHSCRIPT_FILE", "decode_metadata_props", "des
 
 #: the extra file of an exported TorchScript model that holds its description
 TORCHSCRIPT_FILE = "model_description.json"
-#: the keys of a description; the first ones are what a bundle's inference needs
+#: the keys of a description
 DESCRIPTION_KEYS = ("class_names", "image_size", "preprocessing", "temperature", "train_options", "in_channels",
                     "output", "activation", "validation", "package_version", "bundle", "checkpoint_sha256", "created")
-_NEEDED = DESCRIPTION_KEYS[:5]
+#: what a bundle's inference needs from a description
+_NEEDED = ("class_names", "image_size", "preprocessing", "temperature", "train_options")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def model_description(source: ExportSource) -> dict:
@@ -65,10 +68,11 @@ def encode_metadata_props(description: Mapping) -> dict[str, str]:
 
 def decode_metadata_props(props: Mapping[str, str], source: str | Path) -> dict:
     """The description held in an ONNX file's ``metadata_props`` (``{}`` when it holds none of its keys; other
-    keys are left alone).
+    keys are left alone). What inference uses from it is checked by :func:`described_checkpoint_meta`; the
+    checkpoint SHA-256, which outputs repeat, here.
 
     Raises:
-        ValueError: a value that is not JSON, naming ``source`` and the key.
+        ValueError: a value that is not JSON, or a checkpoint SHA-256 that is not 64 hex digits, naming ``source``.
     """
     description = {}
     for key in DESCRIPTION_KEYS:
@@ -77,6 +81,9 @@ def decode_metadata_props(props: Mapping[str, str], source: str | Path) -> dict:
                 description[key] = json.loads(props[key])
             except json.JSONDecodeError:
                 raise ValueError(f"{source}: metadata_props {key!r} is not JSON text") from None
+    sha = description.get("checkpoint_sha256")
+    if sha is not None and not (isinstance(sha, str) and _SHA256.fullmatch(sha)):
+        raise ValueError(f"{source}: metadata_props 'checkpoint_sha256' is not a SHA-256 (64 hex digits)")
     return description
 
 

@@ -63,7 +63,8 @@ def _lesion_cells(row: dict) -> list:
     return [row["lesion_area_px"], peak["row"], peak["col"], peak["probability"]]
 
 
-def prediction_tables(rows: list[dict], class_names: Sequence[str], provenance: Mapping | None = None) -> tuple[str, str]:
+def prediction_tables(rows: list[dict], class_names: Sequence[str],
+                      provenance: Mapping | None = None) -> tuple[str, str]:
     """The JSON and CSV text of the prediction table of ``rows`` (sorted by file). A ``provenance`` record
     (:meth:`~monai_tumorcls.checkpoint.Provenance.record`) goes into the JSON as ``provenance`` and into every CSV
     row as the :data:`~monai_tumorcls.checkpoint.PROVENANCE_COLUMNS`, last."""

@@ -21,7 +21,8 @@ def test_checkpoint_provenance_hashes_the_file_and_stamps_utc(tmp_path):
     before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     record = provenance.record()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", record["created"]) and record["created"] >= before
-    assert record == {"package_version": monai_tumorcls.__version__, "bundle": {"name": "resnet18_binary", "version": "0.3.1"},
+    assert record == {"package_version": monai_tumorcls.__version__,
+                      "bundle": {"name": "resnet18_binary", "version": "0.3.1"},
                       "checkpoint_sha256": provenance.checkpoint_sha256, "created": record["created"]}
     assert provenance.record("2020-01-02T03:04:05Z")["created"] == "2020-01-02T03:04:05Z"
     torch.save({"w": torch.arange(11.0)}, ckpt)  # other weights, another digest

@@ -24,6 +24,7 @@ from monai_tumorcls.export import (
     export_torchscript,
     refuse_saliency,
 )
+from monai_tumorcls.export.description import decode_metadata_props
 from monai_tumorcls.networks import ResNetClassifier
 
 from ..bundles.helpers import PROJECT_ROOT, check, run_bundle
@@ -97,7 +98,7 @@ def test_ckpt_export_of_the_self_supervised_trunk(tmp_path):
     assert "ckpt_export backbone_def " in (BUNDLES / bundle / "docs" / "README.md").read_text()
     parser = load_bundle_config(BUNDLES / bundle, "train.json", {"bundle_root": str(tmp_path)})
     net = parser.get_parsed_content("backbone_def").eval()
-    torch.save({"backbone": net.state_dict(), "metadata": {"options": {}}}, tmp_path / "model.pt")  # as training saves it
+    torch.save({"backbone": net.state_dict(), "metadata": {"options": {}}}, tmp_path / "model.pt")  # as training does
     ts = tmp_path / "model.ts"
     ckpt_export(net_id="backbone_def", filepath=str(ts), ckpt_file=str(tmp_path / "model.pt"), key_in_ckpt="backbone",
                 meta_file=str(cfg / "metadata.json"), config_file=str(cfg / "train.json"), bundle_root=str(tmp_path))
@@ -143,6 +144,10 @@ def test_onnx_description_stands_in_for_the_checkpoint(described_onnx, tmp_path)
     hostile = {**network.description, "train_options": {"image_size": 32, "run": "$print(1)"}}
     with pytest.raises(ValueError, match="options.run"):  # the checkpoint schema applies to what a file says
         described_checkpoint_meta(hostile, ckpt)
+    with pytest.raises(ValueError, match="x.onnx: metadata_props 'checkpoint_sha256' is not a SHA-256"):
+        decode_metadata_props({"checkpoint_sha256": json.dumps("=cmd|' /C calc'!A0")}, "x.onnx")  # outputs repeat it
+    with pytest.raises(ValueError, match="x.onnx: metadata_props 'image_size' is not JSON"):
+        decode_metadata_props({"image_size": "{"}, "x.onnx")
 
 
 @pytest.fixture(scope="module")

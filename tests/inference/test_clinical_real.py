@@ -70,7 +70,8 @@ def test_everything_classified(real_run):
 def test_skipped_files_are_named_by_their_path_in_the_input(real_run, dicom_root):
     result, out, _ = real_run
     skipped = json.loads((out / "real.json").read_text())["skipped"]
-    expected = {p.relative_to(dicom_root).as_posix() for p in dicom_root.rglob("*") if p.is_file() and p.suffix != ".dcm"}
+    expected = {p.relative_to(dicom_root).as_posix() for p in dicom_root.rglob("*")
+                if p.is_file() and p.suffix != ".dcm"}
     assert {s["path"] for s in skipped} == expected == {
         "PROVENANCE.md", "SHA256SUMS", "siemens-trio-b17-t1-mprage-brain/SOURCE_README.md",
         "siemens-trio-b17-t1-mprage-brain/SOURCE_notes.txt"}

@@ -217,7 +217,8 @@ def test_image_predictions_name_what_produced_them(tmp_path):
     result = inferer.run_images([batch])
     table = json.loads(result.json_path.read_text())
     assert list(table)[:2] == ["num_files", "num_failed"]  # how a later run recognises the file as an output
-    assert table["provenance"]["checkpoint_sha256"] == "ab" * 32 and table["provenance"]["bundle"]["name"] == "tiny_bundle"
+    traced = table["provenance"]
+    assert traced["checkpoint_sha256"] == "ab" * 32 and traced["bundle"]["name"] == "tiny_bundle"
     rows = list(csv.DictReader(result.csv_path.open()))
     assert [r["status"] for r in rows] == ["ok", "skipped"]
     assert {(r["bundle_version"], r["checkpoint_sha256"], r["created"]) for r in rows} == {

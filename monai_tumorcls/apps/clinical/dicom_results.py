@@ -4,9 +4,10 @@ saliency overlays of those slices (Grad-CAM, or the predicted lesion map outline
 also the lesion's measurements in the SR and a DICOM SEG of the lesion map (:mod:`.dicom_lesion`) (highdicom, the
 ``dicom`` extra).
 
-Both name what produced them (the run's provenance record: package version, bundle, checkpoint SHA-256, time; in the
-SR as content items, in every file as SoftwareVersions) and carry the source study's patient and study identification (copied from the source images, as DICOM requires
-for a PACS to file them with the study) and reference the source series' instances. Those tag values exist only
+Both name what produced them (the run's provenance record: package version, bundle, checkpoint SHA-256, time; in
+the SR as content items, in every file as SoftwareVersions), carry the source study's patient and study
+identification (copied from the source images, as DICOM requires for a PACS to file them with the study) and
+reference the source series' instances. Those tag values exist only
 inside the DICOM files written here: log records name series by their opaque ``series_id`` and give counts only.
 """
 
