@@ -76,6 +76,16 @@ def _run(installed: Path, cwd: Path, data_root: Path, *args: str) -> subprocess.
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
+def test_the_wheel_installs_the_console_commands(installed, tmp_path):
+    """``pip install`` writes a script per ``console_scripts`` entry; each runs its tool from any folder."""
+    scripts = sorted(p.name for p in (installed / "bin").iterdir())
+    assert scripts == ["monai-tumorcls-app", "monai-tumorcls-bundle", "monai-tumorcls-export", "monai-tumorcls-sweep"]
+    env = {**os.environ, "PYTHONPATH": str(installed)}
+    out = check(subprocess.run([str(installed / "bin" / "monai-tumorcls-bundle"), "list"], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=300)).stdout
+    assert out.split() == BUNDLE_NAMES
+
+
 @pytest.mark.integration
 def test_readme_commands_from_any_folder_with_the_installed_wheel(installed, tmp_path, data_root, kaggle_root):
     assert sorted(p.name for p in (installed / "monai_tumorcls" / "_bundles").iterdir()) == BUNDLE_NAMES
