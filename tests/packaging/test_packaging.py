@@ -111,10 +111,17 @@ def test_readme_commands_from_any_folder_with_the_installed_wheel(installed, tmp
 
 
 def _check_mlflow_run(db: Path) -> None:
-    """The local MLflow store holds one finished run with the training loss and validation accuracy."""
+    """The local MLflow store holds one finished run, in the bundle's experiment, with the training loss, validation
+    accuracy, the bundle options (overrides included) and the final checkpoint."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
-    runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
-    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
-    assert {"train_loss", "val_acc"} <= set(runs[0].data.metrics)
+    runs = {e.name: client.search_runs([e.experiment_id]) for e in client.search_experiments()}
+    assert [name for name, r in runs.items() if r] == ["resnet18_binary"]
+    (run,) = runs["resnet18_binary"]
+    assert run.info.status == "FINISHED"
+    assert {"train_loss", "val_acc"} <= set(run.data.metrics)
+    assert {k: run.data.params.get(k) for k in ("epochs", "image_size", "backbone")} == {
+        "epochs": "1", "image_size": "32", "backbone": "resnet18"}
+    artifacts = [a.path for a in client.list_artifacts(run.info.run_id, "checkpoint")]
+    assert artifacts == ["checkpoint/model.pt", "checkpoint/model.pt.json"]
