@@ -2,7 +2,7 @@
 metadata a checkpoint carries and its schema, the digest binding metadata to weights, the checks inference makes
 against a checkpoint, and the temperature fitted after training. Below handlers, networks, export and bundle."""
 
-from .calibration import calibrate_checkpoint
+from .calibration import MIN_CALIBRATION_SAMPLES, calibrate_checkpoint, calibration_record
 from .io import (
     DIGEST_KEY,
     METADATA_KEY,
@@ -37,12 +37,14 @@ from .validation_record import stamp_validation_record, validation_record
 __all__ = [
     "DIGEST_KEY",
     "METADATA_KEY",
+    "MIN_CALIBRATION_SAMPLES",
     "OPTION_TYPES",
     "VALIDATION_FIELDS",
     "CheckpointDigestError",
     "CheckpointMetadataError",
     "CheckpointMismatchError",
     "calibrate_checkpoint",
+    "calibration_record",
     "check_checkpoint_values",
     "check_finite_weights",
     "check_temperature",
