@@ -1,5 +1,6 @@
 # Two entry points (see README): `make main` trains + evaluates the default bundle on the default data,
-# `make test` runs the test suite. Both create .venv and install the project (pinned torch/torchvision) first.
+# `make test` runs the test suite. Both create .venv and install the project first, at the exact versions of
+# constraints.txt (setup.cfg has only lower bounds), with the test extras (jsonschema for verify_metadata included).
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
@@ -11,10 +12,10 @@ CFG     = bundles/$(BUNDLE)/configs
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg setup.py pyproject.toml
+$(VENV)/.installed: setup.cfg setup.py pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 train: setup

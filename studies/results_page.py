@@ -38,8 +38,13 @@ def _calibration_lines(r: dict) -> list[str]:
     rows = [(n, s["calibration"]) for n, s in r["reports"].items() if "calibration" in s]
     if not fit or not rows:
         return []
+    if not fit.get("kept", True):  # a record without "kept" predates the rule: its temperature was applied
+        lines = [f"Calibration: no temperature applied ({fit['reason']}); the plain softmax:", "",
+                 "| split | ECE (15 bins) | Brier |", "|---|---:|---:|"]
+        return lines + [f"| {n} | {c['ece']:.4f} | {c['brier']:.4f} |" for n, c in rows] + [""]
+    nll = "held-out cross-entropy" if "kept" in fit else "there cross-entropy, which T minimises,"
     lines = [f"Calibration: temperature T = {rows[0][1]['temperature']:.4f} fitted on the validation split "
-             f"({fit['num_samples']} images; there cross-entropy, which T minimises, {fit['nll_before']:.4f} -> "
+             f"({fit['num_samples']} images; {nll} {fit['nll_before']:.4f} -> "
              f"{fit['nll_after']:.4f}, ECE {fit['ece_before']:.4f} -> {fit['ece_after']:.4f}, Brier "
              f"{fit['brier_before']:.4f} -> {fit['brier_after']:.4f}), applied as softmax(logits / T):", "",
              "| split | ECE (15 bins), T = 1 | ECE, fitted T | Brier, T = 1 | Brier, fitted T |", "|---|---:|---:|---:|---:|"]

@@ -18,6 +18,7 @@ from .config import (
 )
 from .inputs import as_input_list, detect_input_kind
 from .packaged import copy_bundle, packaged_bundle_names, packaged_bundles_dir
+from .verify import METADATA_SCHEMA, metadata_schema_path, verify_bundle_metadata
 
 __all__ = [
     "as_input_list",
@@ -26,6 +27,7 @@ __all__ = [
     "check_output_dir",
     "could_not_start",
     "LOCK_FILE",
+    "METADATA_SCHEMA",
     "output_lock",
     "start_or_exit",
     "one_line_errors",
@@ -35,8 +37,10 @@ __all__ = [
     "exit_with_status",
     "find_bundle_root",
     "load_bundle_config",
+    "metadata_schema_path",
     "optional_value",
     "packaged_bundle_names",
     "packaged_bundles_dir",
     "run_inference",
+    "verify_bundle_metadata",
 ]

@@ -1,7 +1,10 @@
 """
 Command line: ``python -m monai_tumorcls.bundle list`` (the shipped bundles), ``... copy NAME DEST``, ``... build``
-(write the bundles' configs from the shared templates and each ``recipe.json``) and ``... check`` (exit 1 when a
-committed config is not what ``build`` writes, one line per file); see :mod:`monai_tumorcls.bundle.build`.
+(write the bundles' configs from the shared templates and each ``recipe.json``), ``... check`` (exit 1 when a
+committed config is not what ``build`` writes, one line per file; see :mod:`monai_tumorcls.bundle.build`),
+``... verify [--bundles_dir DIR]`` (MONAI's ``verify_metadata`` on every bundle's ``metadata.json`` with the shipped
+schema; exit 1 when one fails) and ``... schema`` (the shipped schema's path, for ``verify_metadata --filepath``).
+Installed, the same commands are ``monai-tumorcls-bundle list`` and so on.
 """
 
 import sys
@@ -10,6 +13,7 @@ from monai.utils import optional_import
 
 from .build import build_bundles, check_bundles
 from .packaged import copy_bundle, packaged_bundle_names
+from .verify import metadata_schema_path, verify_bundle_metadata
 
 
 def check(bundles_dir=None) -> None:
@@ -20,6 +24,23 @@ def check(bundles_dir=None) -> None:
     sys.exit(1 if stale else 0)
 
 
-if __name__ == "__main__":
+def verify(bundles_dir=None) -> None:
+    """Print each bundle's ``metadata.json`` with ``ok`` or what fails in it, and exit 1 if one fails (for CI)."""
+    try:
+        results = verify_bundle_metadata(bundles_dir)
+    except ImportError as e:
+        sys.exit(f"error: {e}")
+    for path, error in results.items():
+        print(f"{path}: {error or 'ok'}")
+    sys.exit(1 if any(results.values()) or not results else 0)
+
+
+def main() -> None:
+    """``python -m monai_tumorcls.bundle`` and the ``monai-tumorcls-bundle`` command."""
     fire, _ = optional_import("fire")
-    fire.Fire({"list": packaged_bundle_names, "copy": copy_bundle, "build": build_bundles, "check": check})
+    fire.Fire({"list": packaged_bundle_names, "copy": copy_bundle, "build": build_bundles, "check": check,
+               "verify": verify, "schema": metadata_schema_path})
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,7 @@ metadata a checkpoint carries and its schema, the digest binding metadata to wei
 against a checkpoint, the temperature fitted after training, and the provenance record every output carries.
 Below handlers, networks, export and bundle."""
 
-from .calibration import calibrate_checkpoint
+from .calibration import MIN_CALIBRATION_SAMPLES, calibrate_checkpoint, calibration_record
 from .io import (
     DIGEST_KEY,
     METADATA_KEY,
@@ -39,6 +39,7 @@ from .validation_record import stamp_validation_record, validation_record
 __all__ = [
     "DIGEST_KEY",
     "METADATA_KEY",
+    "MIN_CALIBRATION_SAMPLES",
     "OPTION_TYPES",
     "PROVENANCE_COLUMNS",
     "Provenance",
@@ -47,6 +48,7 @@ __all__ = [
     "CheckpointMetadataError",
     "CheckpointMismatchError",
     "calibrate_checkpoint",
+    "calibration_record",
     "check_checkpoint_values",
     "check_finite_weights",
     "check_temperature",

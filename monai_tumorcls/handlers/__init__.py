@@ -1,4 +1,5 @@
-"""Ignite handlers for MONAI engines: atomic checkpoints, classification reports, prediction tables."""
+"""Ignite handlers for MONAI engines: atomic checkpoints, training state, classification reports, prediction tables,
+what an MLflow run records."""
 
 from monai_tumorcls.utils.deprecation import moved_names
 
@@ -17,6 +18,7 @@ from .distributed import (
 )
 from .prediction_writer import PredictionWriter
 from .saliency_writer import SaliencyWriter
+from .tracking import MLflowRunRecord, bundle_options
 from .training_state import RandomStates, TrainingStateHandler, read_epoch_log
 from .utils import stack_pred_label, stack_pred_onehot
 
@@ -34,11 +36,13 @@ __all__ = [
     "ClassificationReportHandler",
     "ReportSplits",
     "ItemCollector",
+    "MLflowRunRecord",
     "PredictionWriter",
     "SaliencyWriter",
     "RandomStates",
     "TrainingStateHandler",
     "read_epoch_log",
+    "bundle_options",
     "item_filename",
     "stack_pred_label",
     "stack_pred_onehot",

@@ -11,7 +11,7 @@ from .atomic import (
 )
 from .exits import could_not_start
 from .flags import as_flag
-from .progress import progress_bar
+from .progress import progress_bar, stderr_is_terminal
 from .run_info import cpu_model, describe_init, environment_info, log_run_start, shell_join
 
 __all__ = [
@@ -30,4 +30,5 @@ __all__ = [
     "progress_bar",
     "remove_orphan_temps",
     "shell_join",
+    "stderr_is_terminal",
 ]

@@ -200,12 +200,16 @@ def test_bundle_config_consistency(bundle, tmp_path):
     network = parser.get_parsed_content("network_def")
     assert network.backbone == parser["backbone"] and network.num_classes == len(class_names)
     with torch.no_grad():
-        assert network.eval()(torch.zeros(1, 3, 64, 64)).shape == (1, len(class_names))
+        logits = network.eval()(torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)))
+    assert logits.shape == (2, len(class_names))
 
     meta = json.loads((cfg / "metadata.json").read_text())
     inputs, outputs = meta["network_data_format"]["inputs"]["image"], meta["network_data_format"]["outputs"]["pred"]
     assert inputs["spatial_shape"] == [image_size, image_size] and inputs["num_channels"] == 3
     assert outputs["num_channels"] == len(class_names)
+    # what the network (and so its TorchScript and ONNX exports) returns: logits, not rows of probabilities
+    assert outputs["type"] == "logits" and outputs["value_range"] == [] and meta["pred_classes"].startswith("logits")
+    assert not torch.allclose(logits.sum(dim=1), torch.ones(2))
     assert [outputs["channel_def"][str(i)] for i in range(len(class_names))] == class_names
     assert meta["monai_version"] and meta["version"] in meta["changelog"]
 

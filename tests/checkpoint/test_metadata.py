@@ -105,6 +105,7 @@ def test_calibrate_checkpoint_fits_and_stores_the_temperature(tmp_path):
     assert t > 2.0 and meta["temperature"] == pytest.approx(t)
     cal = meta["calibration"]
     assert cal["num_samples"] == 400 and cal["split"] == "validation"
+    assert cal["fitted"] and cal["kept"] and cal["fitted_temperature"] == t and cal["reason"].endswith(": applied")
     assert cal["nll_after"] < cal["nll_before"]
     assert cal["ece_after"] < cal["ece_before"] and cal["brier_after"] < cal["brier_before"]
     load_checkpoint(path, torch.nn.Linear(3, 2))  # the weights are untouched and still load

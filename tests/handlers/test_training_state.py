@@ -3,6 +3,7 @@ run never overwrites an earlier run's checkpoints. Tiny synthetic MONAI trainer 
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -19,6 +20,8 @@ from monai.utils import set_determinism
 from monai_tumorcls.handlers import (AtomicCheckpointSaver, BestCheckpoint, RandomStates, TrainingStateHandler,
                                      read_epoch_log, stack_pred_label, stack_pred_onehot)
 from monai_tumorcls.utils import atomic_torch_save
+
+from ..bundles.helpers import PROJECT_ROOT
 
 
 def _loader(seed: int = 0) -> DataLoader:
@@ -45,7 +48,7 @@ def test_random_states_round_trip_through_a_weights_only_file(tmp_path):
     assert first[:3] == again[:3] and torch.equal(first[3], again[3])
 
 
-def _workflow(save_dir, epochs: int, resume: bool, patience: int = 10, scores=None, val_interval: int = 1):
+def _workflow(save_dir, epochs: int, resume: bool, patience: int = 10, scores=None, val_interval: int = 1, keep: int = 1):
     """A trainer with validation, best-checkpoint saver, early stopping and the training-state handler;
     ``trainer.validated`` collects (trainer epoch, val_acc, val_auc) of each validation of this sitting."""
     set_determinism(seed=0)
@@ -64,7 +67,8 @@ def _workflow(save_dir, epochs: int, resume: bool, patience: int = 10, scores=No
         Events.EPOCH_COMPLETED,
         lambda e: trainer.validated.append((trainer.state.epoch, e.state.metrics["val_acc"], e.state.metrics["val_auc"])))
     state = TrainingStateHandler(save_dir, {"network": net, "optimizer": opt, "early_stop": early_stop,
-                                            "checkpoint_saver": saver, "evaluator": evaluator}, resume=resume)
+                                            "checkpoint_saver": saver, "evaluator": evaluator}, resume=resume,
+                                 keep=keep)
     state.attach(trainer)
     return trainer, net, saver
 
@@ -137,3 +141,55 @@ def test_resume_flag_as_the_command_line_gives_it(tmp_path, value, expected):
     assert TrainingStateHandler(tmp_path, {}, resume=value).resume is expected
     with pytest.raises(ValueError, match="resume must be true or false"):
         TrainingStateHandler(tmp_path, {}, resume="maybe")
+
+
+def _states(folder) -> dict[str, int]:
+    """``{training-state file: the last epoch it holds}`` in ``folder``."""
+    return {f.name: read_epoch_log(f)[-1]["epoch"] for f in sorted(folder.glob("training_state*.pt"))}
+
+
+def test_keep_the_last_n_epochs_states_across_a_resume(tmp_path):
+    _workflow(tmp_path, epochs=2, resume=False, keep=3)[0].run()
+    assert _states(tmp_path) == {"training_state.pt": 2, "training_state_epoch1.pt": 1}
+    trainer, _, _ = _workflow(tmp_path, epochs=5, resume=True, keep=3)
+    trainer.run()
+    assert trainer.state.epoch == 5
+    assert _states(tmp_path) == {"training_state.pt": 5, "training_state_epoch3.pt": 3, "training_state_epoch4.pt": 4}
+    # a kept epoch is a whole state: put back as the state file, it resumes from there
+    (tmp_path / "training_state_epoch3.pt").replace(tmp_path / "training_state.pt")
+    trainer, _, _ = _workflow(tmp_path, epochs=4, resume=True, keep=1)
+    trainer.run()
+    assert trainer.state.epoch == 4 and trainer.state.iteration == 12  # epoch 4 only: 3 iterations of 4 items
+    for name in ("training_state.pt", "model.pt"):
+        (tmp_path / name).unlink()
+    with pytest.raises(RuntimeError, match="training_state_epoch4.pt"):  # kept states are not overwritten either
+        _workflow(tmp_path, epochs=2, resume=False)[0].run()
+
+
+def test_keep_zero_writes_no_training_state(tmp_path):
+    trainer, _, _ = _workflow(tmp_path, epochs=2, resume=True, keep=0)
+    trainer.run()
+    assert trainer.state.epoch == 2 and (tmp_path / "model.pt").is_file()
+    assert list(tmp_path.glob("training_state*")) == [] and not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("keep", [-1, 1.5, "2", True])
+def test_keep_is_a_whole_number_of_epochs(tmp_path, keep):
+    with pytest.raises(ValueError, match="keep must be a whole number of epochs"):
+        TrainingStateHandler(tmp_path, {}, keep=keep)
+
+
+def _state_handlers(config):
+    if isinstance(config, dict):
+        if config.get("_target_") == "monai_tumorcls.handlers.TrainingStateHandler":
+            yield config
+        for value in config.values():
+            yield from _state_handlers(value)
+
+
+@pytest.mark.parametrize("train_json", sorted(PROJECT_ROOT.glob("bundles/*/configs/train.json")), ids=lambda p: p.parts[-3])
+def test_every_bundle_exposes_how_many_training_states_to_keep(train_json):
+    config = json.loads(train_json.read_text())
+    assert config["keep_training_states"] == 1  # the default: the last epoch's state, which --resume reads
+    handlers = list(_state_handlers(config))
+    assert handlers and all(h["keep"] == "@keep_training_states" for h in handlers)

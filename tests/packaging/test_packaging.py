@@ -1,6 +1,6 @@
 """Packaging: the wheel carries the bundles, a command copies one anywhere, the README's commands work from a
-folder outside the checkout with the installed wheel (including ``--tracking mlflow``), and every metadata.json
-has MONAI's schema keys."""
+folder outside the checkout with the installed wheel (including ``--tracking mlflow``). MONAI's verify_metadata on
+every metadata.json: ``test_verify_metadata.py``."""
 
 from __future__ import annotations
 
@@ -17,41 +17,7 @@ from monai_tumorcls.bundle.packaged import copy_bundle
 
 from ..bundles.helpers import PROJECT_ROOT, check
 
-SCHEMA = json.loads((PROJECT_ROOT / "monai_tumorcls" / "bundle" / "metadata_schema.json").read_text())
 BUNDLE_NAMES = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "bundles").glob("*/configs/metadata.json"))
-JSON_TYPES = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool}
-
-
-def schema_errors(value, schema: dict, where: str = "metadata") -> list[str]:
-    """What ``value`` breaks of the ``type``/``required``/``properties``/``items``/``additionalProperties``/``$ref``
-    rules of ``SCHEMA`` (the subset MONAI's metadata schema uses)."""
-    if "$ref" in schema:
-        schema = SCHEMA["definitions"][schema["$ref"].rsplit("/", 1)[-1]]
-    types = schema.get("type", [])
-    types = [types] if isinstance(types, str) else types
-    if types and not any(isinstance(value, JSON_TYPES[t]) and not (t != "boolean" and isinstance(value, bool)) for t in types):
-        return [f"{where}: {type(value).__name__}, expected {types}"]
-    errors = [f"{where}: missing {key!r}" for key in schema.get("required", []) if key not in value]
-    for key, item in (value.items() if isinstance(value, dict) else []):
-        sub = schema.get("properties", {}).get(key, schema.get("additionalProperties"))
-        errors += schema_errors(item, sub, f"{where}.{key}") if isinstance(sub, dict) else []
-    for i, item in enumerate(value if isinstance(value, list) and "items" in schema else []):
-        errors += schema_errors(item, schema["items"], f"{where}[{i}]")
-    return errors
-
-
-@pytest.mark.parametrize("bundle", BUNDLE_NAMES)
-def test_metadata_has_monai_schema_keys(bundle):
-    meta = json.loads((PROJECT_ROOT / "bundles" / bundle / "configs" / "metadata.json").read_text())
-    assert schema_errors(meta, SCHEMA) == []
-    assert "optional_packages_version" not in meta  # MONAI's deprecated name for required_packages_version
-    assert meta["schema"].endswith("/meta_schema_20240725.json")  # the schema whose keys SCHEMA holds
-    broken = {k: v for k, v in meta.items() if k != "required_packages_version"}
-    broken["network_data_format"]["inputs"]["image"]["num_channels"] = "3"
-    assert schema_errors(broken, SCHEMA) == [
-        "metadata: missing 'required_packages_version'",
-        "metadata.network_data_format.inputs.image.num_channels: str, expected ['integer']",
-    ]
 
 
 def test_a_checkout_ships_its_bundles_folder():
@@ -110,6 +76,16 @@ def _run(installed: Path, cwd: Path, data_root: Path, *args: str) -> subprocess.
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
+def test_the_wheel_installs_the_console_commands(installed, tmp_path):
+    """``pip install`` writes a script per ``console_scripts`` entry; each runs its tool from any folder."""
+    scripts = sorted(p.name for p in (installed / "bin").iterdir())
+    assert scripts == ["monai-tumorcls-app", "monai-tumorcls-bundle", "monai-tumorcls-export", "monai-tumorcls-sweep"]
+    env = {**os.environ, "PYTHONPATH": str(installed)}
+    out = check(subprocess.run([str(installed / "bin" / "monai-tumorcls-bundle"), "list"], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=300)).stdout
+    assert out.split() == BUNDLE_NAMES
+
+
 @pytest.mark.integration
 def test_readme_commands_from_any_folder_with_the_installed_wheel(installed, tmp_path, data_root, kaggle_root):
     assert sorted(p.name for p in (installed / "monai_tumorcls" / "_bundles").iterdir()) == BUNDLE_NAMES
@@ -135,10 +111,17 @@ def test_readme_commands_from_any_folder_with_the_installed_wheel(installed, tmp
 
 
 def _check_mlflow_run(db: Path) -> None:
-    """The local MLflow store holds one finished run with the training loss and validation accuracy."""
+    """The local MLflow store holds one finished run, in the bundle's experiment, with the training loss, validation
+    accuracy, the bundle options (overrides included) and the final checkpoint."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
-    runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
-    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
-    assert {"train_loss", "val_acc"} <= set(runs[0].data.metrics)
+    runs = {e.name: client.search_runs([e.experiment_id]) for e in client.search_experiments()}
+    assert [name for name, r in runs.items() if r] == ["resnet18_binary"]
+    (run,) = runs["resnet18_binary"]
+    assert run.info.status == "FINISHED"
+    assert {"train_loss", "val_acc"} <= set(run.data.metrics)
+    assert {k: run.data.params.get(k) for k in ("epochs", "image_size", "backbone")} == {
+        "epochs": "1", "image_size": "32", "backbone": "resnet18"}
+    artifacts = [a.path for a in client.list_artifacts(run.info.run_id, "checkpoint")]
+    assert artifacts == ["checkpoint/model.pt", "checkpoint/model.pt.json"]

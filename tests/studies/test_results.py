@@ -109,3 +109,16 @@ def test_record_commands_are_written_with_portable_paths(tmp_path, monkeypatch):
     assert results_module.portable([str(tmp_path / "lgg")]) == ["$MONAI_DATA_DIRECTORY/lgg"]
     assert results_module.rel_path(outside) == str(outside)  # the command itself still runs with the real path
     assert json.dumps(results_page.load_records()).count('"/') == 0  # no record holds an absolute path
+
+
+def test_calibration_lines_say_when_no_temperature_was_applied(results):
+    report = {"testing": {"calibration": {"temperature": 1.0, "ece": 0.0731, "brier": 0.2112, "ece_scaled": 0.0731,
+                                          "brier_scaled": 0.2112}}}
+    fit = {"num_samples": 36, "fitted": False, "kept": False, "reason": "36 validation items, fewer than the 200 a "
+           "temperature is fitted on", "nll_before": 0.41, "ece_before": 0.09, "brier_before": 0.2}
+    assert results._calibration_lines({"reports": report, "temperature_fit": fit}) == [
+        "Calibration: no temperature applied (36 validation items, fewer than the 200 a temperature is fitted on); "
+        "the plain softmax:", "", "| split | ECE (15 bins) | Brier |", "|---|---:|---:|", "| testing | 0.0731 | 0.2112 |", ""]
+    kept = {**fit, "fitted": True, "kept": True, "nll_after": 0.35, "ece_after": 0.05, "brier_after": 0.19}
+    report["testing"]["calibration"]["temperature"] = 1.7
+    assert "held-out cross-entropy 0.4100 -> 0.3500" in results._calibration_lines({"reports": report, "temperature_fit": kept})[0]

@@ -3,7 +3,9 @@ worker processes sharing one SQLite study (integration)."""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 import time
@@ -127,3 +129,25 @@ def test_run_sweep_takes_the_old_loose_study_keywords_for_one_release(monkeypatc
     assert opened == [("sqlite:///old.db", "old", "TPESampler")] * 2
     with pytest.raises(TypeError, match="SweepStudy"):
         study_module.run_sweep(BUNDLE, "grid")
+
+
+def _python_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", markdown, re.S)
+
+
+def test_the_documented_snippets_run_after_the_documented_install(tmp_path, monkeypatch, capsys):
+    """docs/sweeps.md installs the sweep extra (optuna) and reads a study with plain Python: no pandas, which
+    nothing installs (``trials_dataframe`` needs it)."""
+    doc = (PROJECT_ROOT / "docs" / "sweeps.md").read_text()
+    assert "pip install -e '.[sweep]'" in doc
+    (snippet,) = _python_blocks(doc)
+    imported = {n.split(".")[0] for node in ast.walk(ast.parse(snippet)) if isinstance(node, (ast.Import, ast.ImportFrom))
+                for n in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module])}
+    assert imported <= {"optuna"} | set(sys.stdlib_module_names)
+    monkeypatch.chdir(tmp_path)  # the snippet's storage, sqlite:///sweep.db, is relative
+    study = optuna.create_study(study_name="spp-grid", storage="sqlite:///sweep.db", direction="maximize")
+    trial = study.ask({"learning_rate": optuna.distributions.FloatDistribution(1e-5, 1e-3, log=True)})
+    trial.set_user_attr("metrics", {"best_epoch": 3, "pruned": False})
+    study.tell(trial, 0.875)
+    exec(compile(snippet, "docs/sweeps.md", "exec"), {})
+    assert capsys.readouterr().out.split("\n")[0] == f"0 COMPLETE 0.875 {trial.params} 3 False"
