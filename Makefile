@@ -12,9 +12,9 @@ CFG     = bundles/$(BUNDLE)/configs
 
 setup: $(VENV)/.installed
 
+# uv (from PyPI) installs the same pinned set as pip would, with parallel downloads: about 1 min instead of 3
 $(VENV)/.installed: setup.cfg setup.py pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# uv (from PyPI) installs the same pinned set as pip would, with parallel downloads: about 1 min instead of 3
 	$(PY) -m pip install --quiet 'uv>=0.5'
 	$(VENV)/bin/uv pip install --python $(PY) --quiet -c constraints.txt -e '.[test]'
 	touch $@
@@ -30,4 +30,4 @@ main: train evaluate
 # two pytest workers (one test file each, so a file's trained fixtures are built once), one thread each: two
 # workers with a thread per core each would oversubscribe the cores
 test: setup
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25 tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder --durations=25 tests

@@ -94,13 +94,14 @@ def evaluated(out: Path, lesion: bool = False) -> bool:
     return bool(sequences) and all(k in r for r in sequences.values() for k in keys)
 
 
-def step(cmd: list[str], done: bool, log: Path, walls: dict, key: str, done_file: Path | None = None) -> None:
-    """Run ``cmd`` unless ``done``; record its wall time, machine load and end under ``key`` (and in ``done_file``)."""
+def step(cmd: list[str], done: bool, log: Path, walls: dict, key: str, done_file: Path | None = None) -> bool:
+    """Run ``cmd`` unless ``done``; record its wall time, machine load and end under ``key`` (and in ``done_file``).
+    Returns whether it ran."""
     from monai_tumorcls.utils import shell_join
 
     if done:
         print("done already:", key, flush=True)
-        return
+        return False
     if key in walls:  # an earlier run of the same step (e.g. the Kaggle-only model trained again): keep its record
         earlier = walls.pop(key)
         walls[f"{key} (finished {earlier['finished']})"] = earlier
@@ -112,6 +113,7 @@ def step(cmd: list[str], done: bool, log: Path, walls: dict, key: str, done_file
                   "load_average_at_end": os.getloadavg(), "cpus": os.cpu_count()}
     if done_file is not None:
         done_file.write_text(json.dumps(walls[key]) + "\n")
+    return True
 
 
 @dataclass
@@ -204,17 +206,24 @@ def fold_models(args, work: Path) -> list[FoldModel]:
     return out
 
 
-def _fold(model: FoldModel, k: int, args, walls: dict) -> Path:
-    """Train (fold models, unless done) and evaluate (unless complete) ``model`` on fold ``k``; its eval folder."""
+def _fold(model: FoldModel, k: int, args, walls: dict) -> tuple[Path, bool]:
+    """Train (fold models, unless done) and evaluate (unless complete) ``model`` on fold ``k``: its eval folder, and
+    whether anything ran."""
     root, key = model.root(Path(args.work), k), model.name.lower()
     overrides = ["--fold", str(k), *model.overrides, *args.train_overrides]
-    if not model.shared:
-        step(train_cmd(model.bundle, root, overrides), (root / "train.done").exists(), root / "logs" / "train.log",
-             walls, f"{key}: train fold {k}", root / "train.done")
+    trained = not model.shared and step(
+        train_cmd(model.bundle, root, overrides), (root / "train.done").exists(), root / "logs" / "train.log", walls,
+        f"{key}: train fold {k}", root / "train.done")
     out = root / (f"eval_fold{k}" if model.shared else "eval")
-    step(eval_cmd(model.bundle, root, out, overrides), evaluated(out, model.lesion), root / "logs" / f"{out.name}.log",
-         walls, f"{key}: evaluate fold {k}")
-    return out
+    evaluated_now = step(eval_cmd(model.bundle, root, out, overrides), evaluated(out, model.lesion),
+                         root / "logs" / f"{out.name}.log", walls, f"{key}: evaluate fold {k}")
+    return out, trained or evaluated_now
+
+
+def _earlier_runs(record_path: Path) -> dict:
+    """``(model name, fold) -> the run that measured it`` in an earlier record (kept for folds not run again)."""
+    models = json.loads(record_path.read_text())["models"] if record_path.is_file() else {}
+    return {(name, f.get("fold")): f.get("run") for name, m in models.items() for f in m["folds"]}
 
 
 def run_folds(args):
@@ -229,11 +238,14 @@ def run_folds(args):
         step(train_cmd(KAGGLE_ONLY.bundle, root, [*KAGGLE_ONLY.overrides, *args.train_overrides]),
              (root / "train.done").exists(), root / "logs" / "train.log", walls, "kaggle-only: train",
              root / "train.done")
-    models = {m.name: {"what": m.what, "run": run_info(args), "folds": []} for m in chosen}
+    models = {m.name: {"what": m.what, "folds": []} for m in chosen}
+    run, earlier = run_info(args), _earlier_runs(record_path)
     for k in range(args.folds):
         for model in chosen:
             folds = models[model.name]["folds"]
-            folds.append({"fold": k, **fold_summary(_fold(model, k, args, walls))})
+            out, ran = _fold(model, k, args, walls)
+            measured_by = run if ran else earlier.get((model.name, k), run)  # a finished fold keeps its run
+            folds.append({"fold": k, "run": measured_by, **fold_summary(out)})
             # the shared model was measured on every fold so far; a fold model on its own fold
             checkpoint = model.root(work, k) / "models" / "model.pt"
             try:
@@ -258,9 +270,14 @@ def shell_command(argv: list[str] | None) -> str:
 
 
 def kept_models(record_path: Path, chosen: dict) -> dict:
-    """The models of an earlier record that this run does not measure again (kept as they were), then ``chosen``."""
-    previous = json.loads(record_path.read_text())["models"] if record_path.is_file() else {}
-    return {**{name: m for name, m in previous.items() if name not in chosen}, **chosen}
+    """The models of an earlier record with this run's folds (``chosen``) merged in: a fold measured again replaces
+    the earlier one of that model, every other fold is kept as it was (with the run that measured it)."""
+    models = json.loads(record_path.read_text())["models"] if record_path.is_file() else {}
+    for name, model in chosen.items():
+        new = {f["fold"] for f in model["folds"]}
+        kept = [f for f in models.get(name, {}).get("folds", []) if f.get("fold") not in new]
+        models[name] = {**model, "folds": sorted(kept + model["folds"], key=lambda f: f["fold"])}
+    return models
 
 
 def _without_note(argv: list[str] | None) -> list[str]:

@@ -135,7 +135,7 @@ def _lesion_rows(folds: list[dict], seqs: list[str]) -> list[str]:
 def _model_lines(name: str, m: dict, seqs: list[str]) -> list[str]:
     """One model's section: the per-sequence table over folds, healthy volumes, Kaggle accuracy, patients called."""
     folds = m["folds"]
-    lines = [f"## {name}", "", m["what"], "", *_run_lines(m, folds),
+    lines = [f"## {name}", "", m["what"], "", *_run_lines(folds),
              *_table_start(["sequence", "slice AUC", "position-only AUC", "position-matched AUC (position-only)",
                             "sensitivity", "specificity", "within-scan AUC (median)", "position-only within-scan",
                             "pointing game", "brightest-region pointer"])]
@@ -165,12 +165,18 @@ def _fold_list(folds: list[dict]) -> str:
     return ", ".join(str(f.get("fold", i)) for i, f in enumerate(folds))
 
 
-def _run_lines(m: dict, folds: list[dict]) -> list[str]:
-    """Which folds, and (when this model was measured by another run than the page's command) by what and where."""
-    run = m.get("run")
-    where = (f" by `{run['command']}` on {run['date']}; machine: {run['machine']}. {run['cores_note']}"
-             if run else ".")
-    return [f"Measured on fold(s) {_fold_list(folds)}{where}", ""]
+def _run_lines(folds: list[dict]) -> list[str]:
+    """Which folds, and which run measured each (its command, date, machine and what else used the cores)."""
+    runs: dict[str, list[dict]] = {}
+    for f in folds:
+        runs.setdefault(json.dumps(f.get("run"), sort_keys=True), []).append(f)
+    lines = []
+    for key, measured in runs.items():
+        run = json.loads(key)
+        where = (f" by `{run['command']}` on {run['date']}; machine: {run['machine']}. {run['cores_note']}"
+                 if run else " by the page's command.")
+        lines += [f"Measured on fold(s) {_fold_list(measured)}{where}", ""]
+    return lines
 
 
 def _series_rule_lines(folds: list[dict]) -> list[str]:

@@ -139,13 +139,20 @@ def test_a_run_of_one_model_keeps_the_other_models_and_their_provenance(tmp_path
     models = json.loads(record.read_text())["models"]
     assert list(models) == ["Kaggle-only", "multi-source", "lesion-grounded, trunk kaggle_only"]
     assert [f["fold"] for f in models["multi-source"]["folds"]] == [0, 1]
-    assert models["multi-source"]["run"]["cores_note"] == "first run"
-    assert models["lesion-grounded, trunk kaggle_only"]["run"]["cores_note"] == "second run"
+    assert {f["run"]["cores_note"] for f in models["multi-source"]["folds"]} == {"first run"}
+    assert models["lesion-grounded, trunk kaggle_only"]["folds"][0]["run"]["cores_note"] == "second run"
+    # one fold of a measured model again (e.g. to compare with another model on the same people): it replaces
+    # that fold only
+    (work / "multisource_fold1" / "train.done").unlink()
+    ev.main(["--folds", "2", "--models", "multi-source", "--cores-note", "third run", *common])
+    folds = json.loads(record.read_text())["models"]["multi-source"]["folds"]
+    assert [(f["fold"], f["run"]["cores_note"]) for f in folds] == [(0, "first run"), (1, "third run")]
     steps = json.loads(record.read_text())["steps"]
     assert "kaggle-only: train" in steps and any(k.startswith("kaggle-only: train (finished ") for k in steps)
     md = (tmp_path / "r.md").read_text()
     assert "| flair | multi-source |" in md and md.count("| 0, 1 |") >= 2 and "| lesion-grounded, trunk kaggle_only |" in md
     assert "Measured on fold(s) 0 by" in md and "second run" in md and "first run" in md
+    assert "Measured on fold(s) 1 by" in (tmp_path / "r.md").read_text()
 
 
 def test_a_checkpoint_that_cannot_carry_a_record_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
