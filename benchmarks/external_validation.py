@@ -28,15 +28,10 @@ rewritten (atomically) with mean and spread over the folds, the goals, the comma
 Everything after ``--`` is passed to every training and evaluation command (e.g. ``-- --epochs 2``; evaluation
 must see the same ``image_size`` as training).
 
-Expected minutes per fold on the 2-core CPU machine (an estimate, not a measurement; measured so far: multi-source
-9-28 min training + 2 min evaluation per fold, Kaggle-only 16 min once + 2 min per fold): the lesion-grounded
-model was estimated at about 90 min per fold (18 min caching 16.6k training and validation items, 8 epochs x 8
-min, 10 min evaluation). Its evaluation now takes the probabilities, lesion areas, Dice/HD95 and lesion-map
-pointing game of each slice from one forward pass (not one pass per metric); Grad-CAM (gradients, tumour slices
-only) is the one second pass. Expected: about 85 min per fold, about 7 hours for the lesion model's 5 folds, plus
-20 min re-evaluating the 10 finished Kaggle-only and multi-source folds for the new metrics. Not done, as they
-change what runs or were not measured here: caching only the items the 8 x 1,536 draws touch (up to about 5 min
-of the 18), and reusing the training cache in the evaluation (another process, other transforms).
+Measured minutes per fold on the 2-core CPU machine (the page's "Measured minutes per fold" table has each run):
+Kaggle-only model 16 min of training once + 2 min evaluation per fold; multi-source 10-28 min training + 2-3 min
+evaluation; lesion-grounded 25 min training (caching included; the cores were shared, so an upper bound) + 3 min
+evaluation. All 5 folds of the three models: about 4.5 hours, resumable at every step.
 """
 
 from __future__ import annotations

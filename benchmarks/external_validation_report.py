@@ -188,6 +188,19 @@ def _series_rule_lines(folds: list[dict]) -> list[str]:
             + "; ".join(f"fold {k}: {c['why']}" for k, c in enumerate(chosen) if c.get("why")) + "."]
 
 
+def _baseline_folds(models: dict) -> list[dict]:
+    """One summary per fold for the model-free baselines (the same people give the same values whatever the model):
+    of each fold, the summary that holds the most metrics (an older evaluation lacks the newer baselines)."""
+    best: dict[int, tuple[int, dict]] = {}
+    for m in models.values():
+        for i, fold in enumerate(m["folds"]):
+            k = fold.get("fold", i)
+            held = sum(v is not None for s in fold["sequences"].values() for v in s.values())
+            if k not in best or held > best[k][0]:
+                best[k] = (held, fold)
+    return [fold for _, (_, fold) in sorted(best.items())]
+
+
 def _side_by_side(models: dict, seqs: list[str]) -> list[str]:
     """Every model and both model-free baselines on the same held-out people, per sequence (mean over folds)."""
     if not models:
@@ -196,7 +209,7 @@ def _side_by_side(models: dict, seqs: list[str]) -> list[str]:
              *_table_start(["sequence", "method", "slice AUC", "position-matched AUC", "within-scan AUC (median)",
                             "within-scan, worst patient", "Dice", "HD95 (px)", "pointing: lesion map",
                             "pointing: Grad-CAM", "IXI called tumour", "Kaggle Testing", "folds"])]
-    base = next(iter(models.values()))["folds"]
+    base = _baseline_folds(models)
     for seq in seqs:
         for name, m in models.items():
             fs = m["folds"]

@@ -179,3 +179,11 @@ def test_smoke_runs_one_tiny_fold_away_from_the_docs(tmp_path, monkeypatch):
 
     record = read_metadata(tmp_path / "lesion_random_fold0" / "models" / "model.pt")["validation"]
     assert record["summary"].startswith("SMOKE RUN") and record["source"] == "external_validation.md"
+
+
+def test_the_model_free_baselines_come_from_the_fullest_summary_of_each_fold():
+    old = {"fold": 0, "sequences": {"flair": {"position_auc": 0.8, "position_matched_position_auc": None}}}
+    new = {"fold": 0, "sequences": {"flair": {"position_auc": 0.8, "position_matched_position_auc": 0.56}}}
+    other = {"fold": 1, "sequences": {"flair": {"position_auc": 0.7, "position_matched_position_auc": None}}}
+    models = {"first": {"folds": [old, other]}, "second": {"folds": [new]}}
+    assert report._baseline_folds(models) == [new, other]
