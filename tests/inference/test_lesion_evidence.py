@@ -194,3 +194,17 @@ def test_slices_to_volume_inverts_the_padding_and_the_square_pixel_resampling():
     back = slices_to_volume(volume_to_slices(mask, affine, "axial").images, stack, volume.shape[:2])
     assert back.shape == volume.shape
     np.testing.assert_array_equal(back >= 0.5, mask >= 0.5)
+
+
+def test_lesion_volume_rule_without_a_spacing_says_so(tmp_path):
+    """A DICOM series without PixelSpacing has lesion areas in pixels but no volume: the lesion-volume rule cannot
+    decide, and the error says that (not "no slice with signal")."""
+    for path in syn.write_series(tmp_path / "dicom"):
+        ds = pydicom.dcmread(path)
+        del ds.PixelSpacing
+        ds.save_as(path)
+    result = _run([tmp_path / "dicom"], tmp_path / "out", aggregation="lesion_volume", lesion_volume_ml=1.0)
+    series = json.loads(result.json_path.read_text())["series"][0]
+    assert series["decision"]["label"] != "tumour" and series["lesion"]["volume_ml"] is None
+    assert [e.reason for e in result.errors] == [
+        "lesion volume unknown (the input has no pixel or slice spacing): the lesion_volume rule gives no decision"]

@@ -258,7 +258,8 @@ class InputRun:
         if lesion is not None and self.lesion_dir is not None:  # written now: a run's maps are not kept in memory
             lesion.map_file = write_lesion_nifti(lesion, meta, self.lesion_dir / f"{sid}_lesion.nii.gz")
         notes += _volume_notes(stack, meta, plane) + image_warnings(volume.shape[:2])
-        self.no_decision(f"{source} {sid}", decision, int(broken.sum()), len(records), notes)
+        counts = (int(broken.sum()), int((~excluded).sum()), len(records))  # broken, classified, all slices
+        self.no_decision(f"{source} {sid}", decision, counts, notes)
         result = SeriesResult(
             series_index=len(self.result.series),
             series_id=sid,
@@ -281,12 +282,18 @@ class InputRun:
             self.idx, source, sid, len(records), result.n_excluded_slices, decision.label, decision.tumour_probability,
         )
 
-    def no_decision(self, item: str, decision, n_broken: int, n_slices: int, notes: list[str]) -> None:
-        """Record why a series has no decision (``decision.is_tumour`` None) as an error: a broken model, or no slice
-        with signal."""
+    def no_decision(self, item: str, decision, counts: tuple[int, int, int], notes: list[str]) -> None:
+        """Record why a series has no decision (``decision.is_tumour`` None) as an error: a broken model, the
+        lesion-volume rule without a volume (no spacing), or no slice with signal. ``counts``: the slices whose
+        output is not finite, those classified, and all slices of the series."""
+        n_broken, n_classified, n_slices = counts
         if n_broken:
             notes.append("network output not finite: no decision")
             self.issue(True, item, f"{NON_FINITE_OUTPUT} ({n_broken} of {n_slices} slices): no decision")
+        elif decision.is_tumour is None and n_classified:  # classified slices: only a missing volume leaves it open
+            notes.append("lesion volume unknown (no spacing): decision undetermined")
+            self.issue(True, item, "lesion volume unknown (the input has no pixel or slice spacing): the "
+                                   "lesion_volume rule gives no decision")
         elif decision.is_tumour is None:
             notes.append("no slice with signal: decision undetermined")
             self.issue(True, item, "no slice with signal (blank, constant or non-finite): no decision")
