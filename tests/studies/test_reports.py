@@ -62,7 +62,7 @@ def test_one_clinical_validation_page_with_a_section_per_bundle():
     text = (DOCS / "reports" / "clinical_validation.md").read_text()
     assert text.startswith(TITLE + "\n\n" + INTRO + "\n") and text.count(TITLE) == 1
     sections = re.findall(r"^## (\S+)$", text, re.M)
-    assert sections == ["resnet18_binary", "resnet18_4class", "resnet18_multisource"]
+    assert sections == ["resnet18_binary", "resnet18_4class", "resnet18_multisource", "resnet18_lesion"]
     assert not list(DOCS.rglob("clinical_validation_*.md"))
 
 
@@ -80,7 +80,7 @@ def test_a_clinical_run_replaces_only_its_bundle_s_section():
     new = merged_sections(page, TITLE, INTRO, "resnet18_4class", lines)
     assert "| `v.nii.gz` | P1 | T1 | 3 / 9 (2) | 0.250 | 0.900 | -0.010 | 0.990 | glioma 0.10, meningioma 0.20, " \
            "notumor 0.90, pituitary 0.40 |" in new
-    assert re.findall(r"^## (\S+)$", new, re.M) == ["resnet18_binary", "resnet18_4class", "resnet18_multisource"]
+    assert re.findall(r"^## (\S+)$", new, re.M) == ["resnet18_binary", "resnet18_4class", "resnet18_multisource", "resnet18_lesion"]
     others = [s for s in page.split("\n## ") if not s.startswith("resnet18_4class")]
     assert all(s in new for s in others)  # every other section, the hand-written notes included, kept as it was
 
