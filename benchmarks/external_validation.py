@@ -215,17 +215,17 @@ def _fold(model: FoldModel, k: int, args, walls: dict) -> tuple[Path, bool]:
     return out, trained or evaluated_now
 
 
-def _earlier_runs(record_path: Path) -> dict:
+def _earlier_runs(earlier_models: dict) -> dict:
     """``(model name, fold) -> the run that measured it`` in an earlier record (kept for folds not run again)."""
-    models = json.loads(record_path.read_text())["models"] if record_path.is_file() else {}
-    return {(name, f.get("fold")): f.get("run") for name, m in models.items() for f in m["folds"]}
+    return {(name, f.get("fold")): f.get("run") for name, m in earlier_models.items() for f in m["folds"]}
 
 
-def run_folds(args):
+def run_folds(args, earlier: dict):
     """Run (or skip, when done) the Kaggle-only training, then per fold every model's training (fold models) and
-    evaluation, stamping each evaluated checkpoint; yield ``(models, walls)`` after each fold."""
-    record_path, work = Path(args.record), Path(args.work)
-    walls = json.loads(record_path.read_text())["steps"] if record_path.is_file() else {}
+    evaluation, stamping each evaluated checkpoint; yield ``(models, walls)`` after each fold. ``earlier``: the
+    record of earlier runs (``{}`` for none), whose wall times this run extends."""
+    work = Path(args.work)
+    walls = dict(earlier.get("steps", {}))
     chosen = fold_models(args, work)
     uses_kaggle_only = {"kaggle-only", "multi-source"} & set(args.models) or args.lesion_trunk == "kaggle-only"
     if uses_kaggle_only:  # evaluated, or the trunk of a fold model
@@ -234,12 +234,12 @@ def run_folds(args):
              (root / "train.done").exists(), root / "logs" / "train.log", walls, "kaggle-only: train",
              root / "train.done")
     models = {m.name: {"what": m.what, "folds": []} for m in chosen}
-    run, earlier = run_info(args), _earlier_runs(record_path)
+    run, earlier_runs = run_info(args), _earlier_runs(earlier.get("models", {}))
     for k in range(args.folds):
         for model in chosen:
             folds = models[model.name]["folds"]
             out, ran = _fold(model, k, args, walls)
-            measured_by = run if ran else earlier.get((model.name, k), run)  # a finished fold keeps its run
+            measured_by = run if ran else earlier_runs.get((model.name, k), run)  # a finished fold keeps its run
             folds.append({"fold": k, "run": measured_by, **fold_summary(out)})
             # the shared model was measured on every fold so far; a fold model on its own fold
             checkpoint = model.root(work, k) / "models" / "model.pt"
@@ -254,8 +254,8 @@ def run_folds(args):
 def run_info(args) -> dict:
     """Who measured a model: the command, date, machine and what else used the cores (kept with its folds, so a
     later run of other models does not relabel them)."""
-    return {"command": shell_command(args.argv), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": machine_line(), "cores_note": args.cores_note}
+    date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return {"command": shell_command(args.argv), "date": date, "machine": machine_line(), "cores_note": args.cores_note}
 
 
 def shell_command(argv: list[str] | None) -> str:
@@ -264,10 +264,10 @@ def shell_command(argv: list[str] | None) -> str:
     return shell_join(["python", "-m", "benchmarks.external_validation", *_without_note(argv)])
 
 
-def kept_models(record_path: Path, chosen: dict) -> dict:
+def kept_models(earlier_models: dict, chosen: dict) -> dict:
     """The models of an earlier record with this run's folds (``chosen``) merged in: a fold measured again replaces
     the earlier one of that model, every other fold is kept as it was (with the run that measured it)."""
-    models = json.loads(record_path.read_text())["models"] if record_path.is_file() else {}
+    models = dict(earlier_models)
     for name, model in chosen.items():
         new = {f["fold"] for f in model["folds"]}
         kept = [f for f in models.get(name, {}).get("folds", []) if f.get("fold") not in new]
@@ -325,10 +325,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.render_only:
         atomic_write_text(doc_path, render(json.loads(record_path.read_text())))
         return
-    previous_note = json.loads(record_path.read_text()).get("note", "") if record_path.is_file() else ""
-    for models, walls in run_folds(args):  # after each fold: the record and the page so far
+    earlier = json.loads(record_path.read_text()) if record_path.is_file() else {}  # read once, before any write
+    for models, walls in run_folds(args, earlier):  # after each fold: the record and the page so far
         record = {**run_info(args), "data": portable_path(get_data_root(), ROOT), "steps": walls,
-                  "models": kept_models(record_path, models), "note": args.note or previous_note}
+                  "models": kept_models(earlier.get("models", {}), models),
+                  "note": args.note or earlier.get("note", "")}
         atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
         atomic_write_text(doc_path, render(record))
     print(doc_path.read_text())
