@@ -11,7 +11,7 @@ import os
 import sys
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -74,13 +74,16 @@ def bundle_version(bundle_root: str | os.PathLike) -> str | None:
     return None if version is None else str(version)
 
 
-def load_bundle_config(bundle_root: str | os.PathLike, config: str = "train.json", overrides: Mapping[str, Any] | None = None) -> ConfigParser:
-    """Parsed :class:`monai.bundle.ConfigParser` of ``<bundle_root>/configs/<config>`` with ``overrides`` applied."""
-    path = Path(bundle_root) / "configs" / config
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: bundle config not found")
+def load_bundle_config(bundle_root: str | os.PathLike, config: str | Sequence[str] = "train.json",
+                       overrides: Mapping[str, Any] | None = None) -> ConfigParser:
+    """Parsed :class:`monai.bundle.ConfigParser` of ``<bundle_root>/configs/<config>`` (several: merged in order, as
+    ``monai.bundle run --config_file "[...]"`` merges them) with ``overrides`` applied."""
+    paths = [Path(bundle_root) / "configs" / c for c in ([config] if isinstance(config, str) else config)]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: bundle config not found")
     parser = ConfigParser()
-    parser.read_config(str(path))
+    parser.read_config([str(p) for p in paths])
     for key, value in (overrides or {}).items():
         parser[key] = value
     parser.parse()

@@ -17,6 +17,7 @@ from ...handlers.collector import item_filename
 from ...handlers.prediction_writer import prediction_row, printable_name
 from ...handlers.saliency_writer import overlay_name
 from ...utils.progress import progress_bar
+from ...utils.stages import stage, timed_items
 from .lesion import image_lesion
 from .slice_prediction import SlicePredictor
 
@@ -29,7 +30,7 @@ def classify_image_batches(
     """The prediction rows of the items of ``batches`` (collated dataset items: ``image``, ``image_path``,
     ``error``, ``skipped``, ``warnings``)."""
     rows = []
-    for batch in progress_bar(batches, "images"):
+    for batch in progress_bar(timed_items(batches, "preprocessing"), "images"):  # the loader reads and preprocesses
         rows += _rows(predictor, decollate_batch(batch, detach=True), saliency_dir)
     return rows
 
@@ -49,7 +50,8 @@ def _rows(predictor: SlicePredictor, items: Sequence[dict], saliency_dir: Path |
     classified = [k for k, i in enumerate(read) if np.isfinite(probs[i]).all()]  # a broken model explains nothing
     extras = {i: lesions.get(i, {}) for i in read}
     if saliency_dir is not None and classified:
-        found = _saliency(predictor, images[classified], [items[read[k]] for k in classified], saliency_dir)
+        with stage("saliency"):
+            found = _saliency(predictor, images[classified], [items[read[k]] for k in classified], saliency_dir)
         for k, saliency in zip(classified, found):
             extras[read[k]] = {**extras[read[k]], **saliency}
     rows = []

@@ -24,6 +24,7 @@ from ...checkpoint.provenance import Provenance
 from ...data.readers import SeriesSelection
 from ...data.readers.nifti import PLANES
 from ...utils.flags import as_flag
+from ...utils.stages import stage
 from .aggregation import aggregate_slices, default_positive_classes
 from .dicom_results import write_run_dicom_results
 from .images import classify_image_batches
@@ -155,13 +156,15 @@ class ClinicalInferer:
             result.skipped += found.skipped
             result.errors += found.errors
             result.inputs.append(found.record)
-        write_run_outputs(result, self._report(result), self.class_names, self.outputs.record_paths)
+        with stage("writing"):
+            write_run_outputs(result, self._report(result), self.class_names, self.outputs.record_paths)
         logger.info(
             "clinical run %s: %d series classified, %d skipped, %d errors -> %s",
             run_name, len(result.series), len(result.skipped), len(result.errors), result.json_path.name,
         )
         if self.outputs.dicom_results:
-            write_run_dicom_results(result, inputs, output_dir)
+            with stage("writing"):
+                write_run_dicom_results(result, inputs, output_dir)
         return result
 
     __call__ = run
@@ -177,7 +180,8 @@ class ClinicalInferer:
         ``outputs.output_dir``, with ``outputs.saliency`` the overlays into ``saliency/``."""
         output_dir = self._output_dir()
         rows = self.classify_images(batches, output_dir / "saliency" if self.outputs.saliency else None)
-        write_predictions(output_dir, rows, self.class_names, self.outputs.provenance.record())
+        with stage("writing"):
+            write_predictions(output_dir, rows, self.class_names, self.outputs.provenance.record())
         result = ImageRunResult(rows, output_dir / f"{PREDICTIONS_STEM}.json", output_dir / f"{PREDICTIONS_STEM}.csv")
         logger.info("predictions for %d files written to %s (%d classified, %d failed, %d skipped)", len(rows),
                     output_dir, result.count("ok"), result.count("error"), result.count("skipped"))

@@ -30,10 +30,12 @@ from ...data.readers.nifti import load_nifti_volume
 from ...data.slicing import volume_to_slices
 from ...utils.atomic import is_out_of_space
 from ...utils.model_outputs import NON_FINITE_OUTPUT
+from ...utils.stages import stage
 from .aggregation import aggregate_slices, tumour_probability
 from .lesion import LESION_VOLUME, lesion_on_volume, lesion_volume_decision
 from .lesion_maps import write_lesion_nifti
 from .records import InputResult, RunIssue, SeriesResult, SliceRecord
+from .series_notes import dicom_notes, series_geometry, volume_notes
 
 __all__ = ["InputRun"]
 
@@ -140,10 +142,12 @@ class InputRun:
                 self.issue(True, "input", f"nothing classified ({found} series/volume(s) found)")
 
     def nifti(self, path: Path, base: Path) -> bool:
-        fid = _file_id(path)
+        with stage("read"):
+            fid = _file_id(path)
         sid = "v-" + fid[2:14]
         try:
-            volume, meta = load_nifti_volume(path, plane=self.o.slicing.slice_axis)
+            with stage("read"):
+                volume, meta = load_nifti_volume(path, plane=self.o.slicing.slice_axis)
         except ImageReadError as e:
             self.issue(True, f"volume {sid}", _scrub(e.reason, path), path, base)
             return False
@@ -168,7 +172,8 @@ class InputRun:
 
     def dicom(self, root: Path) -> tuple[int, int]:
         """Classify the DICOM series (and NIfTI files) under ``root``: (series/volumes found, classified)."""
-        scan = scan_dicom_folder(root, exclude=self.exclude)
+        with stage("read"):
+            scan = scan_dicom_folder(root, exclude=self.exclude)
         base = root if root.is_dir() else root.parent
         for issue in scan.issues:
             kind = "folder" if issue.path.is_dir() else "file"  # e.g. an output folder, not scanned
@@ -184,7 +189,8 @@ class InputRun:
 
     def dicom_series(self, s, root: Path, base: Path) -> bool:
         try:
-            vol = load_dicom_series(s, plane=self.o.slicing.slice_axis, drop_bad_files=True)
+            with stage("read"):
+                vol = load_dicom_series(s, plane=self.o.slicing.slice_axis, drop_bad_files=True)
         except ImageReadError as e:
             self.issue(True, f"series {s.series_id}", _scrub(e.reason, e.filename))
             return False
@@ -207,7 +213,7 @@ class InputRun:
         file_ids = list(dict.fromkeys(s_["file_id"] for s_ in sources))
         files = list(dict.fromkeys(s_["path"] for s_ in sources)) if self.o.outputs.record_paths else None
         try:
-            self.classify(s.series_id, "dicom", vol.array, vol.meta, file_ids, files, _dicom_notes(vol), sources)
+            self.classify(s.series_id, "dicom", vol.array, vol.meta, file_ids, files, dicom_notes(vol), sources)
             return True
         except Exception as e:  # noqa: BLE001
             _raise_if_out_of_space(e)
@@ -228,26 +234,19 @@ class InputRun:
     ) -> None:
         """Classify the slices of ``volume`` and add its :class:`SeriesResult`."""
         o, plane = self.o, meta.get("slice_plane", "unknown")
-        stack = volume_to_slices(volume, meta["affine"], plane, o.slicing.square_pixels, o.slicing.pad_to_square)
+        with stage("slicing"):
+            stack = volume_to_slices(volume, meta["affine"], plane, o.slicing.square_pixels, o.slicing.pad_to_square)
         probs, no_signal, broken, reasons, lesion_maps = self.slice_probabilities(stack, sid)
         excluded = no_signal | broken
-        lesion, slice_lesions = None, None
-        if lesion_maps is not None:
-            lesion, slice_lesions = lesion_on_volume(lesion_maps, stack, volume.shape[:2], meta,
-                                                     o.predictor.lesion_threshold)
-        # a slice with signal but no finite output means a broken model: the decision then decides nothing
-        if o.rule.aggregation == LESION_VOLUME:
-            decision = lesion_volume_decision(probs, o.class_names, o.rule.positive_classes, ~no_signal, lesion,
-                                              [s.area_px for s in slice_lesions], o.rule)
-        else:
-            decision = aggregate_slices(probs, o.class_names, o.rule.positive_classes, ~no_signal,
-                                        o.rule.aggregation, o.rule.top_k, o.rule.threshold)
+        with stage("aggregation"):
+            lesion, decision, slice_lesions = self.decide(stack, probs, no_signal, lesion_maps, meta, volume.shape)
         saliency = {}
         if self.saliency_dir is not None:
-            saliency = o.predictor.saliency(
-                stack.images, decision.contributing_slices, stack.pixel_spacing_mm, sid,
-                o.class_names.index(o.rule.positive_classes[0]), self.saliency_dir,
-            )
+            with stage("saliency"):
+                saliency = o.predictor.saliency(
+                    stack.images, decision.contributing_slices, stack.pixel_spacing_mm, sid,
+                    o.class_names.index(o.rule.positive_classes[0]), self.saliency_dir,
+                )
         records = self.slice_records(stack, probs, reasons, decision.contributing_slices, saliency, meta,
                                      slice_sources, volume.shape[:2])
         for record, found in zip(records, slice_lesions or ()):
@@ -256,8 +255,9 @@ class InputRun:
         if lesion is not None and slice_sources is not None:
             lesion.stored_frames = [(src["file_id"], src["frame"]) for src in slice_sources]
         if lesion is not None and self.lesion_dir is not None:  # written now: a run's maps are not kept in memory
-            lesion.map_file = write_lesion_nifti(lesion, meta, self.lesion_dir / f"{sid}_lesion.nii.gz")
-        notes += _volume_notes(stack, meta, plane) + image_warnings(volume.shape[:2])
+            with stage("writing"):
+                lesion.map_file = write_lesion_nifti(lesion, meta, self.lesion_dir / f"{sid}_lesion.nii.gz")
+        notes += volume_notes(stack, meta, plane) + image_warnings(volume.shape[:2])
         counts = (int(broken.sum()), int((~excluded).sum()), len(records))  # broken, classified, all slices
         self.no_decision(f"{source} {sid}", decision, counts, notes)
         result = SeriesResult(
@@ -265,7 +265,7 @@ class InputRun:
             series_id=sid,
             input_index=self.idx,
             source=source,
-            **_series_geometry(meta, volume.shape, stack.pixel_spacing_mm),
+            **series_geometry(meta, volume.shape, stack.pixel_spacing_mm),
             n_slices=len(records),
             n_excluded_slices=int(excluded.sum()),
             decision=decision,
@@ -281,6 +281,20 @@ class InputRun:
             "input %d: %s %s: %d slices (%d excluded), %s p=%s",
             self.idx, source, sid, len(records), result.n_excluded_slices, decision.label, decision.tumour_probability,
         )
+
+    def decide(self, stack, probs, no_signal, lesion_maps, meta: dict, shape) -> tuple:
+        """The series' lesion (None without a lesion head), decision and per-slice lesions (None without)."""
+        o, lesion, slice_lesions = self.o, None, None
+        if lesion_maps is not None:
+            lesion, slice_lesions = lesion_on_volume(lesion_maps, stack, shape[:2], meta, o.predictor.lesion_threshold)
+        # a slice with signal but no finite output means a broken model: the decision then decides nothing
+        if o.rule.aggregation == LESION_VOLUME:
+            decision = lesion_volume_decision(probs, o.class_names, o.rule.positive_classes, ~no_signal, lesion,
+                                              [s.area_px for s in slice_lesions], o.rule)
+        else:
+            decision = aggregate_slices(probs, o.class_names, o.rule.positive_classes, ~no_signal,
+                                        o.rule.aggregation, o.rule.top_k, o.rule.threshold)
+        return lesion, decision, slice_lesions
 
     def no_decision(self, item: str, decision, counts: tuple[int, int, int], notes: list[str]) -> None:
         """Record why a series has no decision (``decision.is_tumour`` None) as an error: a broken model, the
@@ -353,47 +367,3 @@ class InputRun:
                 )
             )
         return records
-
-
-def _series_geometry(meta: dict, shape: Sequence[int], pixel_spacing_mm: Sequence[float]) -> dict:
-    """The :class:`SeriesResult` fields saying how a volume was acquired, read and cut into slices."""
-    spacing = [round(float(s), 4) for s in np.linalg.norm(np.asarray(meta["affine"])[:3, :3], axis=0)]
-    return {
-        "modality": meta.get("modality", ""),
-        "slice_plane": meta.get("slice_plane", "unknown"),
-        "acquisition_plane": meta.get("acquisition_plane", "unknown"),
-        "resliced": bool(meta.get("resliced", False)),
-        "obliquity_deg": float(meta.get("obliquity_deg", 0.0)),
-        "ordering": meta.get("ordering", "voxel_order"),
-        "volume_shape": [int(s) for s in shape],
-        "voxel_spacing_mm": spacing,
-        "pixel_spacing_mm": [round(v, 4) for v in pixel_spacing_mm],
-    }
-
-
-def _dicom_notes(vol) -> list[str]:
-    """Notes on how a DICOM series was read."""
-    notes = []
-    if vol.dropped:
-        notes.append(f"{len(vol.dropped)} file(s) left out: pixel data unreadable")
-    if vol.meta.get("ordering") != "position":
-        notes.append(f"slices ordered by {vol.meta.get('ordering')} (no usable ImagePositionPatient)")
-    if not vol.meta.get("uniform_spacing", True):
-        notes.append("non-uniform slice spacing")
-    if vol.meta.get("monochrome1"):
-        notes.append("MONOCHROME1 inverted")
-    return notes
-
-
-def _volume_notes(stack, meta: dict, plane: str) -> list[str]:
-    """Notes on how a volume was cut into slices."""
-    notes = []
-    if stack.resampled:
-        notes.append("in-plane resampled to square pixels")
-    if meta.get("resliced"):
-        notes.append(f"resliced from {meta.get('acquisition_plane')} to {plane}")
-    if float(meta.get("obliquity_deg", 0.0)) > 1.0:
-        notes.append(f"oblique by {float(meta['obliquity_deg']):.1f} deg (not corrected)")
-    if plane == "unknown":
-        notes.append("orientation unknown: slices used as stored")
-    return notes

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from monai.data import MetaTensor
 
 from ...utils.progress import progress_bar
+from ...utils.stages import stage
 from ...visualize.saliency import (DEFAULT_TARGET_LAYER, LESION_TARGET_LAYER, write_grad_cam_overlays,
                                    write_lesion_overlays)
 from .options import PredictionOptions
@@ -72,6 +73,10 @@ class SlicePredictor:
 
     def batch(self, images: np.ndarray, indices: np.ndarray, spacing: tuple[float, float], sid: str) -> torch.Tensor:
         """The preprocessed network input of slices ``indices`` of ``images`` (N, H, W)."""
+        with stage("preprocessing"):
+            return self._batch(images, indices, spacing, sid)
+
+    def _batch(self, images: np.ndarray, indices: np.ndarray, spacing: tuple[float, float], sid: str) -> torch.Tensor:
         wh = self.slice_layout == "WH"
         sp = (spacing[1], spacing[0]) if wh else spacing
         affine = torch.diag(torch.tensor([sp[0], sp[1], 1.0], dtype=torch.float64))
@@ -110,20 +115,21 @@ class SlicePredictor:
                 probs[batch_idx] = self.predict(x)
                 continue
             probs[batch_idx], maps = self.predict_lesion(x)
-            lesion[batch_idx] = self._to_slice_size(maps, images.shape[1:])
+            with stage("aggregation"):
+                lesion[batch_idx] = self._to_slice_size(maps, images.shape[1:])
         return probs, lesion
 
     def predict(self, x: torch.Tensor) -> np.ndarray:
         """(B, C) class probabilities of the preprocessed batch ``x``; NaN rows where the network output is not
         finite (a ``-inf`` logit can still give finite probabilities)."""
-        with torch.inference_mode():
+        with stage("forward"), torch.inference_mode():
             logits = self.network(x.to(self.device)).detach().float().cpu()
         return self._probabilities(logits)
 
     def predict_lesion(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """(B, C) class probabilities (as :meth:`predict`) and (B, H, W) lesion probabilities of the preprocessed
         batch ``x`` (at its size; 0 where not finite), from one forward pass of a network with a lesion head."""
-        with torch.inference_mode():
+        with stage("forward"), torch.inference_mode():
             logits, lesion = self.network.forward_lesion(x.to(self.device))
         maps = torch.nan_to_num(torch.sigmoid(lesion.detach().float()), nan=0.0)[:, 0].cpu().numpy()
         return self._probabilities(logits.detach().float().cpu()), maps
