@@ -33,6 +33,7 @@ from ...utils.model_outputs import NON_FINITE_OUTPUT
 from .aggregation import aggregate_slices, tumour_probability
 from .lesion import LESION_VOLUME, lesion_on_volume, lesion_volume_decision
 from .lesion_maps import write_lesion_nifti
+from .slice_prediction import slice_evidence
 from .records import InputResult, RunIssue, SeriesResult, SliceRecord
 
 __all__ = ["InputRun"]
@@ -242,14 +243,13 @@ class InputRun:
         else:
             decision = aggregate_slices(probs, o.class_names, o.rule.positive_classes, ~no_signal,
                                         o.rule.aggregation, o.rule.top_k, o.rule.threshold)
-        saliency = {}
-        if self.saliency_dir is not None:
-            saliency = o.predictor.saliency(
-                stack.images, decision.contributing_slices, stack.pixel_spacing_mm, sid,
-                o.class_names.index(o.rule.positive_classes[0]), self.saliency_dir,
-            )
+        saliency = {} if self.saliency_dir is None else o.predictor.saliency(
+            stack.images, decision.contributing_slices, stack.pixel_spacing_mm, sid,
+            o.class_names.index(o.rule.positive_classes[0]), self.saliency_dir)
         records = self.slice_records(stack, probs, reasons, decision.contributing_slices, saliency, meta,
                                      slice_sources, volume.shape[:2])
+        for k, evidence in (slice_evidence(saliency, stack, volume) if slice_sources is not None else {}).items():
+            records[k].evidence = evidence  # a DICOM series: its secondary captures show them at their resolution
         for record, found in zip(records, slice_lesions or ()):
             record.lesion_area_px, record.lesion_area_mm2 = found.area_px, found.area_mm2
             record.lesion_peak = found.peak
