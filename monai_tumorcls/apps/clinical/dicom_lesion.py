@@ -66,17 +66,15 @@ def lesion_seg(lesion: SeriesLesion, output_dir: Path, files_by_id: dict[str, Pa
     return seg
 
 
-def lesion_sr_items(series, concept, algorithm_id=None) -> list:
+def lesion_sr_items(series, concept) -> list:
     """The SR measurements (TID 300, highdicom ``Measurement``) of the lesion of ``series`` (a
     :class:`~monai_tumorcls.apps.clinical.SeriesResult`): volume (ml, when the spacing is known), voxels, first and
     last slice with lesion, the peak (slice, probability) and the lesion's area on the peak slice (px, and mm² when
-    known); ``concept(value, meaning[, scheme])`` makes a coded concept; ``algorithm_id``: the TID 4019
-    algorithm identification of each measurement."""
+    known); ``concept(value, meaning[, scheme])`` makes a coded concept."""
     from highdicom.sr import Measurement
 
     def number(code: str, meaning: str, value, unit: tuple[str, str]):
-        return Measurement(name=concept(code, meaning), value=float(value), unit=concept(*unit, "UCUM"),
-                           algorithm_id=algorithm_id)
+        return Measurement(name=concept(code, meaning), value=float(value), unit=concept(*unit, "UCUM"))
 
     lesion, none = series.lesion, ("1", "no units")
     items = [number("lesion-voxels", "Predicted lesion voxels", lesion.n_voxels, ("{voxels}", "voxels"))]

@@ -154,10 +154,20 @@ def _build(series: SeriesResult, producer: Producer, refs: dict, out: Path, sali
             software_versions=producer.software_versions, series_description=text.series_description,
         )
         sc.BurnedInAnnotation = "YES"  # the legend and "research use only" are in the pixels
+        _set_body_part(sc, refs[k][0][0] if refs[k] else study_image)
         sc.ImageComments = f"slice {k} of the classified volume: {text.shown}, legend burned in"
         sc.SourceImageSequence = [_image_reference(ds, f) for ds, f in refs[k]]
         files[out / f"{series.series_id}_sc_{k:04d}.dcm"] = sc
     return files
+
+
+def _set_body_part(sc: pydicom.Dataset, source: pydicom.Dataset) -> None:
+    """The source's BodyPartExamined; without one, Laterality empty (unknown), as General Series requires it for a
+    paired body part."""
+    if source.get("BodyPartExamined"):
+        sc.BodyPartExamined = source.BodyPartExamined
+    else:
+        sc.Laterality = ""
 
 
 def _image_reference(ds: pydicom.Dataset, frame: int | None) -> pydicom.Dataset:

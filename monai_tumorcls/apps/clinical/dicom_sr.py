@@ -4,9 +4,9 @@
 * Image library: the contributing source instances.
 * Measurement group "series classification" (TID 1501, finding type SNOMED CT Neoplasm at finding site Brain,
   the algorithm identification with its checkpoint SHA-256 as parameter, the contributing instances as source
-  images): qualitative evaluations Neoplasm = Present / Absent (SNOMED CT) and Finding (DCM 121071) = the model's
-  predicted class (local scheme ``99TUMORCLS``: no standard code names a model's class); measurements: the
-  aggregated tumour probability and each class' probability (unit "1").
+  images): qualitative evaluations Neoplasm = Present / Absent (SNOMED CT) and "Predicted class" = the model's
+  class (local scheme ``99TUMORCLS``, declared in CodingSchemeIdentificationSequence: no standard code names a
+  model's class); measurements: the aggregated tumour probability and each class' probability (unit "1").
 * Measurement group "predicted lesion" (a network with a lesion head): the lesion measurements
   (:func:`~monai_tumorcls.apps.clinical.dicom_lesion.lesion_sr_items`).
 * After the template's content (TID 1500 is extensible): the provenance as text items (algorithm name and
@@ -65,11 +65,10 @@ def _algorithm_id(producer: Producer):
                                    family=codes.cid7162.ArtificialIntelligence, manufacturer=producer.manufacturer)
 
 
-def _unitless(code: str, meaning: str, value: float, algorithm_id):
+def _unitless(code: str, meaning: str, value: float):
     from highdicom.sr import Measurement
 
-    return Measurement(name=concept(code, meaning), value=float(value), unit=concept("1", "no units", "UCUM"),
-                       algorithm_id=algorithm_id)
+    return Measurement(name=concept(code, meaning), value=float(value), unit=concept("1", "no units", "UCUM"))
 
 
 def _classification_group(series: SeriesResult, refs: Sequence, algorithm_id):
@@ -79,18 +78,16 @@ def _classification_group(series: SeriesResult, refs: Sequence, algorithm_id):
 
     d = series.decision
     presence = codes.SCT.Present if d.is_tumour else codes.SCT.Absent
-    measurements = [_unitless("tumour-probability", "Aggregated tumour probability", d.tumour_probability,
-                              algorithm_id)]
-    measurements += [_unitless(f"p-{c}", f"Probability of class {c}", p, algorithm_id)
-                     for c, p in d.class_probabilities.items()]
+    measurements = [_unitless("tumour-probability", "Aggregated tumour probability", d.tumour_probability)]
+    measurements += [_unitless(f"p-{c}", f"Probability of class {c}", p) for c, p in d.class_probabilities.items()]
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="series classification"),
         finding_type=codes.SCT.Neoplasm, finding_sites=[hd.sr.FindingSite(codes.SCT.Brain)],
         algorithm_id=algorithm_id, measurements=measurements,
         qualitative_evaluations=[
             hd.sr.QualitativeEvaluation(codes.SCT.Neoplasm, presence),
-            hd.sr.QualitativeEvaluation(codes.DCM.Finding, concept(d.predicted_class or d.label,
-                                                                   f"{d.predicted_class or d.label} class")),
+            hd.sr.QualitativeEvaluation(concept("predicted-class", "Predicted class"),
+                                        concept(d.predicted_class or d.label, f"{d.predicted_class or d.label} class")),
         ],
         source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(
             ds, [frame + 1] if frame is not None and "NumberOfFrames" in ds else None) for ds, frame in refs],
@@ -104,7 +101,7 @@ def _lesion_group(series: SeriesResult, algorithm_id):
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="predicted lesion"),
         finding_type=codes.SCT.Neoplasm, finding_sites=[hd.sr.FindingSite(codes.SCT.Brain)],
-        algorithm_id=algorithm_id, measurements=lesion_sr_items(series, concept, algorithm_id))
+        algorithm_id=algorithm_id, measurements=lesion_sr_items(series, concept))
 
 
 def _provenance_items(producer: Producer) -> list:
@@ -153,4 +150,13 @@ def series_report(series: SeriesResult, refs: Sequence[tuple[pydicom.Dataset, in
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer=producer.manufacturer,
         software_versions=producer.software_versions, series_description=SR_SERIES_DESCRIPTION,
     )
+    sr.CodingSchemeIdentificationSequence = [_local_scheme()]
     return sr
+
+
+def _local_scheme() -> pydicom.Dataset:
+    item = pydicom.Dataset()
+    item.CodingSchemeDesignator = LOCAL_SCHEME
+    item.CodingSchemeName = "monai-tumorcls local codes"
+    item.CodingSchemeResponsibleOrganization = "monai-tumorcls"
+    return item
