@@ -14,8 +14,8 @@ from ..data.own_outputs import PNG_TEXT
 from ..utils.atomic import atomic_write_bytes
 
 __all__ = ["DEFAULT_TARGET_LAYER", "LESION_TARGET_LAYER", "grad_cam", "saliency_peaks", "peak_fractions",
-           "pointing_hits", "grey_png", "saliency_colours", "overlay_rgb", "overlay_png", "write_overlay", "write_saliency_overlays",
-           "write_grad_cam_overlays", "lesion_maps", "write_lesion_overlays"]
+           "pointing_hits", "grey_png", "saliency_colours", "overlay_rgb", "overlay_png", "write_overlay",
+           "write_saliency_overlays", "write_grad_cam_overlays", "lesion_maps", "write_lesion_overlays"]
 
 #: the trunk's last stage of :class:`~monai_tumorcls.networks.ResNetClassifier` (whatever the head)
 DEFAULT_TARGET_LAYER = "features.layer4"

@@ -33,7 +33,7 @@ def test_dicom_results_of_a_real_series(dicom_root, tmp_path):
     source = dicom_root / "ge-epi-brain-small"
     out = tmp_path / "out"
     proc = check(run_bundle(CFG, bundle_root=str(tmp_path), checkpoint=str(tmp_path / "tiny.pt"), input_dir=str(source),
-                            output_dir=str(out), train_overrides="{'image_size': 64}", dicom_results="true"))
+                            output_dir=str(out), train_overrides="{'image_size': 32}", dicom_results="true"))
     report = json.loads((out / "clinical.json").read_text())
     series = report["series"][0]
     decision, sid = series["decision"], series["series_id"]
@@ -95,10 +95,10 @@ def test_dicom_results_of_a_real_series(dicom_root, tmp_path):
             assert sc.get(tag) == first.get(tag), tag
         assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID
         assert sc.SoftwareVersions == sr.SoftwareVersions
-        assert (sc.Rows, sc.Columns) == (ds.Rows, ds.Columns) != (64, 64)  # the source's, not the network's size
-        assert sc.BurnedInAnnotation == "YES" and sc.SeriesDescription.startswith("Grad-CAM")
         overlay = np.asarray(Image.open(out / slices[k]["saliency_file"]).convert("RGB"))
-        assert overlay.shape[:2] == (64, 64)  # the run's PNG stays at the network's size
+        assert overlay.shape[:2] == (32, 32)  # the run's PNG: the network's input size
+        assert (sc.Rows, sc.Columns) == (ds.Rows, ds.Columns) != (32, 32)  # the capture: the source's size
+        assert sc.BurnedInAnnotation == "YES" and sc.SeriesDescription.startswith("Grad-CAM")
     _second_reader(out / "dicom_results" / f"{sid}_sr.dcm", captures[0])
 
     written = (out / "clinical.json").read_text() + (out / "clinical.csv").read_text() + proc.stdout + proc.stderr

@@ -195,13 +195,14 @@ def write_run_dicom_results(result: ClinicalRunResult, inputs: Sequence[str | os
                             output_dir: str | os.PathLike) -> int:
     """DICOM results of every decided DICOM series of a clinical run into ``<output_dir>/dicom_results/``; the
     captures show the run's saliency maps of the contributing slices (``SliceRecord.evidence``, kept in memory).
-    Each series' input is scanned again to find its files. A series whose results cannot be written is logged (opaque id and error type) and
-    the others go on. Returns the number of series written."""
+    Each series' input is scanned again to find its files. A series whose results cannot be written is logged
+    (opaque id and error type) and the others go on. Returns the number of series written."""
     output_dir, scans, written = Path(output_dir), {}, 0
-    options = DicomResultsOptions(saliency_map=result.saliency_map, run_dir=output_dir, provenance=result.provenance)
     for s in result.series:
         if s.source != "dicom" or s.decision.is_tumour is None:
             continue
+        options = DicomResultsOptions(saliency_map=result.saliency_map, run_dir=output_dir,
+                                      provenance=result.provenance)
         try:
             if s.input_index not in scans:
                 scan = scan_dicom_folder(inputs[s.input_index], exclude=[output_dir])  # as the run scanned it

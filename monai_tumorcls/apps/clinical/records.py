@@ -17,7 +17,8 @@ import numpy as np
 from .aggregation import SeriesDecision
 from .lesion import SeriesLesion
 
-__all__ = ["RunIssue", "SliceEvidence", "SliceRecord", "SeriesResult", "InputResult", "ClinicalRunResult", "ImageRunResult", "SCHEMA_VERSION"]
+__all__ = ["RunIssue", "SliceEvidence", "SliceRecord", "SeriesResult", "InputResult", "ClinicalRunResult",
+           "ImageRunResult", "SCHEMA_VERSION"]
 
 #: version of the clinical report's layout (raised when a field moves or goes)
 SCHEMA_VERSION = 2
