@@ -8,7 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["SliceStack", "volume_to_slices", "slices_to_volume", "constant_slices", "foreground_fraction"]
+__all__ = ["SliceStack", "volume_to_slices", "slices_to_volume", "maps_to_volume_grid", "constant_slices",
+           "foreground_fraction"]
 
 _PLANE_WORLD_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
 
@@ -164,6 +165,14 @@ def slices_to_volume(maps: np.ndarray, stack: SliceStack, in_plane_shape: tuple[
     maps = np.asarray(maps, dtype=np.float32)
     if maps.shape != stack.images.shape:
         raise ValueError(f"maps of shape {maps.shape} do not match the slices {stack.images.shape}")
+    return np.ascontiguousarray(np.moveaxis(maps_to_volume_grid(maps, stack, in_plane_shape), 0, 2))
+
+
+def maps_to_volume_grid(maps: np.ndarray, stack: SliceStack, in_plane_shape: tuple[int, int]) -> np.ndarray:
+    """(M, S, S) maps of any M slices of ``stack`` (at the size of ``stack.images``) -> (M, H, W) on the grid of
+    the volume the stack was cut from (``in_plane_shape`` = (H, W)): padding cropped, square-pixel resampling
+    undone (bilinear)."""
+    maps = np.asarray(maps, dtype=np.float32)
     h, w = stack.unpadded_shape if stack.unpadded_shape != (0, 0) else maps.shape[1:]
     top, left = (maps.shape[1] - h) // 2, (maps.shape[2] - w) // 2  # as _pad_square placed them
     maps = np.ascontiguousarray(maps[:, top : top + h, left : left + w])
@@ -171,4 +180,4 @@ def slices_to_volume(maps: np.ndarray, stack: SliceStack, in_plane_shape: tuple[
         t = F.interpolate(torch.from_numpy(maps)[:, None], size=tuple(in_plane_shape), mode="bilinear",
                           align_corners=False)
         maps = t[:, 0].numpy()
-    return np.ascontiguousarray(np.moveaxis(maps, 0, 2))
+    return maps

@@ -14,8 +14,8 @@ from ..data.own_outputs import PNG_TEXT
 from ..utils.atomic import atomic_write_bytes
 
 __all__ = ["DEFAULT_TARGET_LAYER", "LESION_TARGET_LAYER", "grad_cam", "saliency_peaks", "peak_fractions",
-           "pointing_hits", "grey_png", "overlay_png", "write_overlay", "write_grad_cam_overlays", "lesion_maps",
-           "write_lesion_overlays"]
+           "pointing_hits", "grey_png", "saliency_colours", "overlay_rgb", "overlay_png", "write_overlay",
+           "write_saliency_overlays", "write_grad_cam_overlays", "lesion_maps", "write_lesion_overlays"]
 
 #: the trunk's last stage of :class:`~monai_tumorcls.networks.ResNetClassifier` (whatever the head)
 DEFAULT_TARGET_LAYER = "features.layer4"
@@ -112,31 +112,57 @@ def grey_png(image: np.ndarray) -> bytes:
     return _png(_unit_grey(image), "L")
 
 
-def overlay_png(
+def saliency_colours(grey: np.ndarray, saliency: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """(..., 3) RGB in [0, 1] of grey values (in [0, 1]) under saliency values (in [0, 1], same shape): blended
+    towards red (low) -> yellow (high) by ``alpha`` times the saliency (also the legend's colour bar)."""
+    heat = np.stack([np.ones_like(saliency), saliency, np.zeros_like(saliency)], axis=-1)
+    weight = alpha * saliency[..., None]
+    return (1 - weight) * np.asarray(grey)[..., None] + weight * heat
+
+
+def overlay_rgb(
     image: np.ndarray, saliency: np.ndarray, alpha: float = 0.45, outline: np.ndarray | None = None
-) -> bytes:
-    """PNG bytes: the greyscale ``image`` (H, W, any range) with ``saliency`` ((H, W) in [0, 1]) in red-yellow on
-    top, the boundary of the ``outline`` mask ((H, W) bool, e.g. the predicted lesion) in green, and the peak
-    marked by a cross. The PNG carries the text chunk :data:`~monai_tumorcls.data.own_outputs.PNG_TEXT`, so that a
-    later run over a folder holding it does not classify it as a patient's image."""
-    grey = _unit_grey(image)
+) -> np.ndarray:
+    """(H, W, 3) RGB in [0, 1]: the greyscale ``image`` (H, W, any range) with ``saliency`` ((H, W) in [0, 1]) in
+    red-yellow on top, the boundary of the ``outline`` mask ((H, W) bool, e.g. the predicted lesion) in green, and
+    the peak marked by a cross (arms of 3 pixels, or 1/64 of the larger side on a large image)."""
     s = np.clip(np.asarray(saliency, dtype=np.float64), 0, 1)
-    heat = np.stack([np.ones_like(s), s, np.zeros_like(s)], axis=-1)  # red (low) -> yellow (high)
-    weight = alpha * s[..., None]
-    rgb = (1 - weight) * grey[..., None] + weight * heat
+    rgb = saliency_colours(_unit_grey(image), s, alpha)
     if outline is not None:
         from skimage.segmentation import find_boundaries
 
         rgb[find_boundaries(np.asarray(outline, dtype=bool), mode="inner")] = (0.0, 1.0, 0.0)
     r, c = saliency_peaks(s[None])[0]
-    rgb[max(r - 3, 0) : r + 4, c] = (0.0, 1.0, 1.0)
-    rgb[r, max(c - 3, 0) : c + 4] = (0.0, 1.0, 1.0)
-    return _png(rgb, "RGB", PNG_TEXT)
+    arm = max(3, max(s.shape) // 64)
+    rgb[max(r - arm, 0) : r + arm + 1, c] = (0.0, 1.0, 1.0)
+    rgb[r, max(c - arm, 0) : c + arm + 1] = (0.0, 1.0, 1.0)
+    return rgb
+
+
+def overlay_png(
+    image: np.ndarray, saliency: np.ndarray, alpha: float = 0.45, outline: np.ndarray | None = None
+) -> bytes:
+    """PNG bytes of :func:`overlay_rgb`. The PNG carries the text chunk
+    :data:`~monai_tumorcls.data.own_outputs.PNG_TEXT`, so that a later run over a folder holding it does not
+    classify it as a patient's image."""
+    return _png(overlay_rgb(image, saliency, alpha, outline), "RGB", PNG_TEXT)
 
 
 def write_overlay(path: str | PathLike, image: np.ndarray, saliency: np.ndarray) -> None:
     """Write :func:`overlay_png` atomically to ``path``."""
     atomic_write_bytes(path, overlay_png(image, saliency))
+
+
+def write_saliency_overlays(
+    images: torch.Tensor, maps: np.ndarray, paths: list, outline_threshold: float | None = None
+) -> list[dict[str, float]]:
+    """Each of ``maps`` ((B, H, W) in [0, 1]) as an overlay on the first channel of the matching one of ``images``
+    (a preprocessed batch), written to the matching one of ``paths``; with ``outline_threshold`` the region of the
+    map at or above it is outlined (the predicted lesion). Returns the peaks as :func:`peak_fractions`."""
+    for path, image, saliency in zip(paths, images.detach().cpu().numpy(), maps):
+        outline = saliency >= outline_threshold if outline_threshold is not None else None
+        atomic_write_bytes(path, overlay_png(image[0], saliency, outline=outline))
+    return peak_fractions(maps)
 
 
 def write_grad_cam_overlays(
@@ -145,10 +171,7 @@ def write_grad_cam_overlays(
     """Grad-CAM (:func:`grad_cam`) of each of ``images`` (a preprocessed ``(B, C, H, W)`` batch on the network's
     device), written as an overlay on its first channel to the matching one of ``paths``; the peaks as
     :func:`peak_fractions`. The one saliency path of inference: image files and the slices of a series alike."""
-    maps = grad_cam(network, images, class_index, target_layer)
-    for path, image, saliency in zip(paths, images.detach().cpu().numpy(), maps):
-        write_overlay(path, image[0], saliency)
-    return peak_fractions(maps)
+    return write_saliency_overlays(images, grad_cam(network, images, class_index, target_layer), paths)
 
 
 def lesion_maps(network: torch.nn.Module, images: torch.Tensor) -> np.ndarray:
@@ -166,7 +189,4 @@ def write_lesion_overlays(
     """The predicted lesion map of each of ``images`` (a preprocessed batch on the network's device) as an overlay
     on its first channel, the lesion (probability >= ``threshold``) outlined, written to the matching one of
     ``paths``; the peaks as :func:`peak_fractions` (the lesion path of :func:`write_grad_cam_overlays`)."""
-    maps = lesion_maps(network, images)
-    for path, image, lesion in zip(paths, images.detach().cpu().numpy(), maps):
-        atomic_write_bytes(path, overlay_png(image[0], lesion, outline=lesion >= threshold))
-    return peak_fractions(maps)
+    return write_saliency_overlays(images, lesion_maps(network, images), paths, threshold)

@@ -20,6 +20,7 @@ from monai_tumorcls.apps.clinical import ClinicalInferer, grouped_options, run_c
 from monai_tumorcls.apps.clinical.model_validation import NOT_VALIDATED_ON_VOLUMES, validation_record
 from monai_tumorcls.data.slicing import slices_to_volume, volume_to_slices
 from tests.inference import synthetic_inputs as syn
+from tests.inference.dicom_checks import sr_items
 from tests.inference import synthetic_networks as nets
 
 MARKER_VOXELS = 9 * 9 * 9  # ix <= 8, iy <= 8, iz >= 23 of the 32^3 phantom
@@ -80,8 +81,9 @@ def test_dicom_seg_marks_the_planted_lesion_on_its_source_frames(acq, tmp_path):
         mask = seg.get_pixels_by_source_instance([ds.SOPInstanceUID], segment_numbers=[1], rescale_fractional=True)
         np.testing.assert_array_equal(mask[0, :, :, 0] >= 0.5, ds.pixel_array > GRADIENT_LEVEL)
     sr = pydicom.dcmread(results / f"{series.series_id}_sr.dcm")
-    items = {i.ConceptNameCodeSequence[0].CodeMeaning: i for i in sr.ContentSequence}
-    volume = items["Predicted lesion volume"].MeasuredValueSequence[0]
+    (lesion_group,) = [g for g in sr_items(sr)["Measurement Group"]
+                       if "Predicted lesion volume" in sr_items(g)]  # the TID 1501 group "predicted lesion"
+    volume = sr_items(lesion_group)["Predicted lesion volume"][0].MeasuredValueSequence[0]
     assert float(volume.NumericValue) == pytest.approx(series.lesion.volume_ml, abs=1e-3)
     sc = pydicom.dcmread(next(results.glob("*_sc_*.dcm")))
     assert sc.SeriesDescription.startswith("Predicted lesion")

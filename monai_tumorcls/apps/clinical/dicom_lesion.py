@@ -67,14 +67,14 @@ def lesion_seg(lesion: SeriesLesion, output_dir: Path, files_by_id: dict[str, Pa
 
 
 def lesion_sr_items(series, concept) -> list:
-    """The SR content items of the lesion of ``series`` (a :class:`~monai_tumorcls.apps.clinical.SeriesResult`):
-    volume (ml, when the spacing is known), voxels, first and last slice with lesion, the peak (slice, probability)
-    and the lesion's area on the peak slice (px, and mm² when known); ``concept(value, meaning[, scheme])`` makes a
-    coded concept."""
-    from highdicom.sr import NumContentItem
+    """The SR measurements (TID 300, highdicom ``Measurement``) of the lesion of ``series`` (a
+    :class:`~monai_tumorcls.apps.clinical.SeriesResult`): volume (ml, when the spacing is known), voxels, first and
+    last slice with lesion, the peak (slice, probability) and the lesion's area on the peak slice (px, and mm² when
+    known); ``concept(value, meaning[, scheme])`` makes a coded concept."""
+    from highdicom.sr import Measurement
 
     def number(code: str, meaning: str, value, unit: tuple[str, str]):
-        return NumContentItem(concept(code, meaning), value, concept(*unit, "UCUM"), relationship_type="CONTAINS")
+        return Measurement(name=concept(code, meaning), value=float(value), unit=concept(*unit, "UCUM"))
 
     lesion, none = series.lesion, ("1", "no units")
     items = [number("lesion-voxels", "Predicted lesion voxels", lesion.n_voxels, ("{voxels}", "voxels"))]

@@ -12,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .aggregation import SeriesDecision
 from .lesion import SeriesLesion
 
-__all__ = ["RunIssue", "SliceRecord", "SeriesResult", "InputResult", "ClinicalRunResult", "ImageRunResult", "SCHEMA_VERSION"]
+__all__ = ["RunIssue", "SliceEvidence", "SliceRecord", "SeriesResult", "InputResult", "ClinicalRunResult",
+           "ImageRunResult", "SCHEMA_VERSION"]
 
 #: version of the clinical report's layout (raised when a field moves or goes)
 SCHEMA_VERSION = 2
@@ -46,6 +49,18 @@ class RunIssue:
 
 
 @dataclass
+class SliceEvidence:
+    """A contributing slice of a DICOM series as its secondary capture shows it (kept in memory only, never
+    serialised): ``image``, the display-oriented (H, W) slice on the grid of the volume as read (a slice that is
+    not resliced has the pixels of its source frame, a resliced one those of the resliced volume), and
+    ``saliency``, its saliency map in [0, 1] on the same grid (the network-size map put back through the
+    slicing's padding and resampling, not taken from the overlay PNG)."""
+
+    image: np.ndarray
+    saliency: np.ndarray
+
+
+@dataclass
 class SliceRecord:
     """One emitted slice of a series (row of the CSV). ``warnings``: why its prediction should not be trusted
     (:func:`~monai_tumorcls.data.image_checks.image_warnings`: blank, or tiny as read). The ``lesion_*`` fields
@@ -71,6 +86,7 @@ class SliceRecord:
     lesion_area_px: int | None = None
     lesion_area_mm2: float | None = None
     lesion_peak: dict[str, float] | None = None
+    evidence: SliceEvidence | None = field(default=None, repr=False)
 
     def to_dict(self, with_path: bool) -> dict:
         d = {

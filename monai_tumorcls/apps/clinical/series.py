@@ -34,6 +34,7 @@ from ...utils.stages import stage
 from .aggregation import aggregate_slices, tumour_probability
 from .lesion import LESION_VOLUME, lesion_on_volume, lesion_volume_decision
 from .lesion_maps import write_lesion_nifti
+from .slice_prediction import slice_evidence
 from .records import InputResult, RunIssue, SeriesResult, SliceRecord
 from .series_notes import dicom_notes, series_geometry, volume_notes
 
@@ -249,6 +250,8 @@ class InputRun:
                 )
         records = self.slice_records(stack, probs, reasons, decision.contributing_slices, saliency, meta,
                                      slice_sources, volume.shape[:2])
+        for k, evidence in (slice_evidence(saliency, stack, volume) if slice_sources is not None else {}).items():
+            records[k].evidence = evidence  # a DICOM series: its secondary captures show them at their resolution
         for record, found in zip(records, slice_lesions or ()):
             record.lesion_area_px, record.lesion_area_mm2 = found.area_px, found.area_mm2
             record.lesion_peak = found.peak

@@ -12,13 +12,15 @@ import torch
 import torch.nn.functional as F
 from monai.data import MetaTensor
 
+from ...data.slicing import SliceStack, maps_to_volume_grid
 from ...utils.progress import progress_bar
 from ...utils.stages import stage
-from ...visualize.saliency import (DEFAULT_TARGET_LAYER, LESION_TARGET_LAYER, write_grad_cam_overlays,
-                                   write_lesion_overlays)
+from ...visualize.saliency import (DEFAULT_TARGET_LAYER, LESION_TARGET_LAYER, grad_cam, lesion_maps,
+                                   write_saliency_overlays)
 from .options import PredictionOptions
+from .records import SliceEvidence
 
-__all__ = ["SlicePredictor", "ACTIVATIONS", "SLICE_LAYOUTS", "SALIENCY_MAPS", "has_lesion_head"]
+__all__ = ["SlicePredictor", "slice_evidence", "ACTIVATIONS", "SLICE_LAYOUTS", "SALIENCY_MAPS", "has_lesion_head"]
 
 ACTIVATIONS = ("softmax", "sigmoid", "none")
 SLICE_LAYOUTS = ("HW", "WH")
@@ -168,24 +170,48 @@ class SlicePredictor:
     def saliency(
         self, images: np.ndarray, slices: Sequence[int], spacing: tuple[float, float], sid: str, class_index: int,
         output_dir: Path,
-    ) -> dict[int, tuple[dict[str, float], str]]:
+    ) -> dict[int, tuple[dict[str, float], str, np.ndarray]]:
         """The saliency of ``slices`` (the lesion map, or Grad-CAM of class ``class_index``: see
-        :meth:`explain`): one overlay PNG each in ``output_dir``;
-        ``{slice: (peak as image fractions, "<output_dir name>/<file name>")}``."""
+        :meth:`explain`): one overlay PNG each in ``output_dir``; ``{slice: (peak as image fractions,
+        "<output_dir name>/<file name>", the (H, W) map in [0, 1] at the size of ``images``)}`` (the map itself,
+        not read back from the PNG, for the DICOM secondary captures)."""
         if not len(slices):
             return {}
         names = [f"{sid}_slice{k:04d}.png" for k in slices]
         x = self.batch(images, np.asarray(slices), spacing, sid)
-        peaks = self.explain(x, class_index, [output_dir / name for name in names])
-        return {k: (peak, f"{output_dir.name}/{name}") for k, name, peak in zip(slices, names, peaks)}
+        maps = self.saliency_maps(x, class_index)
+        peaks = self.explain(x, class_index, [output_dir / name for name in names], maps)
+        at_slice_size = self._to_slice_size(maps, images.shape[1:])
+        return {k: (peak, f"{output_dir.name}/{name}", m)
+                for k, name, peak, m in zip(slices, names, peaks, at_slice_size)}
 
-    def explain(self, x: torch.Tensor, class_index: int | None, paths: Sequence[Path]) -> list[dict[str, float]]:
-        """Saliency overlays of the preprocessed batch ``x`` at ``paths``: the predicted lesion map with the lesion
-        outlined (``saliency_map`` ``lesion``), or Grad-CAM of ``class_index`` (None: each image's predicted class)
-        at ``saliency_layer``; their peaks as fractions of height and width."""
+    def saliency_maps(self, x: torch.Tensor, class_index: int | None) -> np.ndarray:
+        """(B, H, W) saliency of the preprocessed batch ``x`` in [0, 1]: the predicted lesion map
+        (``saliency_map`` ``lesion``), or Grad-CAM of ``class_index`` (None: each image's predicted class) at
+        ``saliency_layer``."""
         if self.saliency_map == "lesion":
-            return write_lesion_overlays(self.network, x.to(self.device), list(paths), self.lesion_threshold)
-        return write_grad_cam_overlays(self.network, x.to(self.device), class_index, list(paths), self.saliency_layer)
+            return lesion_maps(self.network, x.to(self.device))
+        return grad_cam(self.network, x.to(self.device), class_index, self.saliency_layer)
+
+    def explain(self, x: torch.Tensor, class_index: int | None, paths: Sequence[Path],
+                maps: np.ndarray | None = None) -> list[dict[str, float]]:
+        """Saliency overlays (:meth:`saliency_maps`, or the given ``maps`` of ``x``) of the preprocessed batch
+        ``x`` at ``paths``, a lesion outlined; their peaks as fractions of height and width."""
+        maps = self.saliency_maps(x, class_index) if maps is None else maps
+        threshold = self.lesion_threshold if self.saliency_map == "lesion" else None
+        return write_saliency_overlays(x, maps, list(paths), threshold)
+
+
+def slice_evidence(saliency: dict, stack: SliceStack, volume: np.ndarray) -> dict[int, SliceEvidence]:
+    """The :class:`~monai_tumorcls.apps.clinical.records.SliceEvidence` of each slice of ``saliency`` (as
+    :meth:`SlicePredictor.saliency` gives it for ``stack``, cut from ``volume`` (H, W, N)): the volume's slice and
+    the map put back onto the volume's grid (padding cropped, square-pixel resampling undone)."""
+    if not saliency:
+        return {}
+    slices = sorted(saliency)
+    maps = maps_to_volume_grid(np.stack([saliency[k][2] for k in slices]), stack, volume.shape[:2])
+    return {k: SliceEvidence(np.ascontiguousarray(volume[:, :, k], dtype=np.float32), np.clip(m, 0.0, 1.0))
+            for k, m in zip(slices, maps)}
 
 
 def _checked_saliency_map(saliency_map: str, has_lesion: bool) -> str:
