@@ -31,14 +31,14 @@ from ...utils.flags import as_flag
 from .dicom_lesion import lesion_seg, lesion_sr_items
 from .records import ClinicalRunResult, SeriesResult
 
-__all__ = ["DICOM_RESULTS_FOLDER", "write_series_dicom_results", "write_run_dicom_results", "with_dicom_results"]
+__all__ = ["DICOM_RESULTS_FOLDER", "DISPLAY_ORIENTATION", "write_series_dicom_results", "write_run_dicom_results", "with_dicom_results"]
 
 logger = logging.getLogger(__name__)
 
 DICOM_RESULTS_FOLDER = "dicom_results"
 MANUFACTURER = DICOM_MANUFACTURER  # also how a later scan recognises these files as outputs, never inputs
 #: patient directions of the rows and columns of a display-oriented slice (radiological convention)
-_DISPLAY_ORIENTATION = {"axial": ("L", "P"), "coronal": ("L", "F"), "sagittal": ("P", "F")}
+DISPLAY_ORIENTATION = {"axial": ("L", "P"), "coronal": ("L", "F"), "sagittal": ("P", "F")}
 _SCHEME = "99TUMORCLS"  # local coding scheme for the model's own classes (no standard code says "glioma class 2")
 #: SeriesDescription and ImageComments of the secondary captures, by what the overlays show
 _SC_TEXT = {
@@ -201,7 +201,7 @@ def _build(series: SeriesResult, producer: tuple[str, Mapping], refs: dict, out:
         sc = hd.sc.SCImage.from_ref_dataset(
             refs[k][0][0], np.asarray(Image.open(png).convert("RGB")), "RGB", 8, "PATIENT",
             series_instance_uid=sc_series, series_number=9002, sop_instance_uid=hd.UID(), instance_number=n,
-            manufacturer=MANUFACTURER, patient_orientation=_DISPLAY_ORIENTATION[series.slice_plane],
+            manufacturer=MANUFACTURER, patient_orientation=DISPLAY_ORIENTATION[series.slice_plane],
             software_versions=software,
         )
         sc.SeriesDescription = sc_text[0]

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from monai.data import MetaTensor
 
 from ...utils.progress import progress_bar
-from ...visualize.saliency import (DEFAULT_TARGET_LAYER, LESION_TARGET_LAYER, write_grad_cam_overlays,
-                                   write_lesion_overlays)
+from ...visualize.saliency import (DEFAULT_TARGET_LAYER, LESION_TARGET_LAYER, grad_cam, lesion_maps,
+                                   write_grad_cam_overlays, write_lesion_overlays)
 from .options import PredictionOptions
 
 __all__ = ["SlicePredictor", "ACTIVATIONS", "SLICE_LAYOUTS", "SALIENCY_MAPS", "has_lesion_head"]
@@ -180,6 +180,15 @@ class SlicePredictor:
         if self.saliency_map == "lesion":
             return write_lesion_overlays(self.network, x.to(self.device), list(paths), self.lesion_threshold)
         return write_grad_cam_overlays(self.network, x.to(self.device), class_index, list(paths), self.saliency_layer)
+
+
+    def saliency_maps(self, x: torch.Tensor, class_index: int | None) -> np.ndarray:
+        """(B, H, W) maps in [0, 1] at the size of the preprocessed batch ``x``: what :meth:`explain`'s overlays
+        show (the predicted lesion probability, or Grad-CAM of ``class_index`` at ``saliency_layer``), as values
+        for a viewer that colours them itself."""
+        if self.saliency_map == "lesion":
+            return lesion_maps(self.network, x.to(self.device))
+        return grad_cam(self.network, x.to(self.device), class_index, self.saliency_layer)
 
 
 def _checked_saliency_map(saliency_map: str, has_lesion: bool) -> str:
