@@ -35,7 +35,8 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 NIFTI = "pyradiomics-tcga-gbm/converted_nifti/brain1_image.nii.gz"
 TRAIN_OVERRIDES = repr(OVERRIDES["train_overrides"])
 HELD_OUT = {"kaggle.slice_auc": 0.5, "ixi.specificity": 0.25}  # made up: the weights are random
-PIXELS = """const c = document.getElementById(arguments[0]), d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+PIXELS = """const c = document.getElementById(arguments[0]);
+const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
 let h = 0; for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) % 1000000007;
 return h;"""
 
@@ -245,7 +246,8 @@ def test_page_shows_the_cli_series_decision_plot_and_viewer_for_a_volume(app_url
     _check_window_zoom_and_pan(browser)
 
     plot = "#slice-plot"
-    assert len(browser.find_elements(By.CSS_SELECTOR, f"{plot} circle.contributing")) == len(decision["contributing_slices"])
+    contributing = browser.find_elements(By.CSS_SELECTOR, f"{plot} circle.contributing")
+    assert len(contributing) == len(decision["contributing_slices"])
     ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, f"{plot} text.x-tick")]
     assert ticks[0] == "1" and len(ticks) >= 3 and all(t.isdigit() for t in ticks)
     target = next(s["slice_index"] for s in series["slices"] if not s["excluded"] and s["slice_index"] != first)
@@ -270,8 +272,8 @@ def test_a_dicom_series_is_listed_by_its_description(app_url, browser, dicom_roo
             zf.write(f, f"ge/{f.name}")
     assert _upload(browser, app_url, upload) == "done", browser.find_element(By.ID, "error").text
     header = pydicom.dcmread(files[0], stop_before_pixels=True)
-    assert [o.text for o in browser.find_elements(By.CSS_SELECTOR, "#series-select option")] == [header.SeriesDescription]
-    browser.find_element(By.ID, "slice-label")
+    listed = [o.text for o in browser.find_elements(By.CSS_SELECTOR, "#series-select option")]
+    assert listed == [header.SeriesDescription]
     shown = int(browser.find_element(By.ID, "slice-slider").get_property("value"))
     _wait_for_slice(browser, shown)
     assert _canvas(browser, "view-original") == (header.Rows, header.Columns)  # axial as acquired

@@ -48,7 +48,9 @@ export class Viewer {
   setSeries(studyId, series, modality) {
     Object.assign(this, {studyId, series, modality, needsWindow: true});
     this.view = {zoom: 1, panX: 0, panY: 0};
-    for (const canvas of [this.els.original, this.els.overlay]) orientationLabels(canvas.parentElement, series.display_edges);
+    for (const canvas of [this.els.original, this.els.overlay]) {
+      orientationLabels(canvas.parentElement, series.display_edges);
+    }
   }
 
   async show(k) {
@@ -57,7 +59,8 @@ export class Viewer {
     if (!this.studyId || !slice.source_shape) {
       this.current = null;
       this.clear();
-      this.els.message.textContent = !this.studyId ? "The slices of this study are not kept (too large for the viewer's store)."
+      this.els.message.textContent = !this.studyId
+        ? "The slices of this study are not kept (too large for the viewer's store)."
         : `Slice ${k + 1} was not classified (${slice.exclusion_reason}): no image.`;
       return;
     }
@@ -104,7 +107,9 @@ export class Viewer {
   }
 
   clear() {
-    for (const canvas of [this.els.original, this.els.overlay]) canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+    for (const canvas of [this.els.original, this.els.overlay]) {
+      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+    }
   }
 
   // Both canvases at the slice's own size (one canvas pixel per slice pixel); CSS scales and moves them.
@@ -150,8 +155,16 @@ export class Viewer {
 
   bindControls() {
     const els = this.els;
-    els.preset.addEventListener("change", () => { if (els.preset.value) { this.applyPreset(els.preset.value); this.render(); } });
-    const typed = () => { els.preset.value = ""; this.setWindow(Number(els.level.value), Number(els.width.value)); this.render(); };
+    els.preset.addEventListener("change", () => {
+      if (!els.preset.value) return;
+      this.applyPreset(els.preset.value);
+      this.render();
+    });
+    const typed = () => {
+      els.preset.value = "";
+      this.setWindow(Number(els.level.value), Number(els.width.value));
+      this.render();
+    };
     els.level.addEventListener("change", typed);
     els.width.addEventListener("change", typed);
     els.zoomIn.addEventListener("click", () => this.zoomBy(1.25));
@@ -185,7 +198,8 @@ export class Viewer {
     const end = () => { start = null; };
     pane.addEventListener("pointerup", end);
     pane.addEventListener("pointercancel", end);
-    pane.addEventListener("wheel", (e) => { e.preventDefault(); this.zoomBy(e.deltaY < 0 ? 1.1 : 1 / 1.1); }, {passive: false});
+    const wheel = (e) => { e.preventDefault(); this.zoomBy(e.deltaY < 0 ? 1.1 : 1 / 1.1); };
+    pane.addEventListener("wheel", wheel, {passive: false});
   }
 }
 
