@@ -1,4 +1,5 @@
-"""The FastAPI application: the page, ``POST /predict``, ``GET /health`` and ``GET /model``.
+"""The FastAPI application: the page, ``POST /predict``, ``GET /health``, ``GET /model`` and the viewer's slices
+(``GET /studies/{study_id}/slices|maps/{series_id}/{k}``: raw little-endian float32, shape in ``X-Shape``).
 
 Every asset is served from ``static/`` (no CDN: the machines are offline), and FastAPI's interactive API pages
 and their ``/openapi.json`` are off because they load their scripts from a CDN. The app is single-user and has no
@@ -13,13 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .service import BundleService
+from .studies import StudyLookupError, slice_array
 from .uploads import UploadError, UploadLimits, request_folder, safe_name, store_upload
 
 __all__ = ["create_app", "allowed_hosts", "STATIC_DIR"]
@@ -46,6 +48,19 @@ def _capped_request(request: Request, cap: int) -> Request:
         return message
 
     return Request(request.scope, receive)
+
+
+def _array_response(service: BundleService, where: tuple[str, str, str], layer: str) -> Response:
+    """A stored slice or map (``where``: study id, series id, slice index, all checked against the store, never
+    used as paths) as raw little-endian float32, row-major, its (rows, columns) in the ``X-Shape`` header."""
+    try:
+        array = slice_array(service.studies, *where, layer)
+    except StudyLookupError as e:
+        return _error(str(e).strip("'\""), 404)
+    except ValueError as e:
+        return _error(str(e), 400)
+    return Response(array.astype("<f4").tobytes(), media_type="application/octet-stream",
+                    headers={"X-Shape": f"{array.shape[0]},{array.shape[1]}", "Cache-Control": "no-store"})
 
 
 def allowed_hosts(bind_host: str) -> list[str]:
@@ -113,6 +128,14 @@ def create_app(service: BundleService, limits: UploadLimits | None = None, work_
             return _error(str(e), e.status)
         finally:
             await form.close()
+
+    @app.get("/studies/{study_id}/slices/{series_id}/{k}")
+    def study_slice(study_id: str, series_id: str, k: str) -> Response:
+        return _array_response(service, (study_id, series_id, k), "slices")
+
+    @app.get("/studies/{study_id}/maps/{series_id}/{k}")
+    def study_map(study_id: str, series_id: str, k: str) -> Response:
+        return _array_response(service, (study_id, series_id, k), "maps")
 
     def classify(upload: UploadFile) -> dict:
         with request_folder(work_root) as work:

@@ -18,17 +18,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import torch
-
 from monai_tumorcls.bundle import bundle_version, load_bundle_config
 from monai_tumorcls.apps.clinical import ClinicalInferer
 from monai_tumorcls.checkpoint import checkpoint_provenance
 from monai_tumorcls.apps.clinical.model_validation import validation_record
-from monai_tumorcls.visualize import grey_png
 
+from .recording import SliceRecorder, display_edges, series_slices
+from .studies import StoreLimits, StudyStore
 from .uploads import UploadError
 
-__all__ = ["BundleService", "png_data_url"]
+__all__ = ["BundleService", "png_data_url", "series_label"]
 
 CONFIG = "inference.json"
 META = "checkpoint_meta"  # the config's metadata stored in the checkpoint (absent from older configs)
@@ -37,22 +36,6 @@ META = "checkpoint_meta"  # the config's metadata stored in the checkpoint (abse
 def png_data_url(data: bytes) -> str:
     """``data:`` URL of PNG bytes (the page shows it without another request)."""
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-
-
-class SliceRecorder:
-    """Wraps the bundle's slice preprocessing and keeps, per slice, the network input it produced as a PNG, so the
-    page's slice viewer shows what the model saw. It changes nothing in what it wraps."""
-
-    def __init__(self, transform=None) -> None:
-        self.transform = transform
-        self.images: dict[tuple[str, int], bytes] = {}
-
-    def __call__(self, data: dict) -> dict:
-        meta = getattr(data["image"], "meta", {})
-        out = self.transform(data)
-        key = (str(meta.get("series_id")), int(meta.get("slice_index", -1)))
-        self.images[key] = grey_png(torch.as_tensor(out["image"])[0].cpu().numpy())
-        return out
 
 
 def clinical_inferer(parser, recorder: SliceRecorder) -> ClinicalInferer:
@@ -71,10 +54,11 @@ class BundleService:
         checkpoint: weights to load (default: the config's ``checkpoint``, ``<bundle>/models/model.pt``).
         overrides: further config overrides, as ``--key value`` of ``monai.bundle run``
             (e.g. ``{"train_overrides": {"image_size": 64}}``).
+        store: how many classified studies the viewer's slice store keeps (:class:`~.studies.StoreLimits`).
     """
 
     def __init__(self, bundle: str | PathLike, checkpoint: str | PathLike | None = None,
-                 overrides: Mapping[str, Any] | None = None) -> None:
+                 overrides: Mapping[str, Any] | None = None, store: StoreLimits | None = None) -> None:
         self.bundle_dir = Path(bundle).resolve()
         self.overrides = {**(overrides or {}), "bundle_dir": str(self.bundle_dir)}
         if checkpoint is not None:
@@ -93,6 +77,7 @@ class BundleService:
         if META in parser:  # read-only mapping: the config parser must not read its contents as config (``$``, ``@``)
             self._loaded[META] = MappingProxyType(self.checkpoint_metadata)
         self._lock = threading.Lock()  # one request at a time uses the network (Grad-CAM hooks are not shared)
+        self.studies = StudyStore(store)  # the viewer's slices of the last studies (GET /studies/...)
 
     def model_card(self) -> dict:
         """The bundle's ``metadata.json`` with the class names, the checkpoint's file name and SHA-256, the
@@ -150,26 +135,38 @@ class BundleService:
         errors = [f"{e.item}: {e.reason}" for e in found.errors]
         if not found.series:
             raise UploadError(f"{display_name}: nothing classified ({'; '.join(errors) or 'no series found'})")
-        series = [self._series(s.to_dict(with_path=False), out, recorder) for s in found.series]
+        viewer = {s.series_id: series_slices(recorder, s, inferer) for s in found.series}
+        study_id = self.studies.add(viewer)
+        series = [self._series(s, out, recorder, viewer[s.series_id]) for s in found.series]
         return {"kind": "volume", "class_names": self.class_names, "series": series, "errors": errors,
                 "skipped": [f"{e.item}: {e.reason}" for e in found.skipped],
-                "saliency_map": inferer.predictor.saliency_map}
+                "saliency_map": inferer.predictor.saliency_map, "study_id": study_id}
 
     @staticmethod
-    def _series(series: dict, out: Path, recorder: SliceRecorder) -> dict:
+    def _series(result, out: Path, recorder: SliceRecorder, viewer) -> dict:
+        series = result.to_dict(with_path=False)
         slices = []
         for s in series["slices"]:
-            image = recorder.images.get((series["series_id"], s["slice_index"]))
+            k = s["slice_index"]
+            image, source = recorder.images.get((series["series_id"], k)), viewer.image(k)
             overlay = s.get("saliency_file")
             slices.append({
-                "index": s["slice_index"], "position_mm": s["position_mm"], "excluded": s["excluded"],
+                "index": k, "position_mm": s["position_mm"], "excluded": s["excluded"],
                 "exclusion_reason": s["exclusion_reason"], "tumour_probability": s["tumour_probability"],
                 "probabilities": s["probabilities"], "contributing": s["contributing"],
                 "image": png_data_url(image) if image else None,
                 "overlay": png_data_url((out / overlay).read_bytes()) if overlay else None,
+                "source_shape": list(source.shape) if source is not None else None, "has_map": k in viewer.maps,
                 **{k: s[k] for k in ("lesion_area_px", "lesion_area_mm2") if k in s},
             })
         keep = ("series_id", "source", "modality", "slice_plane", "resliced", "n_slices", "n_excluded_slices",
                 "decision", "notes", "warnings")
         lesion = {"lesion": series["lesion"]} if "lesion" in series else {}
-        return {**{k: series[k] for k in keep}, **lesion, "slices": slices}
+        return {**{k: series[k] for k in keep}, **lesion, "description": series_label(result),
+                "display_edges": display_edges(series["slice_plane"]), "slices": slices}
+
+
+def series_label(result) -> str:
+    """What the series list calls a series: its DICOM SeriesDescription or NIfTI file name, else its modality and
+    size (never its opaque id)."""
+    return result.description or f"{result.modality or result.source.upper()} series, {result.n_slices} slices"

@@ -1,6 +1,7 @@
 """The JSON API without a browser (FastAPI's TestClient): health, model card, predictions on a real image, a real
-zipped DICOM series and a real NIfTI volume, and the refusals (bad file, oversized upload, zip traversal), with
-every request's temporary folder gone afterwards."""
+zipped DICOM series and a real NIfTI volume, the viewer's slices and maps of a classified study (and the refusals of
+bad ids, the bound on the study store), and the refusals (bad file, oversized upload, zip traversal), with every
+request's temporary folder gone afterwards."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import json
 import zipfile
 
 import numpy as np
+import pydicom
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 import monai_tumorcls
 from monai_tumorcls.app import UploadLimits, create_app
+from monai_tumorcls.app.studies import SeriesSlices, StoreLimits, StudyLookupError, StudyStore
 from tests.bundles.helpers import PROJECT_ROOT
 
 NIFTI = "pyradiomics-tcga-gbm/converted_nifti/brain1_image.nii.gz"
@@ -63,7 +66,8 @@ def test_health_model_card_and_local_page(client, tiny_checkpoint):
     assert card["provenance"]["package_version"] == monai_tumorcls.__version__
     page = client.get("/").text
     assert "Research use only" in page and "http" not in page.replace('http-equiv', '')  # no external assets
-    assert "http" not in client.get("/static/app.js").text.replace("http://www.w3.org/2000/svg", "")
+    for script in ("app.js", "viewer.js", "plot.js", "colourbar.js", "modelcard.js"):
+        assert "http" not in client.get(f"/static/{script}").text.replace("http://www.w3.org/2000/svg", "")
     assert client.get("/docs").status_code == 404  # FastAPI's API pages load scripts from a CDN
 
 
@@ -83,6 +87,8 @@ def test_predict_image_zip_and_nifti(client, work, seen_work_folders, kaggle_roo
     assert answer["kind"] == "volume" and len(answer["series"]) == 1 and not answer["errors"]
     series = answer["series"][0]
     assert series["modality"] == "MR" and series["n_slices"] == len(series["slices"]) == 37
+    description = pydicom.dcmread(sorted((dicom_root / "ge-epi-brain-small").iterdir())[0]).SeriesDescription
+    assert series["description"] == description  # the series list's name, kept out of the CLI's reports
     assert series["decision"]["predicted_class"] in ("notumor", "tumor")
     contributing = [s for s in series["slices"] if s["contributing"]]
     assert [s["index"] for s in contributing] == sorted(series["decision"]["contributing_slices"])
@@ -151,3 +157,68 @@ def test_refusals_before_any_classification(client, work, seen_work_folders):
     two = client.post("/predict", files=[("file", ("a.png", b"a")), ("file", ("b.png", b"b"))])
     assert two.status_code == 400 and "Too many files" in two.json()["detail"]
     assert not seen_work_folders and not list(work.iterdir())
+
+
+def _array(response) -> np.ndarray:
+    rows, cols = map(int, response.headers["x-shape"].split(","))
+    return np.frombuffer(response.content, "<f4").reshape(rows, cols)
+
+
+@pytest.mark.integration
+def test_the_viewer_gets_each_slice_at_source_resolution_and_its_map(client, nifti_root):
+    answer = _post(client, "brain.nii.gz", (nifti_root / NIFTI).read_bytes()).json()
+    (series,) = answer["series"]
+    assert series["description"] == "brain.nii.gz" and series["slice_plane"] == "axial"
+    assert series["display_edges"] == {"top": "A", "bottom": "P", "left": "R", "right": "L"}  # radiological
+    base = f"/studies/{answer['study_id']}"
+    k = series["decision"]["contributing_slices"][0]
+    shown = series["slices"][k]
+    assert shown["source_shape"] == [256, 256] and shown["has_map"]  # the volume's grid, not the network's 64 px
+    image = _array(client.get(f"{base}/slices/{series['series_id']}/{k}"))
+    assert image.shape == (256, 256) and image.max() > 1  # original intensities, not the network's input
+    saliency = _array(client.get(f"{base}/maps/{series['series_id']}/{k}"))
+    assert saliency.shape == image.shape and 0 <= saliency.min() and saliency.max() <= 1
+    plain = next(s["index"] for s in series["slices"] if not s["has_map"] and s["source_shape"])
+    assert client.get(f"{base}/slices/{series['series_id']}/{plain}").status_code == 200
+    refused = {
+        f"/studies/not-an-id/slices/{series['series_id']}/{k}": (404, "no such study (malformed id)"),
+        f"/studies/{'0' * 32}/slices/{series['series_id']}/{k}": (404, "no such study (unknown"),
+        f"{base}/slices/s-000000000000/{k}": (404, "no such series in this study"),
+        f"{base}/slices/{series['series_id']}/{series['n_slices']}": (404, f"no slice {series['n_slices']}"),
+        f"{base}/slices/{series['series_id']}/-1": (400, "slice index must be a non-negative integer"),
+        f"{base}/slices/{series['series_id']}/..%2F..%2Fetc": (404, "Not Found"),  # no route: never a path
+        f"{base}/maps/{series['series_id']}/{plain}": (404, f"slice {plain} has no map (not a contributing slice)"),
+    }
+    for url, (status, detail) in refused.items():
+        response = client.get(url)
+        assert response.status_code == status and response.json()["detail"].startswith(detail), url
+
+
+def test_the_study_store_is_bounded_in_studies_and_bytes():
+    def study(n_bytes: int) -> dict:
+        return {"v-1": SeriesSlices(1, {0: np.zeros(n_bytes // 4, np.float32).reshape(1, -1)})}
+
+    store = StudyStore(StoreLimits(max_studies=2, max_bytes=1000))
+    first, second = store.add(study(400)), store.add(study(400))
+    store.series(first, "v-1")  # now the most recently used: the next one drops the second
+    third = store.add(study(400))
+    assert len(store) == 2 and store.nbytes == 800
+    with pytest.raises(StudyLookupError, match="dropped"):
+        store.series(second, "v-1")
+    fourth = store.add(study(800))  # over the byte budget with any other: alone
+    assert len(store) == 1 and store.nbytes == 800 and store.series(fourth, "v-1").n_slices == 1
+    for dropped in (first, third):
+        with pytest.raises(StudyLookupError):
+            store.series(dropped, "v-1")
+    assert store.add(study(1200)) is None and len(store) == 1  # larger than the whole budget: not kept
+
+
+@pytest.mark.integration
+def test_a_dropped_study_is_gone_from_the_api(client, service, monkeypatch, nifti_root):
+    monkeypatch.setattr(service, "studies", StudyStore(StoreLimits(max_studies=1)))
+    data = (nifti_root / NIFTI).read_bytes()
+    first, second = (_post(client, "brain.nii.gz", data).json() for _ in range(2))
+    sid, k = first["series"][0]["series_id"], first["series"][0]["decision"]["contributing_slices"][0]
+    response = client.get(f"/studies/{first['study_id']}/slices/{sid}/{k}")
+    assert response.status_code == 404 and "dropped" in response.json()["detail"]
+    assert client.get(f"/studies/{second['study_id']}/slices/{sid}/{k}").status_code == 200

@@ -1,10 +1,14 @@
 // The page of monai_tumorcls.app: upload one file to POST /predict and show the answer. No libraries, no
-// network access beyond this server (the machines are offline); the probability plot is drawn as inline SVG.
-"use strict";
+// network access beyond this server (the machines are offline): plain ES modules, SVG and canvas.
+
+import {drawColourBar} from "./colourbar.js";
+import {showModelCard} from "./modelcard.js";
+import {drawPlot} from "./plot.js";
+import {Viewer} from "./viewer.js";
 
 const $ = (id) => document.getElementById(id);
-const SVG = "http://www.w3.org/2000/svg";
-let volume = null;  // the last volume answer: {series: [...]}
+let volume = null;  // the last volume answer: {study_id, series: [...]}
+let viewer = null;
 
 function setStatus(state, text) {
   $("status").dataset.state = state;
@@ -31,57 +35,14 @@ function probabilityTable(probabilities) {
   }
 }
 
-function svgElement(name, attributes, parent) {
-  const el = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attributes)) el.setAttribute(k, v);
-  parent.appendChild(el);
-  return el;
-}
-
-// Tumour probability per slice: a line over the slice index, the 0.5 line, contributing slices as dots, and a
-// marker at the slice shown in the viewer. Clicking picks a slice.
-function drawPlot(series, selected) {
-  const width = 640, height = 220, left = 40, right = 10, top = 10, bottom = 30;
-  const n = series.slices.length;
-  const x = (i) => left + (n > 1 ? (i * (width - left - right)) / (n - 1) : 0);
-  const y = (p) => top + (1 - p) * (height - top - bottom);
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("id", "slice-plot");
-  svg.setAttribute("width", width);
-  svg.setAttribute("height", height);
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "tumour probability per slice");
-  for (const p of [0, 0.5, 1]) {
-    svgElement("line", {x1: left, x2: width - right, y1: y(p), y2: y(p), stroke: p === 0.5 ? "#b00020" : "#ccc",
-                        "stroke-dasharray": p === 0.5 ? "4 3" : ""}, svg);
-    svgElement("text", {x: 4, y: y(p) + 4, "font-size": 11}, svg).textContent = p.toFixed(1);
-  }
-  svgElement("text", {x: width / 2, y: height - 6, "font-size": 11, "text-anchor": "middle"}, svg).textContent =
-    "slice index (tumour probability per slice)";
-  const points = series.slices.filter((s) => s.tumour_probability !== null)
-    .map((s) => `${x(s.index).toFixed(1)},${y(s.tumour_probability).toFixed(1)}`);
-  svgElement("polyline", {points: points.join(" "), fill: "none", stroke: "#4a7bd0", "stroke-width": 1.5}, svg);
-  for (const s of series.slices.filter((s) => s.contributing)) {
-    svgElement("circle", {cx: x(s.index), cy: y(s.tumour_probability), r: 3.5, fill: "#e08000"}, svg);
-  }
-  svgElement("line", {id: "plot-cursor", x1: x(selected), x2: x(selected), y1: top, y2: height - bottom,
-                      stroke: "#222"}, svg);
-  svg.addEventListener("click", (event) => {
-    const box = svg.getBoundingClientRect();
-    const i = Math.round(((event.clientX - box.left - left) * (n - 1)) / (width - left - right));
-    showSlice(Math.min(Math.max(i, 0), n - 1));
-  });
-  $("plot").replaceChildren(svg);
-}
-
 function currentSeries() {
   return volume.series[Number($("series-select").value)];
 }
 
 // What the overlays show: the predicted lesion map (outlined in green) of a network with a lesion head, or Grad-CAM.
 const OVERLAY_CAPTIONS = {
-  lesion: ["predicted lesion (outlined; the cross marks the peak)", "predicted lesion (contributing slice)"],
-  grad_cam: ["Grad-CAM of the predicted class (the cross marks the peak)", "Grad-CAM (contributing slice)"],
+  lesion: ["predicted lesion (outlined; the cross marks the peak)", "predicted lesion probability"],
+  grad_cam: ["Grad-CAM of the predicted class (the cross marks the peak)", "Grad-CAM of the tumour class"],
 };
 
 function lesionArea(s) {  // "lesion 81 px = 126.6 mm²" (no mm² without a pixel spacing)
@@ -104,10 +65,10 @@ function showSlice(i) {
   $("slice-slider").value = i;
   const p = s.tumour_probability === null ? "excluded: " + s.exclusion_reason : "tumour probability " + s.tumour_probability.toFixed(4);
   $("slice-label").textContent = `${i + 1} / ${series.slices.length} (${p}${lesionArea(s)}${s.contributing ? ", contributing" : ""})`;
-  $("slice-image").src = s.image || "";
-  $("slice-overlay-figure").hidden = !s.overlay;
-  $("slice-overlay").src = s.overlay || "";
-  drawPlot(series, i);
+  $("slice-overlay-caption").textContent = OVERLAY_CAPTIONS[volume.saliency_map || "grad_cam"][1] +
+    (s.has_map ? "" : " (none for this slice: only the contributing slices are explained)");
+  drawPlot($("plot"), series, i, showSlice);
+  return viewer.show(i);
 }
 
 function showNotes(title, notes) {  // what to weigh the decision above against (a tiny image, a resliced series)
@@ -125,19 +86,25 @@ function showSeries(k) {
     `${d.tumour_probability === null ? "n/a" : d.tumour_probability.toFixed(4)}; ${series.modality || series.source}, ` +
     `${series.n_slices} ${series.slice_plane} slices (${series.n_excluded_slices} excluded)` +
     (series.resliced ? ", resliced" : "") + lesionSummary(series.lesion);
-  const slider = $("slice-slider");
-  slider.max = series.slices.length - 1;
-  showSlice(d.contributing_slices.length ? d.contributing_slices[0] : 0);  // the slice that weighs most
+  $("slice-slider").max = series.slices.length - 1;
+  viewer.setSeries(volume.study_id, series, series.modality);
+  return showSlice(d.contributing_slices.length ? d.contributing_slices[0] : 0);  // the slice that weighs most
+}
+
+// The series list names each series as a reader does (DICOM SeriesDescription, NIfTI file name), never by its id.
+function seriesOption(series, k) {
+  const option = new Option(series.description, k);
+  option.title = `${series.modality || series.source}, ${series.n_slices} ${series.slice_plane} slices`;
+  return option;
 }
 
 function showVolume(answer) {
   volume = answer;
-  $("slice-overlay-caption").textContent = OVERLAY_CAPTIONS[answer.saliency_map || "grad_cam"][1];
-  const select = $("series-select");
-  select.replaceChildren(...answer.series.map((s, k) => new Option(`${k + 1}: ${s.modality || s.source} ${s.series_id}`, k)));
+  $("series-select").replaceChildren(...answer.series.map(seriesOption));
   $("series-messages").textContent = answer.errors.concat(answer.skipped).join("; ");
+  drawColourBar($("colour-bar"), $("colour-bar-label"), answer.saliency_map);
   $("volume-result").hidden = false;
-  showSeries(0);
+  return showSeries(0);
 }
 
 function showImage(answer) {
@@ -161,20 +128,11 @@ async function upload(file) {
     const answer = await response.json();
     if (!response.ok) return showError(answer.detail || `error ${response.status}`);
     $("result").hidden = false;
-    (answer.kind === "image" ? showImage : showVolume)(answer);
+    await (answer.kind === "image" ? showImage : showVolume)(answer);
     setStatus("done", `${file.name}: done`);
   } catch (e) {
     showError(`${file.name}: ${e}`);
   }
-}
-
-// The checkpoint's validation record, in one line (or that it has none: then no series result is validated).
-function validationText(record) {
-  if (!record) return "Validation: no record for this model (not validated on volumes).";
-  const trained = record.trained_on.length ? record.trained_on.join(", ") : "unknown data";
-  const volumes = record.volumes_validated ? "validated on volumes" : "not validated on volumes";
-  const heldOut = Object.entries(record.held_out).map(([k, v]) => `${k} ${v}`).join(", ");
-  return `Validation: trained on ${trained}; ${volumes}. ${record.summary}` + (heldOut ? ` Held out: ${heldOut}.` : "");
 }
 
 function setUp() {
@@ -189,12 +147,12 @@ function setUp() {
   });
   $("series-select").addEventListener("change", (e) => showSeries(Number(e.target.value)));
   $("slice-slider").addEventListener("input", (e) => showSlice(Number(e.target.value)));
-  fetch("/model").then((r) => r.json()).then((card) => {
-    const p = card.provenance, sha = (p.checkpoint_sha256 || "unknown").slice(0, 12);
-    $("model-name").textContent = `${card.metadata.name || card.bundle} ${p.bundle.version || ""} (checkpoint ` +
-      `${card.checkpoint.file}, sha256 ${sha}; monai-tumorcls ${p.package_version})`;
-    $("model-validation").textContent = validationText(card.validation);
+  viewer = new Viewer({
+    original: $("view-original"), overlay: $("view-overlay"), level: $("wl-level"), width: $("wl-width"),
+    preset: $("wl-preset"), mode: $("drag-mode"), message: $("viewer-message"), zoomIn: $("zoom-in"),
+    zoomOut: $("zoom-out"), zoomReset: $("zoom-reset"),
   });
+  fetch("/model").then((r) => r.json()).then(showModelCard);
 }
 
 setUp();

@@ -34,15 +34,15 @@ from .dicom_sources import files_by_id, read_headers, slice_sources
 from .dicom_sr import Producer, series_report
 from .records import ClinicalRunResult, SeriesResult
 
-__all__ = ["DICOM_RESULTS_FOLDER", "DicomResultsOptions", "write_series_dicom_results", "write_run_dicom_results",
-           "with_dicom_results"]
+__all__ = ["DICOM_RESULTS_FOLDER", "DISPLAY_ORIENTATION", "DicomResultsOptions", "write_series_dicom_results",
+           "write_run_dicom_results", "with_dicom_results"]
 
 logger = logging.getLogger(__name__)
 
 DICOM_RESULTS_FOLDER = "dicom_results"
 MANUFACTURER = DICOM_MANUFACTURER  # also how a later scan recognises these files as outputs, never inputs
 #: patient directions of the rows and columns of a display-oriented slice (radiological convention)
-_DISPLAY_ORIENTATION = {"axial": ("L", "P"), "coronal": ("L", "F"), "sagittal": ("P", "F")}
+DISPLAY_ORIENTATION = {"axial": ("L", "P"), "coronal": ("L", "F"), "sagittal": ("P", "F")}
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def _build(series: SeriesResult, producer: Producer, refs: dict, out: Path, sali
         sc = hd.sc.SCImage.from_ref_dataset(
             refs[k][0][0] if refs[k] else study_image, capture_pixels(record.evidence, text.shown, outline), "RGB",
             8, "PATIENT", series_instance_uid=sc_series, series_number=9002, sop_instance_uid=hd.UID(),
-            instance_number=n, manufacturer=MANUFACTURER, patient_orientation=_DISPLAY_ORIENTATION[series.slice_plane],
+            instance_number=n, manufacturer=MANUFACTURER, patient_orientation=DISPLAY_ORIENTATION[series.slice_plane],
             software_versions=producer.software_versions, series_description=text.series_description,
         )
         sc.BurnedInAnnotation = "YES"  # the legend and "research use only" are in the pixels

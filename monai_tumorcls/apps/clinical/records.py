@@ -2,7 +2,8 @@
 :mod:`~monai_tumorcls.apps.clinical.writers`).
 
 Privacy: the records hold no DICOM tag values except Modality, no UIDs, no series descriptions, and (unless the run
-has ``record_paths=True``) no paths of what was read: files are named by ``file_id``, series by an opaque
+has ``record_paths=True``) no paths of what was read (a series' ``description`` is kept in memory for the web app's
+series list and never written): files are named by ``file_id``, series by an opaque
 ``series_id``. A skipped file or folder, which was not read, is named by its path relative to its input, so that
 it can be found.
 """
@@ -117,7 +118,8 @@ class SliceRecord:
 class SeriesResult:
     """Result for one DICOM series or NIfTI volume. ``notes``: how it was read and cut; ``warnings``: why its
     decision should be weighed with care (e.g. a model not validated on volumes); ``lesion``: the predicted lesion
-    (a network with a lesion head only)."""
+    (a network with a lesion head only); ``description``: what a reader calls the series (its SeriesDescription, or
+    the NIfTI file's name), in memory only: :meth:`to_dict` leaves it out."""
 
     series_index: int
     series_id: str
@@ -141,6 +143,7 @@ class SeriesResult:
     files: list[str] | None = None
     warnings: list[str] = field(default_factory=list)
     lesion: SeriesLesion | None = None
+    description: str = field(default="", repr=False)
 
     @property
     def tumour_probabilities(self) -> list[float | None]:

@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from ...data.datalist import file_sha256
-from ...data.readers import NIFTI_SUFFIXES, scan_dicom_folder, select_series
+from ...data.readers import NIFTI_SUFFIXES, ImageReadError, scan_dicom_folder, select_series
 from ...data.image_checks import image_warnings
 from ...data.input_limits import entry_problem
 from ...data.readers.dicom import load_dicom_series
-from ...data.readers.errors import ImageReadError
 from ...data.readers.nifti import load_nifti_volume
 from ...data.slicing import volume_to_slices
 from ...utils.atomic import is_out_of_space
@@ -46,8 +45,7 @@ _PLANE_WORLD_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
 
 
 def _file_id(path: Path) -> str:
-    """``f-`` + sha256(content)[:16], or ``p-`` + sha256(path)[:16] when the file cannot be read (or is not a regular
-    file: a FIFO or device is never opened)."""
+    """``f-`` + sha256(content)[:16], or ``p-`` + sha256(path)[:16] when unreadable (a FIFO is never opened)."""
     try:
         return "f-" + file_sha256(path)[:16]
     except (OSError, ImageReadError):
@@ -160,7 +158,7 @@ class InputRun:
             notes.append(f"{meta['nonfinite_voxels']} non-finite voxels set to 0")
         if not meta.get("orientation_known", True):
             notes.append("no qform/sform: orientation assumed from the header's default affine")
-        meta = {**meta, "modality": "", "ordering": "voxel_order"}
+        meta = {**meta, "modality": "", "ordering": "voxel_order", "description": path.name}
         rel = self.rel(path, base)
         try:
             self.classify(sid, "nifti", volume, meta, [fid], [rel] if rel else None, notes, None)
@@ -214,7 +212,8 @@ class InputRun:
         file_ids = list(dict.fromkeys(s_["file_id"] for s_ in sources))
         files = list(dict.fromkeys(s_["path"] for s_ in sources)) if self.o.outputs.record_paths else None
         try:
-            self.classify(s.series_id, "dicom", vol.array, vol.meta, file_ids, files, dicom_notes(vol), sources)
+            meta = {**vol.meta, "description": " ".join(s.series_description.split())}  # for the app's list only
+            self.classify(s.series_id, "dicom", vol.array, meta, file_ids, files, dicom_notes(vol), sources)
             return True
         except Exception as e:  # noqa: BLE001
             _raise_if_out_of_space(e)

@@ -11,9 +11,10 @@ __all__ = ["series_geometry", "dicom_notes", "volume_notes"]
 
 
 def series_geometry(meta: dict, shape: Sequence[int], pixel_spacing_mm: Sequence[float]) -> dict:
-    """The :class:`SeriesResult` fields saying how a volume was acquired, read and cut into slices."""
+    """The :class:`SeriesResult` fields saying what a volume is called, how it was acquired, read and sliced."""
     spacing = [round(float(s), 4) for s in np.linalg.norm(np.asarray(meta["affine"])[:3, :3], axis=0)]
     return {
+        "description": str(meta.get("description", "")),
         "modality": meta.get("modality", ""),
         "slice_plane": meta.get("slice_plane", "unknown"),
         "acquisition_plane": meta.get("acquisition_plane", "unknown"),
