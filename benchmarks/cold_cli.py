@@ -6,7 +6,8 @@ It does what ``python -m monai.bundle run --config_file <config_file> --key valu
 ``<result.json>``: when the interpreter started running this file (``started``, ``time.time()``), the seconds of
 ``import monai`` (MONAI's own start-up), of every other import wherever it happened (``imports``: each import is a
 stage that pauses the one it happens in), of the config parse and model build (``create_workflow``: parse, then
-the config's ``initialize`` with the checkpoint load), of the package's inference stages
+the config's ``initialize`` with the checkpoint load; and the parsing of the ``run`` items, between the inference
+stages), of the package's inference stages
 (:mod:`monai_tumorcls.utils.stages`), and the peak RSS. Nothing but the standard library is imported before
 ``import monai`` is timed.
 """
@@ -51,10 +52,12 @@ def main(result_file: str, config_file: str, cli_args: list[str]) -> None:
         _timed_imports(stage)
         # ``--key value`` pairs, each value parsed as the command line (fire) parses it
         overrides = {k.lstrip("-"): DefaultParseValue(v) for k, v in zip(cli_args[::2], cli_args[1::2])}
+        # the config parse and model build go on inside ``run`` (the ``run`` items are parsed, their components
+        # built) around the inference stages, which pause it
         with stage("config + model"):
-            workflow = create_workflow(config_file=config_file, **overrides)
-        workflow.run()
-        workflow.finalize()
+            workflow = create_workflow(config_file=DefaultParseValue(config_file), **overrides)
+            workflow.run()
+            workflow.finalize()
     seconds["import monai"] = import_monai
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     record = {"started": STARTED, "ended": time.time(), "seconds": seconds, "peak_rss_mb": peak_kb / 1024}

@@ -113,7 +113,8 @@ def timed_process(cmd: list[str], log: Path) -> tuple[float, float]:
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"error: {' '.join(cmd[:4])} ... failed (exit {proc.returncode}); see {log}")
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        raise SystemExit(f"{tail}\nerror: {' '.join(cmd[:4])} ... failed (exit {proc.returncode})")
     return wall, usage.ru_maxrss / 1024
 
 
@@ -133,6 +134,7 @@ def cold_run(args, study: Path, engine: str, files: dict, work: Path) -> dict:
     plain, rss = timed_process([sys.executable, "-m", "monai.bundle", "run", "--config_file", config, *run_args],
                                work / "cold.log")
     seconds = {"interpreter": record["started"] - launched, **record["seconds"]}
+    seconds["exit"] = launched + wall - record["ended"]  # interpreter shut-down (as seen from here)
     seconds["other"] = wall - sum(seconds.values())
     return {"study": study.name, "engine": engine, "seconds": seconds, "total": wall, "plain_total": plain,
             "peak_rss_mb": rss, "decision": _decision(out)}
@@ -149,9 +151,9 @@ def _decision(out: Path) -> dict:
     return {"label": rows[0]["predicted"], "probabilities": rows[0]["probabilities"]}
 
 
-def import_monai_seconds(work: Path) -> list[float]:
-    """Wall seconds of ``python -c "import monai"`` (twice), the baseline of the cold-command goal."""
-    return [timed_process([sys.executable, "-c", "import monai"], work / "cold.log")[0] for _ in range(2)]
+def import_monai(work: Path) -> list[tuple[float, float]]:
+    """Wall seconds and peak RSS (MB) of ``python -c "import monai"`` (twice), the baseline of the cold goals."""
+    return [timed_process([sys.executable, "-c", "import monai"], work / "cold.log") for _ in range(2)]
 
 
 def loaded_engine(args, engine: str, files: dict, work: Path) -> dict:
@@ -252,11 +254,11 @@ def main(argv: list[str] | None = None) -> None:
         studies = study_paths(args.studies, work)
         checkpoint = checkpoint_for(args, work)
         files = {"checkpoint": checkpoint, **exports(args, checkpoint, work)}
-        import_monai = import_monai_seconds(work)
+        monai_start = import_monai(work)
         cold = [cold_run(args, s, e, files, work) for s in studies.values() for e in args.engines]
         warm = warm_numbers(args, studies, files, work)
         app = app_numbers(args, studies, files, work) if not args.skip_app else None
-    results = {"import_monai": import_monai, "cold": cold, "warm": warm, "app": app}
+    results = {"import_monai": monai_start, "cold": cold, "warm": warm, "app": app}
     write_report(args, info, (started, load_start, load_average()), results)
 
 

@@ -13,7 +13,7 @@ from .speed_page import OUT, machine_part, write_section
 
 __all__ = ["write_report", "GOALS"]
 
-COLD_STAGES = ("interpreter", "import monai", "imports", "config + model", *STAGES, "other")
+COLD_STAGES = ("interpreter", "import monai", "imports", "config + model", *STAGES, "exit", "other")
 #: the issue's goals on the 2-core machine, Siemens study
 GOALS = {"warm_s": 1.5, "cold_over_import_s": 3.0, "rss_mb": 1024.0, "warm_over_floor": 1.5}
 
@@ -39,7 +39,8 @@ def _pick(rows: list[dict], study: str, engine: str = "eager", **match) -> dict 
 
 def goal_lines(results: dict, dicom: str) -> list[str]:
     """The goals table for the DICOM study (eager), each measured value with the stage that holds it."""
-    monai_s = statistics.median(results["import_monai"])
+    monai_s = statistics.median(s for s, _ in results["import_monai"])
+    monai_mb = statistics.median(mb for _, mb in results["import_monai"])
     cold = _pick(results["cold"], dicom)
     warm = _pick(results["warm"], dicom, saliency=True)
     plain = _pick(results["warm"], dicom, saliency=False)
@@ -56,7 +57,7 @@ def goal_lines(results: dict, dicom: str) -> list[str]:
          _biggest({k: v for k, v in cold["seconds"].items() if k != "import monai"})),
         ("peak RSS, cold CLI (app server in brackets)", "<= 1 GB", cold["peak_rss_mb"], GOALS["rss_mb"],
          f"{cold['peak_rss_mb']:.0f} MB ({app['peak_rss_mb']:.0f} MB)" if app else f"{cold['peak_rss_mb']:.0f} MB",
-         ""),
+         f"`import monai` alone: {monai_mb:.0f} MB"),
         ("warm pipeline / forward-only floor (no saliency)", f"<= {GOALS['warm_over_floor']}x",
          plain["seconds"]["total"] / plain["forward_floor"], GOALS["warm_over_floor"],
          f"{_s(plain['seconds']['total'])} / {_s(plain['forward_floor'])} = "
@@ -125,13 +126,14 @@ def write_report(args, info: dict, when: tuple[str, str, str], results: dict) ->
         f"- versions: python {info['python']}, torch {info['torch']}, monai {info['monai']}, onnxruntime "
         f"{_version('onnxruntime')}",
         "- studies: `$MONAI_DATA_DIRECTORY/" + "`, `".join(_study_names()) + "`",
-        f"- `python -c \"import monai\"`: {', '.join(_s(v) for v in results['import_monai'])} s",
+        "- `python -c \"import monai\"`: " + ", ".join(f"{_s(v)} s, {mb:.0f} MB" for v, mb in results["import_monai"]),
         *([f"- note: {args.note}"] if args.note else []), "",
         *(goal_lines(results, dicom) if dicom else ["No goals: the Siemens study was not measured."]), "",
         "### Cold command, seconds per stage", "",
         "`total`: launch to exit of `benchmarks/cold_cli.py` (the command with its stages timed); `plain command`: "
         "the same `python -m monai.bundle run` untimed inside; `imports`: every import after `import monai`, "
-        "wherever it happened; `other`: what no stage covered (exit, logging set-up).", "",
+        "wherever it happened; `config + model`: the config parse, the checkpoint load and the building of the run's "
+        "components; `exit`: interpreter shut-down; `other`: what no stage covered.", "",
         *cold_lines(results["cold"]), "",
         "### Warm, in process (network loaded), median seconds per stage", "",
         "The forward-only floor: the same engine on as many inputs as the study classified, in the same batches.", "",

@@ -222,3 +222,42 @@ def test_a_dropped_study_is_gone_from_the_api(client, service, monkeypatch, nift
     response = client.get(f"/studies/{first['study_id']}/slices/{sid}/{k}")
     assert response.status_code == 404 and "dropped" in response.json()["detail"]
     assert client.get(f"/studies/{second['study_id']}/slices/{sid}/{k}").status_code == 200
+
+
+def _decisions(answer: dict) -> list:
+    """What an answer decided: the image's probabilities, or each series' decision and slice probabilities."""
+    if answer["kind"] == "image":
+        return [answer["decision"]["probabilities"]]
+    return [(s["decision"]["label"], s["decision"]["tumour_probability"], [x["tumour_probability"] for x in s["slices"]])
+            for s in answer["series"]]
+
+
+def test_concurrent_studies_share_the_one_loaded_model(client, service, monkeypatch, kaggle_root, nifti_root):
+    """Studies posted at the same time each get the answer they get alone, from the network loaded at start: no
+    request loads the checkpoint again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import monai_tumorcls.checkpoint
+
+    image = sorted((kaggle_root / "Testing" / "glioma").iterdir())[0]
+    uploads = [(image.name, image.read_bytes()), ("brain.nii.gz", (nifti_root / NIFTI).read_bytes())] * 2
+    alone = [_decisions(_post(client, name, data).json()) for name, data in uploads[:2]]
+    network = service.network
+
+    def no_second_load(*args, **kwargs):
+        raise AssertionError("a request loaded the checkpoint again")
+
+    monkeypatch.setattr(monai_tumorcls.checkpoint, "load_checkpoint", no_second_load)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda u: _post(client, *u), uploads))
+    assert [a.status_code for a in answers] == [200] * 4
+    for k, answer in enumerate(answers):
+        got, want = _decisions(answer.json()), alone[k % 2]
+        assert len(got) == len(want) == 1
+        if isinstance(want[0], dict):  # the image
+            assert got[0] == pytest.approx(want[0], abs=1e-5)
+            continue
+        (label, p, slices), (want_label, want_p, want_slices) = got[0], want[0]
+        assert label == want_label and p == pytest.approx(want_p, abs=1e-5)
+        assert np.allclose(np.array(slices, dtype=float), np.array(want_slices, dtype=float), atol=1e-5, equal_nan=True)
+    assert service.network is network

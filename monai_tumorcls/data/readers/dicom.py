@@ -140,15 +140,16 @@ def _decode_files(order, drop_bad_files: bool) -> tuple[dict, list[tuple[Path, s
     """Decode each file of the ordered frames once: ``{path: (dataset, pixels, sha256) or None}`` and the dropped."""
     decoded: dict[Path, tuple[object, np.ndarray, str] | None] = {}
     dropped: list[tuple[Path, str]] = []
-    for path in dict.fromkeys(f.path for f in order.frames):
-        try:
-            decoded[path] = _decode_file(path)
-        except Exception as e:  # noqa: BLE001 - any decoder/IO failure is a per-file error
-            reason = e.reason if isinstance(e, ImageReadError) else _pixel_error(e)
-            if not drop_bad_files:
-                raise ImageReadError(path, reason) from e
-            dropped.append((path, reason))
-            decoded[path] = None
+    with quiet_pydicom():  # once for the series (each file's own block is then cheap)
+        for path in dict.fromkeys(f.path for f in order.frames):
+            try:
+                decoded[path] = _decode_file(path)
+            except Exception as e:  # noqa: BLE001 - any decoder/IO failure is a per-file error
+                reason = e.reason if isinstance(e, ImageReadError) else _pixel_error(e)
+                if not drop_bad_files:
+                    raise ImageReadError(path, reason) from e
+                dropped.append((path, reason))
+                decoded[path] = None
     return decoded, dropped
 
 

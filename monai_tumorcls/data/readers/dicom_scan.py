@@ -214,6 +214,12 @@ def scan_dicom_files(
     paths = [Path(f) for f in files]
     if root is None:
         root = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else Path(".")
+    with quiet_pydicom():  # once for the scan (each file's own block is then cheap)
+        return _grouped(paths, Path(root), force)
+
+
+def _grouped(paths: list[Path], root: Path, force: bool) -> DicomScanResult:
+    """:func:`scan_dicom_files` of ``paths``."""
     series: dict[tuple[str, str], DicomSeries] = {}
     issues: list[ScanIssue] = []
     nifti: list[Path] = []

@@ -39,16 +39,20 @@ _ORIENT_TOL = 1e-3
 
 @contextlib.contextmanager
 def quiet_pydicom() -> Iterator[None]:
-    """Silence pydicom warnings and log records while reading (they may quote tag values)."""
+    """Silence pydicom warnings and log records while reading (they may quote tag values). Nested blocks (one per
+    file inside one per series or scan) leave the level alone: setting a logger's level clears the caches of every
+    logger, which costs about as much as reading a small file's header."""
     logger = logging.getLogger("pydicom")
     level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    if level != logging.CRITICAL:
+        logger.setLevel(logging.CRITICAL)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        if level != logging.CRITICAL:
+            logger.setLevel(level)
 
 
 def header_floats(value, n: int) -> tuple[float, ...] | None:

@@ -129,7 +129,8 @@ class ContrastStretch(_ChannelwiseIntensity):
         out_min, out_max = self.out_range
         if x.numel() == 0:
             return x.clone()
-        lo, hi = (float(percentile(x, q)) for q in (self.lower, self.upper))  # type: ignore[arg-type]
+        # both percentiles from one call: one sort of the image instead of two
+        lo, hi = (float(v) for v in percentile(x, [self.lower, self.upper]))  # type: ignore[arg-type]
         if not hi > lo:  # collapsed range (constant image) or NaN
             return torch.full_like(x, out_min)
         scaled = (clip(x, lo, hi) - lo) / (hi - lo)
