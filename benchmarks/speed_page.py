@@ -11,9 +11,9 @@ from monai_tumorcls.utils.reporting import merged_sections
 from .bench_common import PROJECT_ROOT
 
 OUT = PROJECT_ROOT / "docs" / "reports" / "benchmarks.md"
-TITLE = "# Benchmarks: training throughput, inference latency and export speed"
-INTRO = """Written by `python -m benchmarks.train_throughput` and `python -m benchmarks.export_speed` (see
-`benchmarks/README.md`). Each section is one configuration on one machine, named in its heading; a new run of the
+TITLE = "# Benchmarks: training throughput, inference latency, export speed and time to decision"
+INTRO = """Written by `python -m benchmarks.train_throughput`, `python -m benchmarks.export_speed` and
+`python -m benchmarks.time_to_decision` (see `benchmarks/README.md`). Each section is one configuration on one machine, named in its heading; a new run of the
 same configuration on the same machine replaces its section, any other run adds its own. Each section gives the
 date, the machine, the load average, library versions and the exact command. Only numbers that were measured are
 reported. Numbers of different machines, or of a machine shared with other jobs at the time (see the load average
