@@ -45,21 +45,15 @@ class SliceRecorder:
 def series_slices(recorder: SliceRecorder, series, inferer: ClinicalInferer) -> SeriesSlices:
     """The viewer's arrays of the classified ``series`` (a
     :class:`~monai_tumorcls.apps.clinical.records.SeriesResult`): its recorded slices in display orientation, and
-    the saliency map of each contributing slice, computed from the same preprocessed input as its overlay."""
+    the saliency map of each contributing slice, the one its overlay shows (the run's own, on the slice's grid)."""
     predictor = inferer.predictor
     wh = predictor.slice_layout == "WH"  # the predictor transposed a "WH" slice before the preprocessing
     recorded = {s.slice_index: recorder.sources.get((series.series_id, s.slice_index)) for s in series.slices}
     recorded = {k: v for k, v in recorded.items() if v is not None}
     images = {k: _display(v[0].as_tensor().float().cpu().numpy(), wh) for k, v in recorded.items()}
-    contributing = [k for k in series.decision.contributing_slices if k in recorded]
-    maps = {}
-    if contributing:
-        x = torch.stack([torch.as_tensor(recorder.transform({"image": recorded[k].clone()})["image"]).float()
-                         for k in contributing])
-        # the class the series' overlays explain (the first positive class), as the series run asks for it
-        class_index = inferer.class_names.index(inferer.rule.positive_classes[0])
-        values = predictor.saliency_maps(x, class_index)
-        maps = {k: _display(np.nan_to_num(m).astype(np.float32), wh) for k, m in zip(contributing, values)}
+    # the maps the run computed for its overlays, on the grid of the recorded slice (not computed again)
+    maps = {r.slice_index: np.nan_to_num(r.evidence.slice_saliency).astype(np.float32)
+            for r in series.slices if r.evidence is not None and r.slice_index in recorded}
     return SeriesSlices(len(series.slices), images, maps)
 
 

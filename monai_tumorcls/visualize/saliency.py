@@ -102,7 +102,10 @@ def _png(pixels: np.ndarray, mode: str, text: tuple[str, str] | None = None) -> 
         info = PngImagePlugin.PngInfo()
         info.add_text(*text)
     buf = io.BytesIO()
-    Image.fromarray((np.nan_to_num(pixels) * 255).round().astype(np.uint8), mode).save(buf, format="PNG", pnginfo=info)
+    # zlib level 1: a third of the default's encoding time for files about a fifth larger (the app encodes one
+    # image per slice of a study)
+    Image.fromarray((np.nan_to_num(pixels) * 255).round().astype(np.uint8), mode).save(
+        buf, format="PNG", pnginfo=info, compress_level=1)
     return buf.getvalue()
 
 

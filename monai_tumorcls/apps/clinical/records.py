@@ -51,14 +51,16 @@ class RunIssue:
 
 @dataclass
 class SliceEvidence:
-    """A contributing slice of a DICOM series as its secondary capture shows it (kept in memory only, never
-    serialised): ``image``, the display-oriented (H, W) slice on the grid of the volume as read (a slice that is
-    not resliced has the pixels of its source frame, a resliced one those of the resliced volume), and
+    """A contributing slice as the DICOM secondary capture and the app's viewer show it (kept in memory only,
+    never serialised): ``image``, the display-oriented (H, W) slice on the grid of the volume as read (a slice that
+    is not resliced has the pixels of its source frame, a resliced one those of the resliced volume), and
     ``saliency``, its saliency map in [0, 1] on the same grid (the network-size map put back through the
-    slicing's padding and resampling, not taken from the overlay PNG)."""
+    slicing's padding and resampling, not taken from the overlay PNG); ``slice_saliency``: the map on the grid of
+    the slice the preprocessing was given (after that resampling and padding), as the viewer shows it."""
 
     image: np.ndarray
     saliency: np.ndarray
+    slice_saliency: np.ndarray
 
 
 @dataclass

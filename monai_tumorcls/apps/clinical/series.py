@@ -249,8 +249,8 @@ class InputRun:
                 )
         records = self.slice_records(stack, probs, reasons, decision.contributing_slices, saliency, meta,
                                      slice_sources, volume.shape[:2])
-        for k, evidence in (slice_evidence(saliency, stack, volume) if slice_sources is not None else {}).items():
-            records[k].evidence = evidence  # a DICOM series: its secondary captures show them at their resolution
+        for k, evidence in slice_evidence(saliency, stack, volume).items():
+            records[k].evidence = evidence  # what the DICOM secondary captures and the app's viewer show
         for record, found in zip(records, slice_lesions or ()):
             record.lesion_area_px, record.lesion_area_mm2 = found.area_px, found.area_mm2
             record.lesion_peak = found.peak

@@ -205,12 +205,14 @@ class SlicePredictor:
 def slice_evidence(saliency: dict, stack: SliceStack, volume: np.ndarray) -> dict[int, SliceEvidence]:
     """The :class:`~monai_tumorcls.apps.clinical.records.SliceEvidence` of each slice of ``saliency`` (as
     :meth:`SlicePredictor.saliency` gives it for ``stack``, cut from ``volume`` (H, W, N)): the volume's slice and
-    the map put back onto the volume's grid (padding cropped, square-pixel resampling undone)."""
+    the map put back onto the volume's grid (padding cropped, square-pixel resampling undone), and the map as
+    computed, on the stack's grid."""
     if not saliency:
         return {}
     slices = sorted(saliency)
     maps = maps_to_volume_grid(np.stack([saliency[k][2] for k in slices]), stack, volume.shape[:2])
-    return {k: SliceEvidence(np.ascontiguousarray(volume[:, :, k], dtype=np.float32), np.clip(m, 0.0, 1.0))
+    return {k: SliceEvidence(np.ascontiguousarray(volume[:, :, k], dtype=np.float32), np.clip(m, 0.0, 1.0),
+                             np.clip(saliency[k][2], 0.0, 1.0).astype(np.float32))
             for k, m in zip(slices, maps)}
 
 
