@@ -8,7 +8,7 @@ BUNDLE ?= resnet18_binary
 ARGS   ?=
 CFG     = bundles/$(BUNDLE)/configs
 
-.PHONY: setup main train evaluate test
+.PHONY: setup system-packages main train evaluate test
 
 setup: $(VENV)/.installed
 
@@ -27,7 +27,17 @@ evaluate: setup
 
 main: train evaluate
 
+# Debian packages the tests drive (never downloaded at run time): headless Chromium and its driver for the web app's
+# browser test, dcmtk's dsrdump and dicom3tools' dciodvfy as second readers of the DICOM results
+DEB_PACKAGES = chromium chromium-driver dcmtk dicom3tools
+DEB_COMMANDS = chromium chromedriver dsrdump dciodvfy
+
+system-packages:
+	@for c in $(DEB_COMMANDS); do command -v $$c >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES); fi
+
 # two pytest workers (one test file each, so a file's trained fixtures are built once), one thread each: two
 # workers with a thread per core each would oversubscribe the cores
-test: setup
+test: setup system-packages
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder --durations=25 tests

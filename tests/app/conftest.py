@@ -4,9 +4,8 @@ any weights) and the bundle served with it at 64 px so that a volume takes secon
 from __future__ import annotations
 
 import pytest
-import torch
 
-from monai_tumorcls.networks import ResNetClassifier
+from tests.bundles.helpers import random_weights
 
 BUNDLE = "bundles/resnet18_binary"
 OVERRIDES = {"train_overrides": {"image_size": 64}}
@@ -14,10 +13,7 @@ OVERRIDES = {"train_overrides": {"image_size": 64}}
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("app_model") / "tiny.pt"
-    torch.save(ResNetClassifier("resnet18", num_classes=2).state_dict(), path)
-    return path
+    return random_weights(tmp_path_factory.mktemp("app_model") / "tiny.pt")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """The page in a real browser: headless Chromium (Debian's ``chromium`` + ``chromium-driver``, installed by
-``.ci/run``) driven by Selenium against ``python -m monai_tumorcls.app`` on a free port, with a tiny checkpoint
+``make test``) driven by Selenium against ``python -m monai_tumorcls.app`` on a free port, with a tiny checkpoint
 that carries metadata and a validation record (random weights). The decision the page shows for a real Testing
 image and a real NIfTI volume must be the CLI's (``python -m monai.bundle run --config_file
 bundles/resnet18_binary/configs/inference.json``) for the same checkpoint and file; the viewer shows the slice at
@@ -94,7 +94,7 @@ def app_url(checkpoint, tmp_path_factory):
 def browser():
     for path in (CHROMIUM, CHROMEDRIVER):
         if not Path(path).is_file():
-            pytest.fail(f"{path} missing: install the Debian packages chromium and chromium-driver (.ci/run does)")
+            pytest.fail(f"{path} missing: install Debian's chromium and chromium-driver (make system-packages)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -8,11 +8,8 @@ import subprocess
 import sys
 from argparse import Namespace
 
-import torch
-
 from benchmarks.time_to_decision_report import write_report
-from monai_tumorcls.networks import ResNetClassifier
-from tests.bundles.helpers import PROJECT_ROOT
+from tests.bundles.helpers import PROJECT_ROOT, random_weights
 
 SIEMENS = "siemens-trio-b17-t1-mprage-brain"
 
@@ -63,9 +60,7 @@ def test_a_fast_enough_pipeline_meets_the_ratio_goal(tmp_path):
 
 
 def test_cold_cli_times_a_real_bundle_command(tmp_path, kaggle_root):
-    torch.manual_seed(0)
-    checkpoint = tmp_path / "w.pt"
-    torch.save(ResNetClassifier("resnet18", num_classes=2).state_dict(), checkpoint)
+    checkpoint = random_weights(tmp_path / "w.pt")
     images = tmp_path / "images"
     images.mkdir()
     (images / "a.jpg").symlink_to(sorted((kaggle_root / "Testing" / "glioma").iterdir())[0])

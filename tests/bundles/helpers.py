@@ -83,3 +83,15 @@ def check(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     """Assert a zero exit status, showing the end of the output otherwise."""
     assert proc.returncode == 0, f"exit {proc.returncode}:\n{(proc.stdout + proc.stderr)[-6000:]}"
     return proc
+
+
+def random_weights(path: Path, seed: int = 0) -> Path:
+    """A seeded random ResNet18 state dict (two classes) at ``path``: a checkpoint whose predictions mean nothing but
+    are the same for every run that loads it."""
+    import torch
+
+    from monai_tumorcls.networks import ResNetClassifier
+
+    torch.manual_seed(seed)
+    torch.save(ResNetClassifier("resnet18", num_classes=2).state_dict(), path)
+    return path

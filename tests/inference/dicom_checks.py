@@ -1,6 +1,6 @@
 """Checks of written DICOM results shared by the tests: the SR's content tree by concept name, and a second
 reader (dcmtk's ``dsrdump`` for the SR, dicom3tools' ``dciodvfy`` for any object). A missing tool fails the test:
-CI installs both (``.ci/run``)."""
+``make test`` installs both (``make system-packages``)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def sr_items(dataset: pydicom.Dataset) -> dict[str, list[pydicom.Dataset]]:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} not found: install dcmtk and dicom3tools (see .ci/run)")
+        pytest.fail(f"{name} not found: install dcmtk and dicom3tools (make system-packages)")
     return path
 
 

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from monai_tumorcls.bundle import load_bundle_config
-from monai_tumorcls.networks import ResNetClassifier
-from tests.bundles.helpers import PROJECT_ROOT
+from tests.bundles.helpers import PROJECT_ROOT, random_weights
 
 PLAIN_LAYOUT = "$@network_def.to(@device)"  # what inference.json built before channels_last
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    torch.manual_seed(3)
-    path = tmp_path_factory.mktemp("same_results") / "weights.pt"
-    torch.save(ResNetClassifier("resnet18", num_classes=2).state_dict(), path)
-    return path
+    return random_weights(tmp_path_factory.mktemp("same_results") / "weights.pt", seed=3)
 
 
 def _classify(path, checkpoint, tmp_path, **overrides):
