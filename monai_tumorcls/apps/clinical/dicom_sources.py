@@ -23,7 +23,7 @@ import pydicom
 
 from ...data.datalist import file_sha256
 from ...data.readers import DicomSeries
-from .records import SeriesResult
+from .records import SeriesResult, file_id
 
 __all__ = ["files_by_id", "slice_sources", "read_headers"]
 
@@ -36,7 +36,7 @@ Sources = dict[int, list[tuple[Path, "int | None"]]]
 
 def files_by_id(dicom: DicomSeries) -> dict[str, Path]:
     """The series' files by the ``file_id`` the run recorded for them (``f-`` + SHA-256 of the bytes)."""
-    return {"f-" + file_sha256(p)[:16]: p for p in dicom.files}
+    return {file_id(file_sha256(p)): p for p in dicom.files}
 
 
 def read_headers(paths) -> dict[Path, pydicom.Dataset]:

@@ -18,8 +18,15 @@ import numpy as np
 from .aggregation import SeriesDecision
 from .lesion import SeriesLesion
 
-__all__ = ["RunIssue", "SliceEvidence", "SliceRecord", "SeriesResult", "InputResult", "ClinicalRunResult",
+__all__ = ["file_id", "RunIssue", "SliceEvidence", "SliceRecord", "SeriesResult", "InputResult", "ClinicalRunResult",
            "ImageRunResult", "SCHEMA_VERSION"]
+
+
+def file_id(sha256_hex: str) -> str:
+    """A file's name in a run's records: ``f-`` and the first 16 hex digits of the SHA-256 of its bytes (an
+    opaque id: no path or tag value)."""
+    return "f-" + sha256_hex[:16]
+
 
 #: version of the clinical report's layout (raised when a field moves or goes)
 SCHEMA_VERSION = 2

@@ -34,7 +34,7 @@ from .aggregation import aggregate_slices, tumour_probability
 from .lesion import LESION_VOLUME, lesion_on_volume, lesion_volume_decision
 from .lesion_maps import write_lesion_nifti
 from .slice_prediction import slice_evidence
-from .records import InputResult, RunIssue, SeriesResult, SliceRecord
+from .records import InputResult, RunIssue, SeriesResult, SliceRecord, file_id
 from .series_notes import dicom_notes, series_geometry, volume_notes
 
 __all__ = ["InputRun"]
@@ -47,7 +47,7 @@ _PLANE_WORLD_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
 def _file_id(path: Path) -> str:
     """``f-`` + sha256(content)[:16], or ``p-`` + sha256(path)[:16] when unreadable (a FIFO is never opened)."""
     try:
-        return "f-" + file_sha256(path)[:16]
+        return file_id(file_sha256(path))
     except (OSError, ImageReadError):
         return "p-" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
 
@@ -201,7 +201,7 @@ class InputRun:
             self.issue(True, f"file {_file_id(path)}", left_out, path, base)
         sources = [
             {
-                "file_id": "f-" + src["file_sha256"][:16],
+                "file_id": file_id(src["file_sha256"]),
                 "frame": src["frame"],
                 "instance_number": src["instance_number"],
                 "path": self.rel(Path(src["file"]), base),
