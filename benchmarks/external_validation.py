@@ -322,8 +322,12 @@ def main(argv: list[str] | None = None) -> None:
     from monai_tumorcls.utils import atomic_write_text
 
     record_path, doc_path = Path(args.record), Path(args.doc)
-    if args.render_only:
-        atomic_write_text(doc_path, render(json.loads(record_path.read_text())))
+    if args.render_only:  # with --note: the record's note replaced first
+        record = json.loads(record_path.read_text())
+        if args.note:
+            record["note"] = args.note
+            atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
+        atomic_write_text(doc_path, render(record))
         return
     earlier = json.loads(record_path.read_text()) if record_path.is_file() else {}  # read once, before any write
     for models, walls in run_folds(args, earlier):  # after each fold: the record and the page so far
