@@ -1,5 +1,5 @@
 """The inference configs' faster network layout (``channels_last``) decides as the plain layout did: same decision,
-slice probabilities within 1e-5, on a real volume and a real DICOM series, with the bundle's own config."""
+slice probabilities within 1e-5, on a real NIfTI volume and a real DICOM series, with the bundle's own config."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _classify(path, checkpoint, tmp_path, **overrides):
 
 
 @pytest.mark.parametrize("study", ["nifti/brats2023-gli/BraTS-GLI-00001-000/BraTS-GLI-00001-000-t1c.nii.gz",
-                                   "dicom/siemens-trio-b17-t1-mprage-brain"])
+                                   "dicom/ge-epi-brain-small"])
 def test_channels_last_gives_the_plain_layouts_results(study, data_root, checkpoint, tmp_path):
     fast_decision, fast = _classify(data_root / study, checkpoint, tmp_path)
     plain_decision, plain = _classify(data_root / study, checkpoint, tmp_path, network=PLAIN_LAYOUT)
@@ -37,4 +37,4 @@ def test_channels_last_gives_the_plain_layouts_results(study, data_root, checkpo
     assert abs(fast_decision.tumour_probability - plain_decision.tumour_probability) <= 1e-5
     np.testing.assert_array_equal(np.isnan(fast), np.isnan(plain))
     assert np.nanmax(np.abs(fast - plain)) <= 1e-5
-    assert np.isfinite(fast).sum() > 100  # a real volume: many slices classified
+    assert np.isfinite(fast).sum() > 30  # a real volume: many slices classified
