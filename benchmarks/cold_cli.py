@@ -23,6 +23,13 @@ import resource  # noqa: E402
 import sys  # noqa: E402
 
 
+def cli_overrides(cli_args: list[str]) -> dict:
+    """``--key value`` pairs as a dict, each value parsed as ``monai.bundle run``'s command line (fire) parses it."""
+    from fire.parser import DefaultParseValue
+
+    return {k.lstrip("-"): DefaultParseValue(v) for k, v in zip(cli_args[::2], cli_args[1::2])}
+
+
 def _timed_imports(stage) -> None:
     """Count every import from here on as the stage ``imports`` (it pauses the stage it happens in)."""
     plain_import, plain_import_module = builtins.__import__, importlib.import_module
@@ -50,8 +57,7 @@ def main(result_file: str, config_file: str, cli_args: list[str]) -> None:
             from fire.parser import DefaultParseValue
             from monai.bundle.scripts import create_workflow
         _timed_imports(stage)
-        # ``--key value`` pairs, each value parsed as the command line (fire) parses it
-        overrides = {k.lstrip("-"): DefaultParseValue(v) for k, v in zip(cli_args[::2], cli_args[1::2])}
+        overrides = cli_overrides(cli_args)
         # the config parse and model build go on inside ``run`` (the ``run`` items are parsed, their components
         # built) around the inference stages, which pause it
         with stage("config + model"):

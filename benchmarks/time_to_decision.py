@@ -47,6 +47,7 @@ import torch
 from monai_tumorcls.utils.reporting import load_average, machine_info, utc_now
 
 from .bench_common import PROJECT_ROOT
+from .cold_cli import cli_overrides
 from .time_to_decision_app import app_numbers
 from .time_to_decision_report import write_report
 
@@ -164,7 +165,7 @@ def loaded_engine(args, engine: str, files: dict, work: Path) -> dict:
     from monai_tumorcls.bundle import load_bundle_config
 
     configs, _ = engine_cli_args(engine, files)
-    base = {"checkpoint": str(files["checkpoint"]), "output_dir": str(work / "warm"), **_override_pairs(args.overrides)}
+    base = {"checkpoint": str(files["checkpoint"]), "output_dir": str(work / "warm"), **cli_overrides(args.overrides)}
     if engine == "onnx":
         base["onnx_file"] = str(files["onnx"])
     parser = load_bundle_config(PROJECT_ROOT / "bundles" / args.bundle, configs, base)
@@ -174,12 +175,6 @@ def loaded_engine(args, engine: str, files: dict, work: Path) -> dict:
     meta = parser.get_parsed_content("checkpoint_meta") if "checkpoint_meta" in parser else None
     loaded = {**base, "network": parser.get_parsed_content("network"), "configs": configs}
     return {**loaded, "checkpoint_meta": MappingProxyType(meta)} if meta is not None else loaded
-
-
-def _override_pairs(cli: list[str]) -> dict:
-    from fire.parser import DefaultParseValue
-
-    return {k.lstrip("-"): DefaultParseValue(v) for k, v in zip(cli[::2], cli[1::2])}
 
 
 def study_parser(args, loaded: dict, study: Path, saliency: bool):
