@@ -21,8 +21,12 @@ import signal
 import sys
 import time
 
-#: imported once, before any fork (no thread pool is started by importing them)
-PRELOAD = ("torch", "torchvision", "ignite.engine", "monai", "monai.bundle", "monai_tumorcls", "monai_tumorcls.bundle")
+#: imported once, before any fork (no thread pool is started by importing them); the package's subpackages are named
+#: because ``import monai_tumorcls`` alone imports them only on first use
+PRELOAD = ("torch", "torchvision", "ignite.engine", "monai", "monai.bundle", "monai_tumorcls.apps",
+           "monai_tumorcls.bundle.config", "monai_tumorcls.checkpoint", "monai_tumorcls.data", "monai_tumorcls.engines",
+           "monai_tumorcls.handlers", "monai_tumorcls.inference", "monai_tumorcls.metrics", "monai_tumorcls.networks",
+           "monai_tumorcls.transforms", "monai_tumorcls.utils")
 
 
 def _run_in_child(request: dict) -> None:

@@ -125,3 +125,20 @@ def _check_mlflow_run(db: Path) -> None:
         "epochs": "1", "image_size": "32", "backbone": "resnet18"}
     artifacts = [a.path for a in client.list_artifacts(run.info.run_id, "checkpoint")]
     assert artifacts == ["checkpoint/model.pt", "checkpoint/model.pt.json"]
+
+
+def test_listing_and_copying_bundles_do_not_import_torch_or_monai(tmp_path):
+    """The package imports its subpackages on first use: ``list`` and ``copy`` start in well under a second."""
+    code = ("import runpy, sys; sys.argv = ['monai-tumorcls-bundle', *sys.argv[1:]]; "
+            "runpy.run_module('monai_tumorcls.bundle', run_name='__main__'); "
+            "print('heavy:', sorted(m for m in ('torch', 'monai') if m in sys.modules))")
+    for args in (["list"], ["copy", BUNDLE_NAMES[0], str(tmp_path / "copy")]):
+        out = check(subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True,
+                                   timeout=120)).stdout
+        assert out.splitlines()[-1] == "heavy: []", out
+    assert (tmp_path / "copy" / "configs" / "metadata.json").is_file()
+    import monai_tumorcls
+
+    assert monai_tumorcls.networks.ResNetClassifier.__name__ == "ResNetClassifier"  # first use imports it
+    with pytest.raises(AttributeError, match="has no attribute 'nets'"):
+        monai_tumorcls.nets
