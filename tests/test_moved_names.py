@@ -84,11 +84,30 @@ def test_old_flat_external_validation_call_still_runs(tmp_path):
     assert result["series_rule"]["top_k"] == 2 and result["bundle"] == "x" and (tmp_path / "external.json").is_file()
 
 
-@pytest.mark.parametrize("first", ["monai_tumorcls.apps.validation", "monai_tumorcls.inference"])
-def test_either_import_order_works(first):
-    code = f"import {first}, monai_tumorcls.inference, monai_tumorcls.apps.validation as v; print(v.external_validation)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+# one fresh interpreter imports torch and MONAI once, then each order runs in a forked child that has imported
+# nothing of this package yet (what a circular import between the two would break)
+_EITHER_ORDER = """
+import importlib, os, sys
+import monai
+for first in sys.argv[1:]:
+    assert not [m for m in sys.modules if m.startswith("monai_tumorcls")]
+    pid = os.fork()
+    if pid == 0:
+        importlib.import_module(first)
+        import monai_tumorcls.inference, monai_tumorcls.apps.validation as v
+        print(first, "first:", v.external_validation.__name__, flush=True)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"importing {first} first failed")
+"""
+
+
+def test_either_import_order_works():
+    orders = ["monai_tumorcls.apps.validation", "monai_tumorcls.inference"]
+    proc = subprocess.run([sys.executable, "-c", _EITHER_ORDER, *orders], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[:2] == [f"{o} first: external_validation" for o in orders]
 
 
 # issue 37 item 7: loose keywords grouped into a dataclass keep working for one release with a FutureWarning
