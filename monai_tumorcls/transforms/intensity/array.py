@@ -9,6 +9,7 @@ per channel (``channel_wise=True``) or on the whole image.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -62,11 +63,12 @@ def _linear_quantiles(x: torch.Tensor, q: torch.Tensor, repeats: int = 1) -> tor
     flat = x.reshape(-1)
     if torch.isnan(flat.max()):  # max propagates NaN: one cheap pass instead of isnan(x).any()
         return torch.full_like(q, float("nan"))
-    ranks = q.double() * (flat.numel() * repeats - 1)  # ATen's ranks and weights are float64, its lerp in x's dtype
-    below = ranks.long()
-    weights = (ranks - below).to(x.dtype)
-    above = ranks.ceil().long()
-    values = _order_statistics(flat, (torch.cat([below, above]) // repeats).tolist())
+    # ATen's ranks and weights are float64 (Python floats: the same IEEE arithmetic, without tiny-tensor ops), its
+    # lerp in x's dtype
+    ranks = [f * (flat.numel() * repeats - 1) for f in q.tolist()]
+    below, above = [int(r) for r in ranks], [math.ceil(r) for r in ranks]
+    weights = torch.tensor([r - b for r, b in zip(ranks, below)], dtype=x.dtype, device=x.device)
+    values = _order_statistics(flat, [r // repeats for r in below + above])
     return torch.lerp(values[: len(q)], values[len(q) :], weights)
 
 
