@@ -41,11 +41,30 @@ def test_three_channels_returned_unchanged_and_metadata_kept():
     assert isinstance(out, MetaTensor) and out.meta["filename_or_obj"] == "b.png"
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("kind", ["numpy", "torch", "metatensor"])
+def test_grey_repeat_equals_list_indexing(channels, kind):
+    """The grey fast path (``repeat``) gives what ``img[[0, 0, 0]]`` gave: values, type, dtype, metadata."""
+    src = np.random.default_rng(0).random((channels, 6, 7)).astype(np.float32)
+    img = {
+        "numpy": src,
+        "torch": torch.as_tensor(src),
+        "metatensor": MetaTensor(torch.as_tensor(src), affine=torch.diag(torch.tensor([0.5, 2.0, 1.0])),
+                                 meta={"filename_or_obj": "g.dcm"}),
+    }[kind]
+    out, ref = EnsureThreeChannel()(img), img[np.asarray([0, 0, 0]) if kind == "numpy" else [0, 0, 0]]
+    assert type(out) is type(ref) and out.dtype == ref.dtype
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
+    if kind == "metatensor":
+        assert torch.equal(out.affine, ref.affine) and out.meta["filename_or_obj"] == "g.dcm"
+        assert out.applied_operations == ref.applied_operations and out.is_batch == ref.is_batch
+
+
 def test_output_is_a_copy_for_grey_input():
-    src = _img(1)
-    out = EnsureThreeChannel()(src)
-    out[0] = 0
-    assert src.max() > 0
+    for src in (_img(1), _img(2), torch.as_tensor(_img(1)), MetaTensor(torch.as_tensor(_img(2)))):
+        out = EnsureThreeChannel()(src)
+        out[0] = 0
+        assert src.max() > 0
 
 
 @pytest.mark.parametrize("shape", [(5, 4, 4), (0, 4, 4), (7, 5, 3), (6,)])

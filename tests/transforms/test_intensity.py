@@ -9,8 +9,10 @@ from skimage.exposure import rescale_intensity
 
 from monai.data import MetaTensor
 from monai.transforms import NormalizeIntensity
+from monai.transforms.utils_pytorch_numpy_unification import percentile
 from monai_tumorcls.transforms.intensity.array import (
     ContrastStretch,
+    _linear_quantiles,
     MinMaxNormalize,
     PercentileNormalize,
     ZScoreNormalize,
@@ -126,6 +128,60 @@ def test_contrast_stretch_channel_wise():
     for c in range(3):
         lo, hi = np.percentile(img[c], (2, 98))
         np.testing.assert_allclose(out[c], np.clip((img[c] - lo) / (hi - lo), 0, 1), rtol=1e-5, atol=1e-6)
+
+
+class _MonaiPercentileStretch(ContrastStretch):
+    """The former computation: MONAI's ``percentile`` (a full ``torch.quantile`` sort of all channels)."""
+
+    def _percentiles(self, x):
+        return percentile(x, [self.lower, self.upper])
+
+
+def _percentile_inputs():
+    gen = torch.Generator().manual_seed(3)
+    grey = torch.rand(1, 37, 29, generator=gen)
+    return {
+        "float32": torch.rand(3, 37, 29, generator=gen) * 1e4 - 5e3,
+        "float64": torch.rand(2, 23, 31, generator=gen, dtype=torch.float64),
+        "integer_ties": torch.randint(0, 6, (3, 40, 40), generator=gen).float(),
+        "grey_x3": grey.repeat(3, 1, 1),  # the slice pipeline's case: one channel made three
+        "grey_x2_int": torch.randint(-900, 900, (1, 64, 50), generator=gen).float().repeat(2, 1, 1),
+        "one_channel": grey,
+        "constant": torch.full((3, 16, 16), 7.0),
+        "tiny": torch.tensor([[[1.0, -2.0]], [[1.0, -2.0]]]),
+    }
+
+
+@pytest.mark.parametrize("name", list(_percentile_inputs()))
+@pytest.mark.parametrize("channel_wise", [False, True])
+@pytest.mark.parametrize("lower, upper", [(0.5, 99.5), (2, 98), (0, 100), (33.3, 50), (1, 71.7)])
+def test_contrast_stretch_percentiles_are_monai_percentiles_bit_for_bit(name, channel_wise, lower, upper):
+    """The partial-sort percentiles (one channel of repeated channels) give exactly MONAI's ``percentile``, hence
+    exactly the former output; float32 rounding of the interpolation weight alone would already differ here."""
+    img = _percentile_inputs()[name]
+    new = ContrastStretch(lower, upper, out_range=(-1, 1), channel_wise=channel_wise, dtype=None)
+    old = _MonaiPercentileStretch(lower, upper, out_range=(-1, 1), channel_wise=channel_wise, dtype=None)
+    for part in (list(img) if channel_wise else [img]):
+        assert torch.equal(new._percentiles(part), percentile(part, [lower, upper]))
+    assert torch.equal(new(img), old(img))
+
+
+def test_linear_quantiles_of_repeated_copies_equal_torch_quantile():
+    gen = torch.Generator().manual_seed(5)
+    q = torch.tensor([0.0, 0.005, 0.3, 0.5, 0.995, 1.0])
+    for n, repeats in ((1, 3), (2, 3), (97, 2), (1000, 3), (4096, 4)):
+        x = torch.randn(n, generator=gen)
+        assert torch.equal(_linear_quantiles(x, q, repeats=repeats), torch.quantile(x.repeat(repeats), q))
+        assert torch.equal(_linear_quantiles(x, q), torch.quantile(x, q))
+
+
+def test_contrast_stretch_nan_and_large_images_as_before():
+    img = torch.rand(3, 20, 20)
+    img[1, 3, 4] = float("nan")  # NaN percentiles (torch.quantile's) -> collapsed range -> out_min
+    assert torch.isnan(ContrastStretch()._percentiles(img)).all()
+    assert torch.equal(ContrastStretch()(img), _MonaiPercentileStretch()(img))
+    big = torch.rand(3, 600, 600)  # over 1e6 values MONAI's percentile is NumPy's: kept, same values
+    assert torch.equal(PercentileNormalize()(big), _MonaiPercentileStretch(1, 99)(big))
 
 
 @pytest.mark.parametrize("kwargs", [dict(lower=-1), dict(upper=101), dict(lower=50, upper=50), dict(out_range=(1, 0))])

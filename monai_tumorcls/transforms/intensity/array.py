@@ -9,6 +9,7 @@ per channel (``channel_wise=True``) or on the whole image.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -35,6 +36,40 @@ def _float_dtypes(dtype: DtypeLike | torch.dtype | None, img: NdarrayOrTensor) -
             raise ValueError(f"dtype must be a floating point type, got {dtype}.")
         out = torch.float32
     return (torch.float64 if out == torch.float64 else torch.float32), out
+
+
+def _order_statistics(flat: torch.Tensor, ranks: list[int]) -> torch.Tensor:
+    """``flat.sort().values[ranks]`` of a 1D tensor without NaN, from at most two partial sorts (``torch.topk``):
+    each rank is taken from the nearer end, so the 0.5th/99.5th percentiles of a slice order ~1% of its values
+    instead of all of them (a full sort is most of the cost of a percentile normalisation)."""
+    n = flat.numel()
+    small = [r for r in ranks if 2 * r < n]
+    large = [r for r in ranks if 2 * r >= n]
+    found: dict[int, torch.Tensor] = {}
+    if small:
+        ascending = torch.topk(flat, max(small) + 1, largest=False).values
+        found.update((r, ascending[r]) for r in small)
+    if large:
+        descending = torch.topk(flat, n - min(large), largest=True).values
+        found.update((r, descending[n - 1 - r]) for r in large)
+    return torch.stack([found[r] for r in ranks])
+
+
+def _linear_quantiles(x: torch.Tensor, q: torch.Tensor, repeats: int = 1) -> torch.Tensor:
+    """``torch.quantile(x.flatten().repeat(repeats), q)`` (linear interpolation), bit for bit: the ranks, weights
+    and ``lerp`` are ATen's, only the order statistics come from :func:`_order_statistics`. ``repeats`` > 1 stands
+    for ``repeats`` identical copies of ``x`` (e.g. a grey slice made three-channel): their sorted values are
+    ``sorted(x)[j // repeats]``, so ``x`` itself is enough. All NaN if ``x`` holds a NaN, as ``torch.quantile``."""
+    flat = x.reshape(-1)
+    if torch.isnan(flat.max()):  # max propagates NaN: one cheap pass instead of isnan(x).any()
+        return torch.full_like(q, float("nan"))
+    # ATen's ranks and weights are float64 (Python floats: the same IEEE arithmetic, without tiny-tensor ops), its
+    # lerp in x's dtype
+    ranks = [f * (flat.numel() * repeats - 1) for f in q.tolist()]
+    below, above = [int(r) for r in ranks], [math.ceil(r) for r in ranks]
+    weights = torch.tensor([r - b for r, b in zip(ranks, below)], dtype=x.dtype, device=x.device)
+    values = _order_statistics(flat, [r // repeats for r in below + above])
+    return torch.lerp(values[: len(q)], values[len(q) :], weights)
 
 
 class _ChannelwiseIntensity(Transform):
@@ -97,8 +132,9 @@ class ContrastStretch(_ChannelwiseIntensity):
     When the percentile range collapses (``p_upper == p_lower``, e.g. a constant image) every value becomes
     ``out_range[0]``; no NaN and no warning. (MONAI's ``ScaleIntensityRangePercentiles(clip=True)`` would in that
     case warn and return the input shifted, unclipped, hence this implementation.) Percentiles use linear
-    interpolation (``numpy.percentile``'s default), computed with MONAI's
-    :func:`~monai.transforms.utils_pytorch_numpy_unification.percentile`.
+    interpolation (``numpy.percentile``'s default), exactly MONAI's
+    :func:`~monai.transforms.utils_pytorch_numpy_unification.percentile` values, found by partial sorts (and on
+    one channel when all channels are equal, e.g. a grey slice made three-channel).
 
     Args:
         lower: lower percentile, in ``[0, 100)``.
@@ -129,12 +165,24 @@ class ContrastStretch(_ChannelwiseIntensity):
         out_min, out_max = self.out_range
         if x.numel() == 0:
             return x.clone()
-        # both percentiles from one call: one sort of the image instead of two
-        lo, hi = (float(v) for v in percentile(x, [self.lower, self.upper]))  # type: ignore[arg-type]
+        lo, hi = (float(v) for v in self._percentiles(x))
         if not hi > lo:  # collapsed range (constant image) or NaN
             return torch.full_like(x, out_min)
         scaled = (clip(x, lo, hi) - lo) / (hi - lo)
         return scaled * (out_max - out_min) + out_min  # type: ignore[return-value]
+
+    def _percentiles(self, x: torch.Tensor) -> torch.Tensor:
+        """``percentile(x, [lower, upper])`` (MONAI's: ``torch.quantile``, NumPy above 1e6 values), bit for bit,
+        from partial sorts; of one channel when a whole-image ``x`` repeats it (the three channels of a grey
+        slice), which gives the same order statistics (see :func:`_linear_quantiles`)."""
+        if x.numel() > 1_000_000:  # MONAI's percentile uses NumPy there (pytorch#64947): keep its exact values
+            return percentile(x, [self.lower, self.upper])  # type: ignore[return-value]
+        # MONAI's q: the float64 fractions cast to x's dtype
+        q = torch.tensor([self.lower / 100.0, self.upper / 100.0], dtype=x.dtype, device=x.device)
+        repeated = not self.channel_wise and x.ndim > 1 and all(torch.equal(x[0], c) for c in x[1:])
+        if repeated:
+            return _linear_quantiles(x[0], q, repeats=len(x))
+        return _linear_quantiles(x, q)
 
 
 class PercentileNormalize(ContrastStretch):
