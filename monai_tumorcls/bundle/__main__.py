@@ -28,7 +28,7 @@ def schema() -> str:
     """The path of the shipped ``metadata.json`` schema (for ``verify_metadata --filepath``)."""
     from .verify import metadata_schema_path
 
-    return str(metadata_schema_path())
+    return metadata_schema_path()
 
 
 def check(bundles_dir=None) -> None:

@@ -128,7 +128,7 @@ def _check_mlflow_run(db: Path) -> None:
 
 
 def test_listing_and_copying_bundles_do_not_import_torch_or_monai(tmp_path):
-    """The package imports its subpackages on first use: ``list`` and ``copy`` start in well under a second."""
+    """The package imports its subpackages on first use: ``list`` and ``copy`` run without importing torch or MONAI."""
     code = ("import runpy, sys; sys.argv = ['monai-tumorcls-bundle', *sys.argv[1:]]; "
             "runpy.run_module('monai_tumorcls.bundle', run_name='__main__'); "
             "print('heavy:', sorted(m for m in ('torch', 'monai') if m in sys.modules))")
