@@ -22,6 +22,7 @@ rewritten (atomically) with mean and spread over the folds, the goals, the comma
 
     MONAI_DATA_DIRECTORY=/path/to/data python -m benchmarks.external_validation --folds 5
     python -m benchmarks.external_validation --folds 1 --models lesion --lesion-trunk path/to/simclr_trunk.pt
+    python -m benchmarks.external_validation --folds 1 --models lesion --variant epochs16 -- --epochs 16
     python -m benchmarks.external_validation --smoke          # 1 epoch, 3 patients, 64 px: minutes, own folder
     python -m benchmarks.external_validation --render-only    # rebuild the doc from the record
 
@@ -37,6 +38,7 @@ evaluation. All 5 folds of the three models: about 4.5 hours, resumable at every
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -198,7 +200,17 @@ def fold_models(args, work: Path) -> list[FoldModel]:
                              f"`resnet18_lesion`: the multi-source data with a lesion decoder (Dice + BCE on the "
                              f"manual masks), level-balanced draws and brain-mask normalisation; trunk `{trunk}`.",
                              ("kaggle", "lgg", "ixi"), ("--pretrained", trunk), lesion=True))
-    return out
+    return [_as_variant(m, args) for m in out] if args.variant else out
+
+
+def _as_variant(model: FoldModel, args) -> FoldModel:
+    """``model`` under ``--variant``: its own folders, name and section, saying which overrides made it (the shared
+    Kaggle-only model stays itself: it is a trunk and a baseline, not a recipe under test)."""
+    if model.shared:
+        return model
+    overrides = " ".join(args.train_overrides)
+    return dataclasses.replace(model, name=f"{model.name}, {args.variant}", folder=f"{model.folder}_{args.variant}",
+                               what=f"{model.what} Variant `{args.variant}`: overrides `{overrides}`.")
 
 
 def _fold(model: FoldModel, k: int, args, walls: dict) -> tuple[Path, bool]:
@@ -296,6 +308,13 @@ def _resolve(args):
     return args
 
 
+def _slug(text: str) -> str:
+    """``--variant``: letters, digits, ``-`` and ``_`` only (it names folders)."""
+    if not text or not all(c.isalnum() or c in "-_" for c in text):
+        raise argparse.ArgumentTypeError(f"--variant {text!r}: use letters, digits, '-' or '_'")
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--folds", type=int, default=5, help="patient folds to run (0..folds-1 of n_folds=5)")
@@ -305,6 +324,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lesion-trunk", default="kaggle-only",
                    help="the lesion model's trunk: kaggle-only (the Kaggle-only model), none (random) or a trunk file "
                         "(e.g. a SimCLR trunk); each trunk gets its own folders and section")
+    p.add_argument("--variant", default=None, type=_slug,
+                   help="a short name for a recipe variant (the overrides after --), e.g. epochs16: the fold models "
+                        "get their own folders and section beside the recipe's own, to compare on the same people")
     p.add_argument("--smoke", action="store_true",
                    help="1 fold, 1 epoch of 32 draws at 64 px on 3 LGG patients (FLAIR), 4 Kaggle images per class; "
                         "record and page in the work folder, never in docs/")

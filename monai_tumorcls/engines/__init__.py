@@ -9,13 +9,14 @@ from .feature_cache import (
     random_transforms,
     split_frozen_trunk,
 )
-from .lesion import LESION_TARGET_KEYS, LesionInferer, LesionOutputHandler, LesionPrepareBatch
+from .lesion import LESION_TARGET_KEYS, LesionDiceHandler, LesionInferer, LesionOutputHandler, LesionPrepareBatch
 
 __all__ = [
     "CachedFeatureDataset",
     "CachedFeatures",
     "FeatureCacheOptions",
     "LESION_TARGET_KEYS",
+    "LesionDiceHandler",
     "LesionInferer",
     "LesionOutputHandler",
     "LesionPrepareBatch",

@@ -14,11 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from ignite.engine import Engine, Events
 from monai.engines import IterationEvents, PrepareBatch, SupervisedTrainer
 from monai.inferers import Inferer
+from monai.metrics import DiceMetric
+from monai.networks import eval_mode
 from monai.utils import CommonKeys
 
-__all__ = ["LESION_TARGET_KEYS", "LesionPrepareBatch", "LesionInferer", "LesionOutputHandler"]
+__all__ = ["LESION_TARGET_KEYS", "LesionPrepareBatch", "LesionInferer", "LesionOutputHandler", "LesionDiceHandler"]
 
 #: batch keys handed to the loss as targets.
 LESION_TARGET_KEYS = (CommonKeys.LABEL, "mask", "mask_known")
@@ -71,3 +74,43 @@ class LesionOutputHandler:
         logits, lesion_logits = output[CommonKeys.PRED]
         output[CommonKeys.PRED], output["lesion"] = logits, lesion_logits.detach()
         output[CommonKeys.LABEL] = output[CommonKeys.LABEL][CommonKeys.LABEL]
+
+
+class LesionDiceHandler:
+    """The validator's lesion measure: at the end of each validation run, the mean Dice of the thresholded lesion map
+    over the slices of ``data_loader`` whose lesion is known and not empty, in ``engine.state.metrics[name]``, so
+    that checkpoint selection, early stopping and the stats handlers can use it like the validator's own metrics.
+
+    A separate pass, because the validator's forward is the plain classifier's (its postprocessing, metrics and
+    report handlers stay a classifier's, in training and in evaluation). Tumour-free and class-only slices have an
+    empty target and do not count (MONAI ``DiceMetric(ignore_empty=True)``); an empty map on a tumour slice counts 0.
+    Attach it before the handlers that read the metric.
+
+    Args:
+        network: the network with ``forward_lesion`` (see :class:`LesionInferer`).
+        data_loader: batches with ``image`` and the :data:`LESION_TARGET_KEYS` (e.g. LGG validation tumour slices).
+        name: the metric's key.
+        threshold: lesion probability that makes a lesion pixel.
+
+    Example (bundle config, first in ``validate#handlers``)::
+
+        {"_target_": "monai_tumorcls.engines.LesionDiceHandler", "network": "@network",
+         "data_loader": "@validate#lesion_dataloader"}
+    """
+
+    def __init__(self, network: torch.nn.Module, data_loader, name: str = "val_dice", threshold: float = 0.5):
+        self.network, self.data_loader, self.name, self.threshold = network, data_loader, name, threshold
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        dice, prepare = DiceMetric(include_background=True, ignore_empty=True), LesionPrepareBatch()
+        device = next(self.network.parameters()).device
+        with eval_mode(self.network):
+            for batch in self.data_loader:
+                images, targets = prepare(batch, device)
+                lesion_logits = LesionInferer()(images, self.network)[1]
+                dice(y_pred=(lesion_logits.sigmoid() >= self.threshold).float(), y=targets["mask"])
+        # nan when no slice of the loader holds a lesion
+        engine.state.metrics[self.name] = dice.aggregate().item()

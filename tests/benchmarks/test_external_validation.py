@@ -155,6 +155,24 @@ def test_a_run_of_one_model_keeps_the_other_models_and_their_provenance(tmp_path
     assert "Measured on fold(s) 1 by" in (tmp_path / "r.md").read_text()
 
 
+def test_a_variant_trains_in_its_own_folders_beside_the_recipe_and_names_its_overrides(tmp_path, monkeypatch):
+    work, record = tmp_path / "work", tmp_path / "r.json"
+    common = ["--folds", "1", "--models", "lesion", "--work", str(work), "--record", str(record),
+              "--doc", str(tmp_path / "r.md")]
+    _fake_runs(monkeypatch)
+    ev.main(common)
+    ran = _fake_runs(monkeypatch)
+    ev.main([*common, "--variant", "epochs16", "--", "--epochs", "16"])
+    (train,) = [c for c in ran if "training" in c]  # the Kaggle-only trunk is done: only the variant trains
+    assert train[train.index("--bundle_root") + 1].endswith("lesion_kaggle_only_epochs16_fold0")
+    assert train[-2:] == ["--epochs", "16"] and all(c[-2:] == ["--epochs", "16"] for c in ran)
+    models = json.loads(record.read_text())["models"]
+    assert list(models) == ["lesion-grounded, trunk kaggle_only", "lesion-grounded, trunk kaggle_only, epochs16"]
+    assert "overrides `--epochs 16`" in models["lesion-grounded, trunk kaggle_only, epochs16"]["what"]
+    with pytest.raises(SystemExit):
+        ev.main([*common, "--variant", "../x"])
+
+
 def test_a_checkpoint_that_cannot_carry_a_record_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
     import torch
 

@@ -50,6 +50,7 @@ def test_training_writes_a_lesion_classifier(trained):
     root, trunk, out = trained
     assert "loaded 120/120 trunk tensors" in out and str(trunk) in out  # started from the trunk file
     assert "LGG slices: 3 patients" in out and "train_loss" in out and "val_acc" in out
+    assert "val_dice: " in out  # the lesion map's validation Dice, logged with the class metrics
     meta = read_checkpoint_metadata(root / "models" / "model.pt")
     assert meta["network"]["class"] == "LesionClassifier" and meta["initialisation"]["pretrained"] == str(trunk)
     assert [s["class"] for s in meta["preprocessing"]][:3] == ["EnsureThreeChanneld", "Resized", "BrainMaskNormalized"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from ignite.engine import Events
 from ignite.metrics import Accuracy
@@ -55,3 +56,34 @@ def test_supervised_trainer_trains_the_decoder_and_reports_class_outputs():
     assert int(first["label"]) == 1 and first["lesion"].shape == (1, 32, 32)
     assert all(torch.isfinite(torch.as_tensor(o[0]["loss"])) for o in seen)
     assert any(not torch.equal(a, b) for a, b in zip(before, net.decoder.parameters()))
+
+
+class _Thresholder(torch.nn.Module):
+    """forward_lesion: a lesion wherever channel 0 of the image is positive (a parameter so it has a device)."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(10.0))
+
+    def forward_lesion(self, image):
+        return torch.zeros(len(image), 2), self.scale * torch.sign(image[:, :1])
+
+
+def test_lesion_dice_handler_writes_the_validators_dice_on_known_lesions_only():
+    from ignite.engine import Engine
+
+    from monai_tumorcls.engines import LesionDiceHandler
+
+    mask = torch.zeros(3, 1, 8, 8)
+    mask[0, :, :4, :4] = 1  # predicted exactly
+    mask[1, :, :4, :] = 1  # predicted on half: Dice 2*16/(16+32)
+    image = -torch.ones(3, 3, 8, 8)
+    image[0, :, :4, :4] = image[1, :, :4, :4] = 1
+    image[2] = 1  # a tumour-free slice (empty target) with a lesion predicted everywhere: not counted
+    batch = {"image": image, "label": torch.tensor([1, 1, 0]), "mask": mask, "mask_known": torch.ones(3)}
+    net = _Thresholder().train()
+    validator, seen = Engine(lambda e, b: None), []
+    LesionDiceHandler(net, [batch]).attach(validator)
+    validator.add_event_handler(Events.EPOCH_COMPLETED, lambda e: seen.append(e.state.metrics["val_dice"]))
+    validator.run([0])
+    assert seen == [pytest.approx((1 + 2 / 3) / 2)] and net.training  # read by a later handler; mode restored
