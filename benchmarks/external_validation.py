@@ -91,12 +91,23 @@ def evaluated(out: Path, lesion: bool = False) -> bool:
     return bool(sequences) and all(k in r for r in sequences.values() for k in keys)
 
 
+def _read_json(path: Path) -> dict:
+    """The JSON object in ``path``; ``{}`` when it is missing or holds none."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def step(cmd: list[str], done: bool, log: Path, walls: dict, key: str, done_file: Path | None = None) -> bool:
     """Run ``cmd`` unless ``done``; record its wall time, machine load and end under ``key`` (and in ``done_file``).
     Returns whether it ran."""
     from monai_tumorcls.utils import shell_join
 
     if done:
+        if key not in walls and done_file is not None:  # finished by a run that stopped before writing the record
+            walls.update({key: record} if "seconds" in (record := _read_json(done_file)) else {})
         print("done already:", key, flush=True)
         return False
     if key in walls:  # an earlier run of the same step (e.g. the Kaggle-only model trained again): keep its record

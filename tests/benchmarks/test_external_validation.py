@@ -123,8 +123,14 @@ def test_resume_skips_finished_steps_redoes_stale_evaluations_and_stamps_records
     md = (tmp_path / "r.md").read_text()
     assert "## lesion-grounded, trunk random" in md and "| lesion-grounded, trunk random | 0 |" in md
     ran.clear()
+    record_path = tmp_path / "r.json"
+    lost = json.loads(record_path.read_text())
+    del lost["steps"]["lesion-grounded, trunk random: train fold 1"]  # a run stopped after training, before its record
+    record_path.write_text(json.dumps(lost))
     ev.main(argv)
     assert ran == []  # everything finished: nothing rerun
+    steps = json.loads(record_path.read_text())["steps"]  # the wall time comes back from the step's done file
+    assert steps["lesion-grounded, trunk random: train fold 1"]["seconds"] == 1.0
 
 
 def test_a_run_of_one_model_keeps_the_other_models_and_their_provenance(tmp_path, monkeypatch):
