@@ -106,8 +106,9 @@ def step(cmd: list[str], done: bool, log: Path, walls: dict, key: str, done_file
     from monai_tumorcls.utils import shell_join
 
     if done:
-        if key not in walls and done_file is not None:  # finished by a run that stopped before writing the record
-            walls.update({key: record} if "seconds" in (record := _read_json(done_file)) else {})
+        record = _read_json(done_file) if key not in walls and done_file is not None else {}
+        if "seconds" in record:  # finished by a run that stopped before writing the record
+            walls[key] = record
         print("done already:", key, flush=True)
         return False
     if key in walls:  # an earlier run of the same step (e.g. the Kaggle-only model trained again): keep its record
