@@ -21,6 +21,8 @@ from monai.metrics import DiceMetric
 from monai.networks import eval_mode
 from monai.utils import CommonKeys
 
+from ..networks.nets.lesion_classifier import LESION_THRESHOLD
+
 __all__ = ["LESION_TARGET_KEYS", "LesionPrepareBatch", "LesionInferer", "LesionOutputHandler", "LesionDiceHandler"]
 
 #: batch keys handed to the loss as targets.
@@ -98,19 +100,21 @@ class LesionDiceHandler:
          "data_loader": "@validate#lesion_dataloader"}
     """
 
-    def __init__(self, network: torch.nn.Module, data_loader, name: str = "val_dice", threshold: float = 0.5):
+    def __init__(self, network: torch.nn.Module, data_loader, name: str = "val_dice",
+                 threshold: float = LESION_THRESHOLD):
         self.network, self.data_loader, self.name, self.threshold = network, data_loader, name, threshold
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.EPOCH_COMPLETED, self)
 
     def __call__(self, engine: Engine) -> None:
-        dice, prepare = DiceMetric(include_background=True, ignore_empty=True), LesionPrepareBatch()
+        dice = DiceMetric(include_background=True, ignore_empty=True)
+        prepare, infer = LesionPrepareBatch(), LesionInferer()
         device = next(self.network.parameters()).device
         with eval_mode(self.network):
             for batch in self.data_loader:
                 images, targets = prepare(batch, device)
-                lesion_logits = LesionInferer()(images, self.network)[1]
+                lesion_logits = infer(images, self.network)[1]
                 dice(y_pred=(lesion_logits.sigmoid() >= self.threshold).float(), y=targets["mask"])
         # nan when no slice of the loader holds a lesion
         engine.state.metrics[self.name] = dice.aggregate().item()

@@ -17,6 +17,7 @@ import torch
 
 from ...checkpoint.provenance import Provenance
 from ...data.readers import SeriesSelection
+from ...networks.nets.lesion_classifier import LESION_THRESHOLD
 
 __all__ = ["SeriesDecisionRule", "SliceOptions", "PredictionOptions", "RunOutputs", "grouped_options"]
 
@@ -92,7 +93,7 @@ class PredictionOptions:
     temperature: float = 1.0
     saliency_map: str = "auto"
     saliency_layer: str | None = None
-    lesion_threshold: float = 0.5
+    lesion_threshold: float = LESION_THRESHOLD
 
 
 @dataclass

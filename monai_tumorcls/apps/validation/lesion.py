@@ -22,6 +22,7 @@ import torch
 from monai.data import DataLoader, Dataset
 from monai.metrics import DiceMetric, HausdorffDistanceMetric
 
+from monai_tumorcls.networks.nets.lesion_classifier import LESION_THRESHOLD
 from monai_tumorcls.visualize.saliency import pointing_hits, saliency_peaks
 
 __all__ = ["NominalGeometry", "SliceOutputs", "has_lesion_head", "read_lesion_mask", "predict_outputs",
@@ -67,7 +68,7 @@ def read_lesion_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
 
 def _segmentation(lesion: torch.Tensor, masks: np.ndarray) -> list[dict]:
     """Dice, HD95 and pointing hit of ``lesion`` ``(B, 1, H, W)`` probabilities against ``masks`` ``(B, H, W)``."""
-    pred = (lesion >= 0.5).float()
+    pred = (lesion >= LESION_THRESHOLD).float()
     truth = torch.as_tensor(masks[:, None] > 0, dtype=torch.float32)
     dice = DiceMetric(include_background=True, reduction="none", ignore_empty=False)(pred, truth)[:, 0]
     hd95 = HausdorffDistanceMetric(include_background=True, percentile=95, reduction="none")(pred, truth)[:, 0]
@@ -94,7 +95,7 @@ def predict_outputs(network: torch.nn.Module, items: Sequence[dict], transform: 
             logits, lesion_logits = getattr(network, "module", network).forward_lesion(images)
             probs.append(torch.softmax(logits.float(), dim=1).cpu())
             lesion = torch.sigmoid(lesion_logits.float()).cpu()
-            areas.append((lesion >= 0.5).flatten(1).float().mean(1))
+            areas.append((lesion >= LESION_THRESHOLD).flatten(1).float().mean(1))
             tumour = [i for i, it in enumerate(chunk) if it.get("label") == 1 and it.get("mask")]
             if tumour:
                 masks = np.stack([read_lesion_mask(chunk[i]["mask"], tuple(lesion.shape[2:])) for i in tumour])
