@@ -21,7 +21,7 @@ from monai_tumorcls.networks import ResNetClassifier
 from .helpers import check, run_bundle, train_bundle
 
 CFG = "bundles/resnet18_binary/configs"
-BUDGET = {"max_per_class": 60, "max_per_class_test": 30, "image_size": 64, "batch_size": 16, "epochs": 5, "learning_rate": 0.001}
+BUDGET = {"max_per_class": 60, "max_per_class_test": 30, "image_size": 64, "batch_size": 16, "epochs": 3, "learning_rate": 0.001}
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +154,9 @@ def test_tumour_slice_ranking_measurement_runs_on_labelled_volumes(trained, data
 
 def test_clinical_adaptation_never_trains_on_the_held_out_patient(trained, data_root, tmp_path):
     """The in-domain fine-tuning overlay (adapt_clinical.json) starts from the trained model, mixes Kaggle images with
-    labelled volume slices of the other patients, leaves the held-out patient out entirely, keeps the Kaggle model
-    file untouched and writes its own final checkpoint; the held-out volume can then be scored."""
+    labelled volume slices of the other patients, leaves the held-out patients out entirely, keeps the Kaggle model
+    file untouched and writes its own final checkpoint; a held-out volume can then be scored. (Two patients are held
+    out: TCGA-FG-6692's four volumes would be most of this short run's training.)"""
     from studies import clinical_slice_auc as bench
 
     root, _ = trained
@@ -163,13 +164,13 @@ def test_clinical_adaptation_never_trains_on_the_held_out_patient(trained, data_
     fold = tmp_path / "fold"
     proc = check(run_bundle(
         [f"{CFG}/train.json", f"{CFG}/adapt_clinical.json"], run_id="training", bundle_root=str(fold),
-        adapt_init_checkpoint=str(root / "models" / "model.pt"), holdout_groups="['TCGA-02-0003']",
+        adapt_init_checkpoint=str(root / "models" / "model.pt"), holdout_groups="['TCGA-02-0003', 'TCGA-FG-6692']",
         image_size=BUDGET["image_size"], batch_size=16, kaggle_per_class=20, epochs=1,
     ))
     out = proc.stdout + proc.stderr
-    assert "held out: ['TCGA-02-0003']" in out
-    assert "group TCGA-02-0006" in out and "group siemens-volunteer" in out and "group TCGA-FG-6692" in out
-    assert "brain1" not in out and "group TCGA-02-0003" not in out
+    assert "held out: ['TCGA-02-0003', 'TCGA-FG-6692']" in out
+    assert "group TCGA-02-0006" in out and "group siemens-volunteer" in out
+    assert "brain1" not in out and "group TCGA-02-0003" not in out and "group TCGA-FG-6692" not in out
     assert (root / "models" / "model.pt").read_bytes() == before
     assert sorted(p.name for p in (fold / "models").glob("*.pt")) == ["model_clinical.pt"]
     rows = bench.slice_aucs("resnet18_binary", str(fold), data_root, tmp_path / "out",
