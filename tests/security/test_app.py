@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import warnings
 import zipfile
 from types import SimpleNamespace
@@ -29,6 +28,10 @@ def _not_classified(*args, **kwargs):
 
 def _not_parsed(*args, **kwargs):
     raise AssertionError("zipfile.ZipFile was constructed (it parses the whole central directory)")
+
+
+def _not_walked(*args, **kwargs):
+    raise AssertionError("the central directory was walked entry by entry")
 
 
 @pytest.fixture()
@@ -109,9 +112,8 @@ def test_a_zip64_end_record_claiming_a_million_entries_is_refused_at_once(client
     data = _with_end_records(_zip_bytes([("a.dcm", b"1")]), 1_000_000, zip64=True)  # valid: see the zip64 test below
     assert len(data) < 1000
     monkeypatch.setattr(zipfile, "ZipFile", _not_parsed)
-    started = time.perf_counter()
+    monkeypatch.setattr(uploads, "_count_entries", _not_walked)  # refused from the end record alone
     response = _post(client, "huge.zip", data)
-    assert time.perf_counter() - started < 1.0
     assert _refusal(response, 413, work) == f"huge.zip: 1000000 entries, more than the limit of {MAX_MEMBERS}"
 
 
