@@ -21,9 +21,12 @@ from .channel.dictionary import (
 from .intensity.array import (
     BrainMaskNormalize,
     ContrastStretch,
+    FOREGROUND_LEVEL,
+    HeadMaskNormalize,
     MinMaxNormalize,
     PercentileNormalize,
     ZScoreNormalize,
+    foreground_threshold,
 )
 from .intensity.dictionary import (
     BrainMaskNormalizeD,
@@ -32,6 +35,9 @@ from .intensity.dictionary import (
     ContrastStretchD,
     ContrastStretchd,
     ContrastStretchDict,
+    HeadMaskNormalizeD,
+    HeadMaskNormalized,
+    HeadMaskNormalizeDict,
     MinMaxNormalizeD,
     MinMaxNormalized,
     MinMaxNormalizeDict,

@@ -11,7 +11,14 @@ from monai.config import DtypeLike, KeysCollection
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms.transform import MapTransform, Transform
 
-from .array import BrainMaskNormalize, ContrastStretch, MinMaxNormalize, PercentileNormalize, ZScoreNormalize
+from .array import (
+    BrainMaskNormalize,
+    ContrastStretch,
+    HeadMaskNormalize,
+    MinMaxNormalize,
+    PercentileNormalize,
+    ZScoreNormalize,
+)
 
 __all__ = [
     "MinMaxNormalized",
@@ -29,6 +36,9 @@ __all__ = [
     "BrainMaskNormalized",
     "BrainMaskNormalizeD",
     "BrainMaskNormalizeDict",
+    "HeadMaskNormalized",
+    "HeadMaskNormalizeD",
+    "HeadMaskNormalizeDict",
 ]
 
 
@@ -177,8 +187,25 @@ class BrainMaskNormalized(_IntensityMapTransform):
         self.transform = BrainMaskNormalize(background=background, eps=eps, dtype=dtype)
 
 
+class HeadMaskNormalized(BrainMaskNormalized):
+    """Dictionary-based wrapper of :class:`~monai_tumorcls.transforms.intensity.array.HeadMaskNormalize` (arguments as
+    :class:`BrainMaskNormalized`)."""
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        background: float = 0.0,
+        eps: float = 1e-6,
+        dtype: DtypeLike | torch.dtype = np.float32,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, background, eps, dtype, allow_missing_keys)
+        self.transform = HeadMaskNormalize(background=background, eps=eps, dtype=dtype)
+
+
 MinMaxNormalizeD = MinMaxNormalizeDict = MinMaxNormalized
 PercentileNormalizeD = PercentileNormalizeDict = PercentileNormalized
 ZScoreNormalizeD = ZScoreNormalizeDict = ZScoreNormalized
 ContrastStretchD = ContrastStretchDict = ContrastStretchd
 BrainMaskNormalizeD = BrainMaskNormalizeDict = BrainMaskNormalized
+HeadMaskNormalizeD = HeadMaskNormalizeDict = HeadMaskNormalized
