@@ -347,10 +347,10 @@ class HeadMaskNormalize(BrainMaskNormalize):
 
     Why: Otsu's threshold splits a histogram in two. Where the head holds a third, brighter class (scalp and
     marrow fat on T1, contrast uptake, the bright rim of a FLAIR slice), it can fall between brain and fat, and the
-    Otsu mask is then the fat ring or a part of the brain. Measured on 120 Kaggle Training images per class, 200 LGG
-    slices per sequence and the shared volumes (``docs/reports/head_mask.md``), the Otsu mask fills less than 85 % of
-    its convex hull in 8-35 % of the images, and more often for some classes than others (Kaggle `notumor` 25 %,
-    `glioma` 12 %): a preprocessing artefact that differs by class and by level. This mask does so in 0-8 %.
+    Otsu mask is then the fat ring or a part of the brain. On Kaggle, LGG, IXI and the shared volumes
+    (``docs/reports/head_mask.md``) the Otsu mask fills less than 85 % of its convex hull in 5-70 % of a source's
+    images (LGG FLAIR 40 %, IXI 33 %), unevenly by class (Kaggle `glioma` 12 %, `pituitary` 34 %): an artefact that
+    differs by class and by level. This mask does so in 0-11 % (mostly vertex specks and sinus air).
 
     Args, output and behaviour on constant images: as :class:`BrainMaskNormalize`.
 
