@@ -18,7 +18,6 @@ machine and data::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import random
 import sys
 from collections.abc import Callable, Iterable
@@ -96,13 +95,14 @@ def main(argv: list[str] | None = None) -> None:
     from monai_tumorcls.data.datasets.multisource import IXI_DIRNAME, ixi_volumes
     from monai_tumorcls.transforms import BrainMaskNormalize, HeadMaskNormalize
     from monai_tumorcls.utils import atomic_write_text, shell_join
-    from monai_tumorcls.utils.reporting import machine_line, portable_args, portable_path
+    from monai_tumorcls.utils.reporting import load_average, machine_line, portable_args, portable_path, utc_now
 
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--lgg-root", type=Path, default=None, help="the kaggle_3m folder (default: the shared data's)")
     p.add_argument("--per-class", type=int, default=120, help="Kaggle Training images per class")
     p.add_argument("--lgg-slices", type=int, default=200, help="LGG slices (each read in its three sequences)")
+    p.add_argument("--ixi-subjects", type=int, default=None, help="IXI volunteers (default: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     sources = [*kaggle_images(get_kaggle_root(), args.per_class, args.seed),
                *lgg_images(lgg_items, args.lgg_slices, args.seed),
                *volume_images(SHARED_LABELLED_VOLUMES, data),
-               ("IXI volunteers, every slice", (img for _, imgs in volume_images(ixi_volumes(data / IXI_DIRNAME), None)
+               ("IXI volunteers, every slice", (img for _, imgs in volume_images(ixi_volumes(data / IXI_DIRNAME, args.ixi_subjects), None)
                                                 for img in imgs))]
     header = " | ".join(f"{name}: hull filled < {HULL_FILL:.0%} | median area" for name in masks)
     lines = [f"| source | images | {header} |", "|---|---|" + "---|---|" * len(masks)]
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     text = "\n".join([
         "# The head mask of the intensity normalisation", "", intro, "",
         f"Written by `{shell_join(['python', '-m', 'studies.head_mask', *portable_args(argv, ROOT)])}` on "
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {machine_line()}; data "
+        f"{utc_now()}; machine: {machine_line()}, load {load_average()}; data "
         f"`{portable_path(data, ROOT)}`, LGG `{lgg_shown}` ({len({it['group'] for it in lgg_items})} patients).", "",
         *lines, ""])
     atomic_write_text(args.out, text)
