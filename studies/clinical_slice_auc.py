@@ -201,6 +201,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model-title", default="Kaggle-trained model", help="heading of the first model's section")
     p.add_argument("--model-note", default="see docs/reports/results.md for how it was trained. It has seen no slice of these volumes.",
                    help="what the first model is and what it has seen (goes after its checkpoint)")
+    p.add_argument("--train-overrides", type=json.loads, default={},
+                   help='JSON object of the training overrides the model was trained with, e.g. a recipe variant\'s '
+                        '\'{"prepare#2#_target_": "monai_tumorcls.transforms.HeadMaskNormalized"}\'')
+    p.add_argument("--section", default=None, help="the page's section to write (default: --bundle)")
     p.add_argument("adapt_overrides", nargs="*", help="after --: extra overrides for the fine-tuning command")
     return p
 
@@ -243,13 +247,14 @@ def main(argv: list[str] | None = None) -> None:
     info_path = ckpt.with_name(ckpt.name + ".json")
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     with tempfile.TemporaryDirectory() as tmp:
-        rows = slice_aucs(args.bundle, str(root), data_root, Path(tmp), checkpoint=str(ckpt))
+        variant = {"train_overrides": args.train_overrides} if args.train_overrides else {}
+        rows = slice_aucs(args.bundle, str(root), data_root, Path(tmp), checkpoint=str(ckpt), **variant)
     folds = adapt_folds(args, root, ckpt, rows, data_root) if args.adapt else []
     argv_used = argv if argv is not None else sys.argv[1:]
     lines = render_section(args, argv_used, (portable_path(ckpt, ROOT), info), rows, folds)
     out = Path(args.out)
     existing = out.read_text() if out.is_file() else ""
-    atomic_write_text(out, merged_sections(existing, TITLE, INTRO, args.bundle, lines))
+    atomic_write_text(out, merged_sections(existing, TITLE, INTRO, args.section or args.bundle, lines))
     print("\n".join(lines))
 
 
