@@ -174,6 +174,9 @@ class BrainMaskNormalized(_IntensityMapTransform):
     """
 
     backend = BrainMaskNormalize.backend
+    #: the array transform it applies (a class attribute: the checkpoint's description of the pipeline lists only
+    #: the instance's settings, and names the class)
+    array_transform = BrainMaskNormalize
 
     def __init__(
         self,
@@ -184,23 +187,14 @@ class BrainMaskNormalized(_IntensityMapTransform):
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.transform = BrainMaskNormalize(background=background, eps=eps, dtype=dtype)
+        self.transform = self.array_transform(background=background, eps=eps, dtype=dtype)
 
 
 class HeadMaskNormalized(BrainMaskNormalized):
     """Dictionary-based wrapper of :class:`~monai_tumorcls.transforms.intensity.array.HeadMaskNormalize` (arguments as
     :class:`BrainMaskNormalized`)."""
 
-    def __init__(
-        self,
-        keys: KeysCollection,
-        background: float = 0.0,
-        eps: float = 1e-6,
-        dtype: DtypeLike | torch.dtype = np.float32,
-        allow_missing_keys: bool = False,
-    ) -> None:
-        super().__init__(keys, background, eps, dtype, allow_missing_keys)
-        self.transform = HeadMaskNormalize(background=background, eps=eps, dtype=dtype)
+    array_transform = HeadMaskNormalize
 
 
 MinMaxNormalizeD = MinMaxNormalizeDict = MinMaxNormalized
