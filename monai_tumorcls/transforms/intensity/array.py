@@ -1,7 +1,7 @@
 """Intensity normalisation for channel-first 2D images: min-max, percentile, z-score, contrast stretching and z-score
-inside a brain (head) mask.
+inside a head mask (Otsu's or the foreground threshold's).
 
-All four accept NumPy arrays, torch tensors and MetaTensors shaped ``(C, H, W)`` (any channel-first shape
+All of them accept NumPy arrays, torch tensors and MetaTensors shaped ``(C, H, W)`` (any channel-first shape
 works) and, like MONAI's intensity transforms, return a tensor (a MetaTensor when meta tracking is on) of a
 floating dtype. They never produce NaN on constant input, never modify their input in place, and can work
 per channel (``channel_wise=True``) or on the whole image.
@@ -298,20 +298,25 @@ class BrainMaskNormalize(Transform):
         self.eps = eps
         self.dtype = dtype
 
-    @staticmethod
-    def brain_mask(img: NdarrayOrTensor) -> torch.Tensor:
-        """``(H, W)`` bool head mask of a channel-first image (see the class doc); all False for a constant image."""
-        from skimage.filters import threshold_otsu
-
+    @classmethod
+    def brain_mask(cls, img: NdarrayOrTensor) -> torch.Tensor:
+        """``(H, W)`` bool head mask of a channel-first image: its channel mean above :meth:`threshold`, largest
+        component, holes filled (see the class doc); all False for a constant image."""
         grey = convert_to_tensor(img, track_meta=False, dtype=torch.float32).mean(dim=0)
         if grey.numel() == 0 or not bool(grey.max() > grey.min()):
             return torch.zeros(grey.shape, dtype=torch.bool)
+        mask = FillHoles()(KeepLargestConnectedComponent()((grey > cls.threshold(grey.numpy()))[None]))
+        return convert_to_tensor(mask, track_meta=False)[0].bool()
+
+    @staticmethod
+    def threshold(values: np.ndarray) -> float:
+        """Otsu's threshold of ``values``, the middle of its plateau."""
+        from skimage.filters import threshold_otsu
+
         # Otsu's between-class variance is flat over an empty stretch of the histogram (air far darker than
         # tissue), and threshold_otsu takes the first bin of that plateau, right on the air's brightest pixel;
         # the Otsu threshold of the negated image is the plateau's other end: take the middle.
-        values = grey.numpy()
-        threshold = 0.5 * (float(threshold_otsu(values)) - float(threshold_otsu(-values)))
-        return _largest_filled(grey > threshold)
+        return 0.5 * (float(threshold_otsu(values)) - float(threshold_otsu(-values)))
 
     def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
         """
@@ -334,13 +339,6 @@ class BrainMaskNormalize(Transform):
         return convert_to_dst_type(out, dst=img, dtype=out_dtype)[0]
 
 
-def _largest_filled(mask: torch.Tensor) -> torch.Tensor:
-    """``(H, W)`` bool: the largest connected component of ``mask`` (drops bright specks in the air), holes filled
-    (dark ventricles and lesions stay inside), with MONAI's post transforms."""
-    mask = FillHoles()(KeepLargestConnectedComponent()(mask[None]))
-    return convert_to_tensor(mask, track_meta=False)[0].bool()
-
-
 class HeadMaskNormalize(BrainMaskNormalize):
     """:class:`BrainMaskNormalize` with another mask: pixels of the channel mean above :func:`foreground_threshold`
     (the rule that counts a slice's foreground when volumes are sliced), largest component, holes filled.
@@ -360,9 +358,6 @@ class HeadMaskNormalize(BrainMaskNormalize):
     """
 
     @staticmethod
-    def brain_mask(img: NdarrayOrTensor) -> torch.Tensor:
-        """``(H, W)`` bool head mask of a channel-first image; all False for a constant image."""
-        grey = convert_to_tensor(img, track_meta=False, dtype=torch.float32).mean(dim=0)
-        if grey.numel() == 0 or not bool(grey.max() > grey.min()):
-            return torch.zeros(grey.shape, dtype=torch.bool)
-        return _largest_filled(grey > float(foreground_threshold(grey.numpy())))
+    def threshold(values: np.ndarray) -> float:
+        """:func:`foreground_threshold` of ``values``."""
+        return float(foreground_threshold(values))
