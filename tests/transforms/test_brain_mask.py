@@ -109,3 +109,13 @@ def test_lesion_targetd_sets_the_known_flag(item, known, lesion_pixels):
     out = LesionTargetd(keys="mask", tumour_free_labels=[0])({"image": torch.zeros(3, 8, 8), **item})
     assert out["mask"].shape == (1, 8, 8) and float(out["mask"].sum()) == lesion_pixels
     assert float(out["mask_known"]) == known
+
+
+def test_a_checkpoint_trained_with_one_head_mask_refuses_the_other():
+    """The checkpoint records its preprocessing by class: a model trained with one mask does not run with the other."""
+    from monai_tumorcls.checkpoint import CheckpointMismatchError, check_checkpoint_values, describe_transforms
+
+    metadata = {"preprocessing": describe_transforms([HeadMaskNormalized(keys="image")])}
+    check_checkpoint_values(metadata, {}, [HeadMaskNormalized(keys="image")])
+    with pytest.raises(CheckpointMismatchError, match=r"step 0 \(BrainMaskNormalized\) differs"):
+        check_checkpoint_values(metadata, {}, [BrainMaskNormalized(keys="image")])
