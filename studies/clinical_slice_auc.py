@@ -240,7 +240,10 @@ def adapt_folds(args, root: Path, ckpt: Path, rows: list[dict], data_root) -> li
 def main(argv: list[str] | None = None) -> None:
     from monai_tumorcls.config import get_data_root
     from monai_tumorcls.utils import atomic_write_text
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.adapt and args.train_overrides:  # the fine-tuning command and its folds' scoring do not take them
+        parser.error("--train-overrides scores the given model only; it cannot be combined with --adapt")
     data_root = get_data_root(must_exist=True)
     root = Path(args.bundle_root) if args.bundle_root else ROOT / "bundles" / args.bundle
     ckpt = Path(args.checkpoint) if args.checkpoint else root / "models" / "model.pt"

@@ -72,12 +72,10 @@ def lgg_images(items: list[dict], count: int, seed: int):
     from monai_tumorcls.data.datasets.lgg import LGG_SEQUENCES
 
     load = LoadImage(reader=PILReader(reverse_indexing=False), image_only=True, ensure_channel_first=True)
-    files = [it["image"] for it in random.Random(seed).sample(items, min(count, len(items)))]
-    def channel_of(channel: int):
-        return (load(f)[channel:channel + 1] for f in files)
-
+    # each TIFF holds the three sequences: read once, scored per sequence
+    slices = [load(it["image"]) for it in random.Random(seed).sample(items, min(count, len(items)))]
     for sequence, channel in LGG_SEQUENCES.items():
-        yield f"LGG `{sequence}`", channel_of(channel)
+        yield f"LGG `{sequence}`", [s[channel:channel + 1] for s in slices]
 
 
 def volume_images(volumes, root: Path | None):
@@ -88,11 +86,19 @@ def volume_images(volumes, root: Path | None):
         yield Path(volume.image).name, (it["image"] for it in items)
 
 
+def ixi_images(folder: Path, subjects: int | None):
+    """Every slice of the IXI volunteers' volumes, as one source."""
+    from monai_tumorcls.data.datasets.multisource import ixi_volumes
+
+    for _, images in volume_images(ixi_volumes(folder, subjects), None):
+        yield from images
+
+
 def main(argv: list[str] | None = None) -> None:
     from monai_tumorcls.config import get_data_root, get_kaggle_root
     from monai_tumorcls.data import SHARED_LABELLED_VOLUMES
     from monai_tumorcls.data.datasets.lgg import LGG_DIRNAME, scan_lgg_folder
-    from monai_tumorcls.data.datasets.multisource import IXI_DIRNAME, ixi_volumes
+    from monai_tumorcls.data.datasets.multisource import IXI_DIRNAME
     from monai_tumorcls.transforms import BrainMaskNormalize, HeadMaskNormalize
     from monai_tumorcls.utils import atomic_write_text, shell_join
     from monai_tumorcls.utils.reporting import load_average, machine_line, portable_args, portable_path, utc_now
@@ -116,8 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     sources = [*kaggle_images(get_kaggle_root(), args.per_class, args.seed),
                *lgg_images(lgg_items, args.lgg_slices, args.seed),
                *volume_images(SHARED_LABELLED_VOLUMES, data),
-               ("IXI volunteers, every slice", (img for _, imgs in volume_images(ixi_volumes(data / IXI_DIRNAME, args.ixi_subjects), None)
-                                                for img in imgs))]
+               ("IXI volunteers, every slice", ixi_images(data / IXI_DIRNAME, args.ixi_subjects))]
     header = " | ".join(f"{name}: hull filled < {HULL_FILL:.0%} | median area" for name in masks)
     lines = [f"| source | images | {header} |", "|---|---|" + "---|---|" * len(masks)]
     for source, images in sources:

@@ -61,3 +61,14 @@ def test_a_recipe_variant_is_scored_with_its_overrides_into_its_own_section(tmp_
     assert seen == [{"train_overrides": variant}]
     text = out.read_text()
     assert "\n## resnet18_lesion\n\nthe bundle's own section\n" in text and "\n## resnet18_lesion, head mask\n" in text
+
+
+def test_train_overrides_with_adapt_is_refused_before_any_work(capsys):
+    import pytest
+
+    from studies import clinical_slice_auc as bench
+
+    with pytest.raises(SystemExit) as stop:
+        bench.main(["--bundle", "resnet18_lesion", "--adapt", "--train-overrides", '{"image_size": 64}'])
+    assert stop.value.code == 2
+    assert "--train-overrides scores the given model only; it cannot be combined with --adapt" in capsys.readouterr().err
