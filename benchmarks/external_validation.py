@@ -171,7 +171,7 @@ def stamp_record(model: FoldModel, checkpoint: Path, folds: list[dict], doc: Pat
 
     held_out = {}
     for metric in ("slice_auc", "position_matched_auc", "within_scan_auc_median", "within_scan_auc_min",
-                   "dice_mean", "pointing_game_lesion_map", "pointing_game"):
+                   "dice_mean", "threshold_dice_mean", "scan_dice_mean", "pointing_game_lesion_map", "pointing_game"):
         for seq in folds[0]["sequences"]:
             value = mean_sd(folds, metric, seq)[0]
             if value is not None:

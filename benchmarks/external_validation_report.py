@@ -25,7 +25,8 @@ GOALS = (
 _SEQ_KEYS = ("slice_auc", "position_auc", "position_matched_auc", "position_matched_position_auc", "sensitivity",
              "specificity", "within_scan_auc_median", "within_scan_position_auc_median", "pointing_game",
              "pointing_game_brightest_region", "n_slices", "n_tumour_slices", "n_patients", "dice_mean", "dice_median",
-             "hd95_median_px", "lesion_map_empty", "pointing_game_lesion_map", "patients_called_tumour_by_rule")
+             "hd95_median_px", "lesion_map_empty", "pointing_game_lesion_map", "patients_called_tumour_by_rule",
+             "threshold_dice_mean", "scan_dice_mean_at_default", "scan_dice_mean")
 
 
 def shared_patients() -> list[str]:
@@ -46,7 +47,7 @@ def fold_summary(eval_dir: Path) -> dict:
            "series_rule": {k: rule.get(k) for k in ("method", "why", "rules")},
            "healthy_by_rule": healthy.get("called_tumour_by_rule"),
            "kaggle_acc": kaggle["testing"]["accuracy"], "kaggle_acc_dedup": kaggle["testing_dedup"]["accuracy"],
-           "patients": ext["lgg_test_patients"], "sequences": {},
+           "patients": ext["lgg_test_patients"], "sequences": {}, "lesion_threshold": ext.get("lesion_threshold"),
            "other_healthy": {k: v["called_tumour"] for k, v in healthy.get("other_scanners", {}).items()}}
     shared = set(shared_patients())
     for seq, r in ext["sequences"].items():
@@ -129,7 +130,26 @@ def _lesion_rows(folds: list[dict], seqs: list[str]) -> list[str]:
     return ["", "Lesion map on held-out tumour slices (MONAI `DiceMetric`, `HausdorffDistanceMetric(percentile=95)` in "
             "pixels of the input; an empty map counts Dice 0):", "",
             *_table_start(["sequence", "Dice (mean)", "HD95 (median, px)", "empty maps", "pointing game: lesion map",
-                           "pointing game: Grad-CAM", "within-scan AUC, worst patient"]), *rows]
+                           "pointing game: Grad-CAM", "within-scan AUC, worst patient"]), *rows,
+            *_threshold_rows(folds, seqs)]
+
+
+def _threshold_rows(folds: list[dict], seqs: list[str]) -> list[str]:
+    """The lesion map at the model's own threshold (chosen on the fold's validation people after training) beside
+    the default 0.5, on the folds trained since that choice exists, and the scan Dice (each scan's slices pooled)."""
+    chosen = [f for f in folds if _values([f], "threshold_dice_mean", seqs[0] if seqs else None)]
+    if not chosen:
+        return []
+    rows = [f"| {seq} | {_ms(chosen, 'dice_mean', seq)} | {_ms(chosen, 'threshold_dice_mean', seq)} "
+            f"| {_ms(chosen, 'scan_dice_mean_at_default', seq)} | {_ms(chosen, 'scan_dice_mean', seq)} |"
+            for seq in seqs]
+    thresholds = ", ".join(f"{f['lesion_threshold']:.2f} (fold {f['fold']})" for f in chosen)
+    return ["", "At the model's own lesion threshold, chosen after training on the fold's validation people (best "
+            f"mean scan Dice), beside 0.5; folds {_fold_list(chosen)}, thresholds {thresholds}. The scan Dice pools each "
+            "held-out scan's slices (tumour and tumour-free) before comparing, as per-volume Dice does; the slices "
+            "the set leaves out at a tumour's edge are not in it:", "",
+            *_table_start(["sequence", "Dice, tumour slices (0.5)", "Dice, tumour slices (model's threshold)",
+                           "scan Dice (0.5)", "scan Dice (model's threshold)"]), *rows]
 
 
 def _model_lines(name: str, m: dict, seqs: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ import torch
 from monai_tumorcls.metrics.calibration import brier_score, expected_calibration_error, fit_temperature
 from monai_tumorcls.utils.distributed import dist_rank
 
-from .io import DIGEST_KEY, METADATA_KEY, load_checkpoint, read_checkpoint, save_checkpoint
+from .io import load_checkpoint, update_metadata
 
 __all__ = ["MIN_CALIBRATION_SAMPLES", "calibrate_checkpoint", "calibration_record"]
 
@@ -84,6 +84,20 @@ def _validation_logits(network: torch.nn.Module, dataset, batch_size: int, devic
     return torch.cat(logits), torch.cat(labels)
 
 
+def network_to_decide_on(path: str | Path, network: torch.nn.Module, dataset, what: str) -> torch.nn.Module | None:
+    """``network`` (unwrapped from DDP) holding checkpoint ``path``'s weights, in eval mode, for a decision made on
+    ``dataset`` after training; ``None`` (logged with ``what``) where nothing is to be decided: a rank other than 0
+    of a distributed run (one process writes), an empty dataset, or no checkpoint written."""
+    if dist_rank() != 0:
+        return None
+    if len(dataset) == 0 or not Path(path).is_file():  # no validation split: nothing to fit on, no best checkpoint
+        logger.warning("%s: %s (%s)", path, what, "empty dataset" if len(dataset) == 0 else "no checkpoint was written")
+        return None
+    network = getattr(network, "module", network)
+    load_checkpoint(path, network)
+    return network.eval()
+
+
 def calibrate_checkpoint(path: str | Path, network: torch.nn.Module, dataset, batch_size: int = 32,
                          device: torch.device | str = "cpu", min_samples: int = MIN_CALIBRATION_SAMPLES) -> float | None:
     """Decide the softmax temperature of checkpoint ``path`` on ``dataset`` (the validation split, preprocessed):
@@ -94,21 +108,10 @@ def calibrate_checkpoint(path: str | Path, network: torch.nn.Module, dataset, ba
         The stored temperature (1.0 where none was kept); ``None`` where nothing was written: no validation split,
         no checkpoint, or a rank other than 0 of a distributed run (one process writes).
     """
-    if dist_rank() != 0:
+    network = network_to_decide_on(path, network, dataset, "no temperature fitted")
+    if network is None:
         return None
-    if len(dataset) == 0 or not Path(path).is_file():  # no validation split: nothing to fit on, no best checkpoint
-        logger.warning("%s: no temperature fitted (%s)", path,
-                       "empty validation split" if len(dataset) == 0 else "no checkpoint was written")
-        return None
-    network = getattr(network, "module", network)
-    load_checkpoint(path, network)
-    network.eval()
     decision = calibration_record(*_validation_logits(network, dataset, batch_size, device), min_samples)
-    ckpt = dict(read_checkpoint(path))
-    if METADATA_KEY not in ckpt:
-        raise ValueError(f"{path}: no metadata to store the temperature in (save it with metadata)")
-    ckpt[METADATA_KEY].update(decision)
-    weights = {k: v for k, v in ckpt.items() if k not in (METADATA_KEY, DIGEST_KEY)}
-    save_checkpoint(path, weights, ckpt[METADATA_KEY])  # a new digest: the metadata changed
+    update_metadata(path, decision)  # a new digest: the metadata changed
     logger.info("%s: temperature %.4f (%s)", path, decision["temperature"], decision["calibration"]["reason"])
     return decision["temperature"]

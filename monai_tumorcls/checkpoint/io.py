@@ -32,6 +32,7 @@ __all__ = [
     "read_checkpoint",
     "read_metadata",
     "save_checkpoint",
+    "update_metadata",
     "verify_digest",
 ]
 
@@ -91,6 +92,28 @@ def verify_digest(ckpt: Mapping, path: str | Path) -> None:
     if stored != checkpoint_digest(ckpt):
         raise CheckpointDigestError(f"{path}: the metadata does not match the weights (edited after training?); pass "
                                     "--accept_edited_checkpoint true to use it anyway")
+
+
+def update_metadata(path: str | Path, updates: Mapping) -> dict:
+    """Merge ``updates`` into checkpoint ``path``'s metadata and re-save it with a new digest, atomically: how a
+    decision made after training (the temperature, the lesion threshold, the validation record) is stored.
+
+    Returns:
+        the new metadata.
+
+    Raises:
+        ValueError: one line naming the file: no metadata (a plain state dict says nothing about itself), metadata
+            edited after training (:class:`CheckpointDigestError`: re-sealing it would make the edit pass), or new
+            metadata that does not pass the schema.
+    """
+    ckpt = read_checkpoint(path)
+    if not isinstance(ckpt.get(METADATA_KEY), Mapping) or not ckpt[METADATA_KEY]:
+        raise ValueError(f"{path}: holds no metadata (a plain state dict); only a checkpoint written by training "
+                         "with its metadata can store what was decided after training")
+    verify_digest(ckpt, path)
+    metadata = validate_metadata({**ckpt[METADATA_KEY], **updates})
+    save_checkpoint(path, {k: v for k, v in ckpt.items() if k not in (METADATA_KEY, DIGEST_KEY)}, metadata)
+    return metadata
 
 
 def check_finite_weights(state: Mapping, path: str | Path) -> None:

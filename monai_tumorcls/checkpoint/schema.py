@@ -3,7 +3,7 @@
 The metadata rebuilds the network and preprocessing at inference: its ``options`` become ``train.json`` overrides,
 which MONAI's config parser would evaluate if they held ``$`` expressions, ``@`` references, ``%`` macros or
 ``_target_`` components. So every value is checked here before it is used: the options against a closed list of
-names and types (numbers, short tokens, lists of numbers), the temperature as a finite positive number, the class
+names and types (numbers, short tokens, lists of numbers), the temperature as a finite positive number, the lesion threshold as a probability, the class
 names as short tokens, the validation record (:func:`check_validation_record`) field by field, and everything else
 as plain JSON-like data in which no string starts with ``$``, ``@`` or ``%``. A token
 (``[A-Za-z0-9][A-Za-z0-9_.+-]*``) cannot be an expression, a reference or a macro.
@@ -78,6 +78,7 @@ _FIELD_TYPES: dict[str, Callable[[Any], bool]] = {
     "task": lambda v: v is None or _token(v),
     "class_names": _list_of(_token, 0, 64),  # none for a self-supervised trunk
     "temperature": _number(1e-3, 1e3),
+    "lesion_threshold": _number(0.01, 0.99),
 }
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .io import DIGEST_KEY, METADATA_KEY, read_checkpoint, save_checkpoint, verify_digest
-from .schema import CheckpointMetadataError, check_validation_record, validate_metadata
+from .io import update_metadata
+from .schema import CheckpointMetadataError, check_validation_record
 
 __all__ = ["validation_record", "stamp_validation_record"]
 
@@ -47,15 +47,8 @@ def stamp_validation_record(path: str | Path, record: Mapping) -> Path:
             says what it is), metadata that does not pass the schema or was edited after training
             (:class:`~monai_tumorcls.checkpoint.CheckpointDigestError`), or a record that does not pass.
     """
-    path = Path(path)
-    ckpt = read_checkpoint(path)
-    if not isinstance(ckpt.get(METADATA_KEY), Mapping) or not ckpt[METADATA_KEY]:
-        raise ValueError(f"{path}: holds no metadata (a plain state dict); a validation record needs a checkpoint "
-                         "written by training with its metadata")
-    verify_digest(ckpt, path)  # re-sealing edited metadata would make the edit pass: refuse it
     try:
-        metadata = validate_metadata({**ckpt[METADATA_KEY], "validation": dict(record)})
+        update_metadata(path, {"validation": dict(record)})
     except CheckpointMetadataError as e:
         raise CheckpointMetadataError(f"{path}: validation record refused: {e}") from None
-    weights = {k: v for k, v in ckpt.items() if k not in (METADATA_KEY, DIGEST_KEY)}
-    return save_checkpoint(path, weights, metadata)
+    return Path(path)

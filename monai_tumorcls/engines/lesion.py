@@ -21,7 +21,7 @@ from monai.metrics import DiceMetric
 from monai.networks import eval_mode
 from monai.utils import CommonKeys
 
-from ..networks.nets.lesion_classifier import LESION_THRESHOLD
+from ..checkpoint.lesion_threshold import LESION_THRESHOLD
 
 __all__ = ["LESION_TARGET_KEYS", "LesionPrepareBatch", "LesionInferer", "LesionOutputHandler", "LesionDiceHandler"]
 

@@ -211,3 +211,21 @@ def test_the_model_free_baselines_come_from_the_fullest_summary_of_each_fold():
     other = {"fold": 1, "sequences": {"flair": {"position_auc": 0.7, "position_matched_position_auc": None}}}
     models = {"first": {"folds": [old, other]}, "second": {"folds": [new]}}
     assert report._baseline_folds(models) == [new, other]
+
+
+def test_the_model_threshold_rows_count_only_the_folds_that_chose_one(tmp_path):
+    folds = []
+    for k in range(3):
+        _write_fold(tmp_path / str(k), 0.9, 0, 0.95, lesion=True)
+        if k > 0:  # trained since a threshold is chosen after training
+            ext = json.loads((tmp_path / str(k) / "external.json").read_text())
+            ext["lesion_threshold"] = 0.25 + 0.05 * k
+            ext["sequences"]["flair"].update(threshold_dice_mean=0.4 + 0.1 * k, scan_dice_mean_at_default=0.5,
+                                             scan_dice_mean=0.6)
+            (tmp_path / str(k) / "external.json").write_text(json.dumps(ext))
+        folds.append({"fold": k, **report.fold_summary(tmp_path / str(k))})
+    record = {"command": "c", "date": "d", "machine": "m", "data": "d", "cores_note": "n", "steps": {},
+              "models": {"lesion-grounded, trunk random": {"what": "l", "folds": folds}}}
+    md = ev.render(record)
+    assert "folds 1, 2, thresholds 0.30 (fold 1), 0.35 (fold 2)" in md
+    assert "| flair | 0.800 ± 0.000 | 0.550 ± 0.071 | 0.500 ± 0.000 | 0.600 ± 0.000 |" in md

@@ -55,6 +55,11 @@ def test_training_writes_a_lesion_classifier(trained):
     assert meta["network"]["class"] == "LesionClassifier" and meta["initialisation"]["pretrained"] == str(trunk)
     assert [s["class"] for s in meta["preprocessing"]][:3] == ["EnsureThreeChanneld", "Resized", "BrainMaskNormalized"]
     assert meta["options"]["decoder_channels"] == DECODER
+    # the lesion threshold was decided on the validation scans after training: 1 patient is too few to choose one
+    choice = meta["lesion_threshold_choice"]
+    assert meta["lesion_threshold"] == 0.5 and choice["num_scans"] == 1 and choice["num_slices"] > 1
+    assert meta["calibration"]["split"] == "validation"  # the steps after training ran in order, both stored
+    assert choice["reason"].startswith("1 validation scans with a mask, fewer than the 5")
     net = LesionClassifier(decoder_channels=DECODER)
     load_checkpoint(root / "models" / "model.pt", net)  # decoder weights included, strict
     logits, lesion = net.eval().forward_lesion(torch.zeros(1, 3, 64, 64))
@@ -72,6 +77,8 @@ def test_evaluate_and_infer_with_the_trained_model(trained, kaggle_root, tmp_pat
     flair = ext["sequences"]["flair"]
     assert 0 <= flair["slice_auc"] <= 1 and 0 <= flair["position_auc"] <= 1
     assert flair["pointing_game_n"] == flair["n_tumour_slices"] > 0  # Grad-CAM on features.layer4 ran
+    assert ext["lesion_threshold"] == 0.5 and flair["scan_n"] == flair["n_patients"] > 0  # every held-out scan
+    assert 0 <= flair["scan_dice_mean"] <= 1 and 0 <= flair["threshold_dice_mean"] <= 1
     assert ext["healthy_volumes"]["n_subjects"] == 1
 
     inputs = tmp_path / "inputs"

@@ -79,9 +79,12 @@ def test_the_checkpoint_records_a_temperature_it_did_not_apply(tmp_path):
 @pytest.mark.parametrize("train_json", sorted(PROJECT_ROOT.glob("bundles/*/configs/train.json")), ids=lambda p: p.parts[-3])
 def test_bundles_calibrate_with_the_documented_minimum(train_json):
     config = json.loads(train_json.read_text())
-    calls = [step for step in config["run"] if "calibrate_checkpoint(" in step]
+    calls = [step for step in config.get("after_training", []) if "calibrate_checkpoint(" in step]
     if not calls:  # the self-supervised trunk has no classes to calibrate
         assert train_json.parts[-3] == "ssl_simclr_resnet18"
         return
     assert config["calibration_min_samples"] == MIN_CALIBRATION_SAMPLES
     assert all(step.endswith(", @calibration_min_samples)") for step in calls)
+    run = config["run"]  # decided after training, before MLflow logs the checkpoint
+    assert run.index("@after_training") == run.index("$@train#trainer.run()") + 1
+    assert run.index("$@mlflow_record.log_artifacts()") == len(run) - 1

@@ -17,7 +17,7 @@ import torch
 
 from ...checkpoint.provenance import Provenance
 from ...data.readers import SeriesSelection
-from ...networks.nets.lesion_classifier import LESION_THRESHOLD
+from ...checkpoint.lesion_threshold import LESION_THRESHOLD
 
 __all__ = ["SeriesDecisionRule", "SliceOptions", "PredictionOptions", "RunOutputs", "grouped_options"]
 

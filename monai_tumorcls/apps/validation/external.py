@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from monai_tumorcls.apps.clinical.aggregation import tumour_probability
+from monai_tumorcls.checkpoint.lesion_threshold import LESION_THRESHOLD
 from monai_tumorcls.data.volume_slices import LabelledVolume, volume_slice_items
 from monai_tumorcls.metrics.classification import position_matched_auc, roc_auc_binary
 from monai_tumorcls.utils.atomic import atomic_write_text
@@ -49,7 +50,14 @@ from monai_tumorcls.visualize.saliency import (
 )
 
 from .external_report import external_markdown
-from .lesion import NominalGeometry, SliceOutputs, read_lesion_mask, predict_outputs, segmentation_summary
+from .lesion import (
+    NominalGeometry,
+    SliceOutputs,
+    has_lesion_head,
+    predict_outputs,
+    read_lesion_mask,
+    segmentation_summary,
+)
 from .series import choose_series_rule, choose_threshold, rule_scores, series_scores
 
 logger = logging.getLogger(__name__)
@@ -156,6 +164,8 @@ class ExternalSettings:
         target_layer: Grad-CAM layer.
         overlay_dir: if set, Grad-CAM overlays of every evaluated LGG slice are written there (implies saliency).
         geometry: nominal slice size of the lesion-volume series rule.
+        lesion_threshold: the model's lesion threshold (its checkpoint's): lesion areas of the series rule and the
+            threshold and scan Dice of the lesion map.
     """
 
     positive_classes: Sequence[str] = ("tumor",)
@@ -166,6 +176,7 @@ class ExternalSettings:
     target_layer: str = DEFAULT_TARGET_LAYER
     overlay_dir: str | PathLike | None = None
     geometry: NominalGeometry = NominalGeometry()
+    lesion_threshold: float = LESION_THRESHOLD
 
 
 class _Scorer:
@@ -179,7 +190,8 @@ class _Scorer:
 
     def outputs(self, items: Sequence[dict], transform: Callable) -> SliceOutputs:
         """Probabilities (and lesion areas and maps' scores, with a lesion head) of ``items`` in one pass."""
-        return predict_outputs(self.network, items, transform, self.settings.batch_size, self.settings.device)
+        return predict_outputs(self.network, items, transform, self.settings.batch_size, self.settings.device,
+                               self.settings.lesion_threshold)
 
     def tumour_probabilities(self, probs: np.ndarray) -> np.ndarray:
         return tumour_probability(probs, self.class_names, self.positive_classes)
@@ -266,7 +278,7 @@ def _lgg_reports(scorer: _Scorer, test_items: list[dict], lgg_transform: Callabl
         rows = [{"group": test_items[i]["group"], "label": test_items[i]["label"], "score": float(tumour[i]),
                  "position": float(position_prior([test_items[i]["slice_index"]], [test_items[i]["n_slices"]])[0])}
                 for i in sel]
-        report = {**slice_report(rows), **segmentation_summary(outputs.segmentation, sel)}
+        report = {**slice_report(rows), **segmentation_summary(outputs, sel, [r["group"] for r in rows])}
         tumour_groups = sorted({r["group"] for r in rows if r["label"] == 1})
         by_rule = {}
         for rule, scores in scorer.series([r["group"] for r in rows], outputs.subset(sel)).items():
@@ -345,6 +357,7 @@ def external_validation(
         "series_rule": {"method": choice["chosen"], "top_k": settings.top_k,
                         "threshold": choice["rules"][choice["chosen"]]["threshold"], "chosen_on": choice["chosen_on"],
                         "why": choice["why"], "rules": choice["rules"], "geometry": vars(settings.geometry)},
+        "lesion_threshold": settings.lesion_threshold if has_lesion_head(network) else None,
         "lgg_test_patients": sorted({it["group"] for it in test_items}),
         "ixi_test_subjects": sorted(healthy["series_scores"]),
         "sequences": sequences,

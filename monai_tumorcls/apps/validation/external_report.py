@@ -19,18 +19,22 @@ def _rule_text(rule: Mapping) -> str:
     return f"mean of the top {rule['top_k']} slice tumour probabilities"
 
 
-def _lesion_lines(sequences: Mapping) -> list[str]:
-    """The lesion map on held-out tumour slices (networks with a lesion head only)."""
+def _lesion_lines(sequences: Mapping, threshold: float | None) -> list[str]:
+    """The lesion map on held-out tumour slices and scans (networks with a lesion head only)."""
     rows = [f"| {seq} | {r['segmentation_n']} | {_f(r['dice_mean'])} ({_f(r['dice_median'])}) "
-            f"| {_f(r['hd95_median_px'], 1)} | {_f(r['lesion_map_empty'])} | {_f(r['pointing_game_lesion_map'])} |"
+            f"| {_f(r['hd95_median_px'], 1)} | {_f(r['lesion_map_empty'])} | {_f(r['pointing_game_lesion_map'])} "
+            f"| {_f(r.get('threshold_dice_mean'))} | {_f(r.get('scan_dice_mean_at_default'))} "
+            f"| {_f(r.get('scan_dice_mean'))} |"
             for seq, r in sequences.items() if r.get("segmentation_n")]
     if not rows:
         return []
-    return ["", "Lesion map on held-out tumour slices (threshold 0.5; Dice: an empty map counts 0; HD95 over non-empty "
-            "maps, pixels of the input):", "",
+    return ["", f"Lesion map on held-out tumour slices (Dice, HD95 and empty maps at 0.5, as every fold was first "
+            f"measured; the model's own threshold: {_f(threshold, 2)}; Dice: an empty map counts 0; HD95 over "
+            "non-empty maps, pixels of the input; scan Dice: each held-out scan's slices pooled):", "",
             "| sequence | tumour slices | Dice mean (median) | HD95 median (px) | empty maps "
-            "| pointing game (lesion map) |",
-            "|---|---|---|---|---|---|", *rows]
+            "| pointing game (lesion map) | Dice at the model's threshold | scan Dice (0.5) "
+            "| scan Dice (model's threshold) |",
+            "|---|---|---|---|---|---|---|---|---|", *rows]
 
 
 def external_markdown(result: Mapping) -> str:
@@ -58,7 +62,7 @@ def external_markdown(result: Mapping) -> str:
             f"| {pc['with_tumour']} with tumour, {pc['without_tumour']} without | {_f(r.get('pointing_game'))} "
             f"| {_f(r.get('pointing_game_brightest_region'))} |"
         )
-    lines += _lesion_lines(result["sequences"])
+    lines += _lesion_lines(result["sequences"], result.get("lesion_threshold"))
     h = result["healthy_volumes"]
     lines += ["", f"Healthy IXI volumes called tumour: {h['called_tumour']}/{h['n_subjects']}"
               f" (series scores {', '.join(f'{k} {v:.3f}' for k, v in h['series_scores'].items())})."]

@@ -22,9 +22,6 @@ from .resnet_classifier import ResNetClassifier, ResNetFeatures
 
 __all__ = ["LesionDecoder", "LesionClassifier", "trunk_stage_channels"]
 
-#: lesion probability from which a pixel of the lesion map counts as lesion (outlines, areas, volumes, Dice)
-LESION_THRESHOLD = 0.5
-
 #: trunk children run before the first skip (stride 2, after ReLU), then the stages giving the other skips.
 _STEM = ("conv1", "bn1", "relu")
 _STAGES = ("layer1", "layer2", "layer3", "layer4")

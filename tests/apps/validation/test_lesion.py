@@ -22,21 +22,44 @@ def test_segmentation_wires_dice_hd95_and_the_peak():
     lesion = torch.as_tensor(np.stack([_square(4, 4), _square(4, 6), np.zeros((16, 16))]) * 0.9)[:, None]
     lesion[1, 0, 5, 7] = 0.95  # the shifted map's peak lies on the lesion
     exact, shifted, empty = _segmentation(lesion, truth)
-    assert exact == {"dice": pytest.approx(1.0), "hd95": pytest.approx(0.0), "hit": True}
+    assert exact == {"dice": pytest.approx(1.0), "threshold_dice": pytest.approx(1.0), "hd95": pytest.approx(0.0),
+                     "hit": True}
     assert shifted["dice"] == pytest.approx(0.5) and shifted["hd95"] == pytest.approx(2.0) and shifted["hit"]
     assert empty["dice"] == 0.0 and np.isnan(empty["hd95"])  # no lesion called: Dice 0, no distance
-    summary = segmentation_summary({0: exact, 1: shifted, 7: empty}, [0, 1, 7, 9])  # 9: no mask, left out
+    outputs = SliceOutputs(np.zeros((10, 2)), segmentation={0: exact, 1: shifted, 7: empty},
+                           overlap={i: np.array([[16, 16, 16]] * 2) for i in (0, 1, 7, 9)})
+    summary = segmentation_summary(outputs, [0, 1, 7, 9], ["a"] * 4)  # 9: a tumour-free slice of the scan
     assert summary["dice_mean"] == pytest.approx(0.5) and summary["hd95_median_px"] == pytest.approx(1.0)
     assert summary["lesion_map_empty"] == pytest.approx(1 / 3) and summary["segmentation_n"] == 3
+    assert summary["scan_dice_mean"] == pytest.approx(1.0) and summary["scan_n"] == 1
+
+
+def test_the_model_threshold_gives_the_threshold_dice_and_the_default_the_rest():
+    truth = np.stack([_square(4, 4)])
+    lesion = torch.as_tensor(_square(4, 4) * 0.3)[None, None]  # a faint map: nothing at 0.5, the lesion at 0.25
+    (row,) = _segmentation(lesion, truth, threshold=0.25)
+    assert row["dice"] == 0.0 and np.isnan(row["hd95"]) and row["threshold_dice"] == pytest.approx(1.0)
+
+
+def test_the_scan_dice_counts_what_the_map_calls_lesion_on_tumour_free_slices():
+    # scan "a": a tumour slice found exactly and a tumour-free slice where the map calls 16 pixels; scan "b": exact
+    overlap = {0: np.array([[16, 16, 16]] * 2), 1: np.array([[0, 16, 0]] * 2), 2: np.array([[9, 9, 9]] * 2)}
+    outputs = SliceOutputs(np.zeros((3, 2)), segmentation={i: {"dice": 1.0, "threshold_dice": 1.0, "hd95": 0.0,
+                                                               "hit": True} for i in (0, 2)}, overlap=overlap)
+    summary = segmentation_summary(outputs, [0, 1, 2], ["a", "a", "b"])
+    assert summary["dice_mean"] == 1.0  # per tumour slice the map is perfect
+    assert summary["scan_dice_mean"] == pytest.approx((2 * 16 / 48 + 1.0) / 2) and summary["scan_n"] == 2
 
 
 def test_lesion_volume_in_nominal_ml_and_subsets():
-    outputs = SliceOutputs(np.zeros((4, 2)), np.array([0.1, 0.2, 0.0, 0.05]), {1: {"dice": 1.0}})
+    outputs = SliceOutputs(np.zeros((4, 2)), np.array([0.1, 0.2, 0.0, 0.05]), {1: {"dice": 1.0}},
+                           {1: np.ones((2, 3)), 2: np.zeros((2, 3))})
     geometry = NominalGeometry(field_of_view_mm=100.0, slice_spacing_mm=2.0)  # a slice is 20 ml in all
     assert lesion_volume_scores(["a", "a", "b", "b"], outputs.lesion_area, geometry) == pytest.approx(
         {"a": 6.0, "b": 1.0})
     part = outputs.subset([3, 1])
     assert part.lesion_area.tolist() == [0.05, 0.2] and part.segmentation == {1: {"dice": 1.0}}
+    assert list(part.overlap) == [1] and part.overlap[1].sum() == 6
 
 
 def test_the_rule_that_separates_validation_people_is_chosen():
