@@ -86,3 +86,13 @@ def test_onnx_export_of_the_plain_forward(tmp_path):
                     device=torch.device("cpu"), use_ort=True, atol=1e-4)
     with torch.no_grad():
         assert torch.allclose(OnnxRuntimeNetwork(str(path))(x), net(x), atol=1e-4)
+
+
+def test_the_lesion_map_can_start_at_a_prior_probability():
+    torch.manual_seed(0)
+    net = LesionClassifier(decoder_channels=(16, 8, 8, 8), lesion_prior=0.01).eval()
+    with torch.no_grad():
+        lesion = net.forward_lesion(torch.randn(2, 3, 64, 64))[1].sigmoid()
+    assert 0.003 < float(lesion.median()) < 0.03  # about the prior everywhere; bias 0 starts near 0.5
+    with pytest.raises(ValueError, match="lesion_prior must be in"):
+        LesionClassifier(decoder_channels=(16, 8, 8, 8), lesion_prior=1.0)

@@ -116,8 +116,9 @@ def predict_outputs(network: torch.nn.Module, items: Sequence[dict], transform: 
             counts = overlap_counts(lesion[masked], torch.as_tensor(masks[:, None]), thresholds)
             overlap.update({start + i: c for i, c in zip(masked, counts)})
             tumour = [k for k, i in enumerate(masked) if chunk[i].get("label") == 1]
-            for k, scores in zip(tumour, _segmentation(lesion[masked][tumour], masks[tumour], lesion_threshold)):
-                segmentation[start + masked[k]] = scores
+            if tumour:  # a batch of tumour-free slices only has no lesion to compare with
+                for k, scores in zip(tumour, _segmentation(lesion[masked][tumour], masks[tumour], lesion_threshold)):
+                    segmentation[start + masked[k]] = scores
     probabilities = torch.cat(probs).numpy() if probs else np.zeros((0, 0))
     return SliceOutputs(probabilities, torch.cat(areas).numpy() if areas else None, segmentation, overlap)
 

@@ -9,6 +9,7 @@ so evaluation, inference, ONNX export and Grad-CAM (``features.layer4``) treat t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -45,12 +46,17 @@ class LesionDecoder(nn.Module):
     Args:
         skip_channels: channels of the stem and ``layer1..layer4`` (:func:`trunk_stage_channels`).
         decoder_channels: output channels of the four levels, deepest first.
+        lesion_prior: if set, the lesion probability every pixel starts at (the output bias starts at its logit; the
+            prior-probability start of Lin et al. 2017): lesion pixels are about 1 % of the known pixels, and with a
+            bias of 0 the map starts at 0.5 everywhere and spends its first epochs lowering the background (Adam
+            moves a bias by about the learning rate per step). ``None``: the bias starts at 0.
 
     Shapes:
         ``skips`` (stem at H/2 ... layer4 at H/32) -> ``(B, 1, H/2, W/2)``.
     """
 
-    def __init__(self, skip_channels: Sequence[int], decoder_channels: Sequence[int] = (128, 64, 32, 16)) -> None:
+    def __init__(self, skip_channels: Sequence[int], decoder_channels: Sequence[int] = (128, 64, 32, 16),
+                 lesion_prior: float | None = None) -> None:
         super().__init__()
         if len(skip_channels) != 5 or len(decoder_channels) != 4:
             raise ValueError(f"expected 5 skip and 4 decoder channel counts, got {skip_channels}, {decoder_channels}")
@@ -60,6 +66,10 @@ class LesionDecoder(nn.Module):
             in_channels = out_channels
         self.levels = nn.ModuleList(levels)
         self.out = Convolution(2, in_channels, 1, kernel_size=1, conv_only=True)
+        if lesion_prior is not None:
+            if not 0.0 < lesion_prior < 1.0:
+                raise ValueError(f"lesion_prior must be in (0, 1), got {lesion_prior}")
+            nn.init.constant_(self.out.conv.bias, math.log(lesion_prior / (1.0 - lesion_prior)))
 
     def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
         # indexing, not zip/reversed: TorchScript compiles every submodule of an exported classifier
@@ -80,6 +90,7 @@ class LesionClassifier(ResNetClassifier):
             ``num_classes``, ``head``, ``pretrained``, ``in_channels``, ``head_options``; ``pretrained`` loads the
             trunk only: a torchvision/SimCLR trunk file or another bundle's ``model.pt``; the decoder starts random).
         decoder_channels: channels of the four decoder levels, deepest first (keyword only).
+        lesion_prior: the lesion probability the map starts at (keyword only; see :class:`LesionDecoder`).
 
     Shapes:
         ``forward(x)``: ``(B, C, H, W) -> (B, num_classes)`` logits, the classifier alone (the decoder is not run);
@@ -88,9 +99,9 @@ class LesionClassifier(ResNetClassifier):
     """
 
     def __init__(self, *classifier_args, decoder_channels: Sequence[int] = (128, 64, 32, 16),
-                 **classifier_kwargs) -> None:
+                 lesion_prior: float | None = None, **classifier_kwargs) -> None:
         super().__init__(*classifier_args, **classifier_kwargs)
-        self.decoder = LesionDecoder(trunk_stage_channels(self.features), decoder_channels)
+        self.decoder = LesionDecoder(trunk_stage_channels(self.features), decoder_channels, lesion_prior)
 
     def _skips(self, x: torch.Tensor) -> list[torch.Tensor]:
         # the trunk's own modules, called one by one, so hooks on them (Grad-CAM on features.layer4) still fire

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from monai_tumorcls.apps.validation import NominalGeometry, choose_series_rule, lesion_volume_scores
-from monai_tumorcls.apps.validation.lesion import SliceOutputs, _segmentation, segmentation_summary
+from monai_tumorcls.apps.validation.lesion import SliceOutputs, _segmentation, predict_outputs, segmentation_summary
 
 
 def _square(top: int, left: int, size: int = 4, shape=(16, 16)) -> np.ndarray:
@@ -73,3 +73,28 @@ def test_the_rule_that_separates_validation_people_is_chosen():
     assert tie["chosen"] == "top_k_mean"  # equally good: bundle inference's rule
     alone = choose_series_rule({"top_k_mean": [0.9]}, {"top_k_mean": [0.1]})
     assert list(alone["rules"]) == ["top_k_mean"] and alone["chosen"] == "top_k_mean"
+
+
+class _BrightIsLesion(torch.nn.Module):
+    """``forward_lesion``: lesion probability 0.3 where the image's first channel is 1, almost 0 elsewhere."""
+
+    def forward_lesion(self, x: torch.Tensor):
+        return torch.zeros(len(x), 2), x[:, :1] * (np.log(0.3 / 0.7) + 12.0) - 12.0
+
+
+def test_one_pass_scores_every_slice_with_a_mask_tumour_free_batches_included(tmp_path):
+    import tifffile
+
+    lesion = _square(4, 4) * 255
+    items = []
+    for k, tumour in enumerate((False, False, True, False)):  # the first batch of two holds no tumour slice
+        mask = tmp_path / f"{k}_mask.tif"
+        tifffile.imwrite(mask, (lesion if tumour else lesion * 0).astype(np.uint8))
+        items.append({"image": torch.as_tensor(lesion / 255 if tumour else lesion * 0).expand(3, 16, 16).float(),
+                      "mask": str(mask), "label": int(tumour)})
+    outputs = predict_outputs(_BrightIsLesion(), items, lambda it: {"image": it["image"]}, batch_size=2,
+                              lesion_threshold=0.25)
+    assert sorted(outputs.overlap) == [0, 1, 2, 3] and list(outputs.segmentation) == [2]
+    row = outputs.segmentation[2]
+    assert row["dice"] == 0.0 and row["threshold_dice"] == pytest.approx(1.0)  # 0.3: lesion at 0.25, not at 0.5
+    assert outputs.lesion_area.tolist() == pytest.approx([0, 0, 16 / 256, 0])  # areas at the model's threshold
