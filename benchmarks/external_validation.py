@@ -259,7 +259,7 @@ def run_folds(args, earlier: dict):
              root / "train.done")
     models = {m.name: {"what": m.what, "folds": []} for m in chosen}
     run, earlier_runs = run_info(args), _earlier_runs(earlier.get("models", {}))
-    for k in range(args.folds):
+    for k in range(args.start_fold, args.folds):
         for model in chosen:
             folds = models[model.name]["folds"]
             out, ran = _fold(model, k, args, walls)
@@ -330,6 +330,9 @@ def _slug(text: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--folds", type=int, default=5, help="patient folds to run (0..folds-1 of n_folds=5)")
+    p.add_argument("--start-fold", type=int, default=0,
+                   help="first fold to run: the earlier folds keep their records (e.g. measured on another machine, "
+                        "whose fold folders this one does not have)")
     p.add_argument("--work", default=None, help="bundle roots of the runs (default bundles/resnet18_multisource/folds; "
                    "with --smoke a temporary folder)")
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to train and evaluate")

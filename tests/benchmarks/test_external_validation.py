@@ -229,3 +229,16 @@ def test_the_model_threshold_rows_count_only_the_folds_that_chose_one(tmp_path):
     md = ev.render(record)
     assert "folds 1, 2, thresholds 0.30 (fold 1), 0.35 (fold 2)" in md
     assert "| flair | 0.800 ± 0.000 | 0.550 ± 0.071 | 0.500 ± 0.000 | 0.600 ± 0.000 |" in md
+
+
+def test_a_run_can_start_at_a_later_fold_and_keeps_the_earlier_records(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    argv = ["--work", str(work), "--record", str(tmp_path / "r.json"), "--doc", str(tmp_path / "r.md"),
+            "--models", "lesion", "--lesion-trunk", "none"]
+    _fake_runs(monkeypatch)
+    ev.main(["--folds", "1", *argv])
+    ran = _fake_runs(monkeypatch)
+    ev.main(["--folds", "3", "--start-fold", "1", *argv])
+    assert not any("lesion_random_fold0" in c[c.index("--bundle_root") + 1] for c in ran)  # fold 0 not rerun
+    folds = json.loads((tmp_path / "r.json").read_text())["models"]["lesion-grounded, trunk random"]["folds"]
+    assert [f["fold"] for f in folds] == [0, 1, 2]
