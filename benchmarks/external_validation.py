@@ -30,9 +30,10 @@ Everything after ``--`` is passed to every training and evaluation command (e.g.
 must see the same ``image_size`` as training).
 
 Measured minutes per fold on the 2-core CPU machine (the page's "Measured minutes per fold" table has each run):
-Kaggle-only model 16 min of training once + 2 min evaluation per fold; multi-source 10-28 min training + 2-3 min
-evaluation; lesion-grounded 25 min training (caching included; the cores were shared, so an upper bound) + 3 min
-evaluation. All 5 folds of the three models: about 4.5 hours, resumable at every step.
+Kaggle-only model 5-16 min of training once + 2 min evaluation per fold; multi-source 10-28 min training + 2-3 min
+evaluation; lesion-grounded (the bundle's 12-epoch recipe) 15-16 min of training and evaluation per fold with the
+cores free (the 8-epoch recipe took 18-19 min of training where the cores were shared). All 5 folds of the three
+models: about 3 hours, resumable at every step.
 """
 
 from __future__ import annotations
