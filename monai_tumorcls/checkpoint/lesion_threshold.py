@@ -1,8 +1,9 @@
 """The lesion threshold of a lesion-grounded checkpoint, chosen on the validation people after training.
 
 A lesion map is a probability per pixel; its outline, area, volume and Dice need a threshold. 0.5 is the default,
-but a decoder trained with a Dice + BCE loss on few lesion pixels tends to give small lesions probabilities below
-0.5 (many tumour slices got an empty map). After training, the threshold with the best mean *scan Dice*
+but nothing makes it where a given model's map separates lesion from the rest best (measured: 0.5 for the 8-epoch
+recipe, whose map never falls below about 0.15, 0.50-0.65 for the 12-epoch one, 0.15 for a map started at a 1 %
+prior; ``docs/reports/external_validation.md``). After training, the threshold with the best mean *scan Dice*
 (:func:`~monai_tumorcls.metrics.lesion.scan_dice`: each validation scan's slices pooled, so that what the map calls
 lesion on a scan's tumour-free slices counts against it) over :data:`THRESHOLD_GRID` is stored in the checkpoint's
 metadata as ``lesion_threshold``, which inference and evaluation use, under one condition: the validation split
