@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.external_validation_report import fold_summary, render
-from monai_tumorcls.utils.reporting import local_path, machine_line, portable_args, portable_path, run_logged
+from monai_tumorcls.utils.reporting import (local_path, machine_line, portable_args, portable_path, read_json_object,
+                                            run_logged)
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / "docs" / "reports" / "external_validation.json"  # not in docs/results/: studies.results renders those
@@ -92,22 +93,13 @@ def evaluated(out: Path, lesion: bool = False) -> bool:
     return bool(sequences) and all(k in r for r in sequences.values() for k in keys)
 
 
-def _read_json(path: Path) -> dict:
-    """The JSON object in ``path``; ``{}`` when it is missing or holds none."""
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def step(cmd: list[str], done: bool, log: Path, walls: dict, key: str, done_file: Path | None = None) -> bool:
     """Run ``cmd`` unless ``done``; record its wall time, machine load and end under ``key`` (and in ``done_file``).
     Returns whether it ran."""
     from monai_tumorcls.utils import shell_join
 
     if done:
-        record = _read_json(done_file) if key not in walls and done_file is not None else {}
+        record = read_json_object(done_file) if key not in walls and done_file is not None else {}
         if "seconds" in record:  # finished by a run that stopped before writing the record
             walls[key] = record
         print("done already:", key, flush=True)

@@ -72,8 +72,8 @@ def folds_lines(folds: list[dict]) -> list[str]:
 
 
 def render_section(args, argv: list[str], checkpoint: tuple[str, dict], rows: list[dict], folds: list[dict]) -> list[str]:
-    """The lines of the section (``--section``, default the bundle); ``checkpoint`` is (its portable path, its ``.json``
-    info)."""
+    """The lines of the section ``args.section`` (the CLI defaults it to the bundle); ``checkpoint`` is (its portable
+    path, its ``.json`` info)."""
     from monai_tumorcls.utils import cpu_model, environment_info, shell_join
     from monai_tumorcls.utils.reporting import utc_now
 
@@ -84,7 +84,7 @@ def render_section(args, argv: list[str], checkpoint: tuple[str, dict], rows: li
         r["per-class AUC"] = ", ".join(f"{k} {v:.2f}" for k, v in r["class_aucs"].items())
     ckpt, info = checkpoint
     lines = [
-        f"## {args.section or args.bundle}",
+        f"## {args.section}",
         "",
         f"Written by `{cmd}` on {utc_now()};",
         f"machine: {cpu_model()}, torch {env['torch']}, monai {env['monai']}.",

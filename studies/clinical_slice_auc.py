@@ -244,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.adapt and args.train_overrides:  # the fine-tuning command and its folds' scoring do not take them
         parser.error("--train-overrides scores the given model only; it cannot be combined with --adapt")
+    args.section = args.section or args.bundle
     data_root = get_data_root(must_exist=True)
     root = Path(args.bundle_root) if args.bundle_root else ROOT / "bundles" / args.bundle
     ckpt = Path(args.checkpoint) if args.checkpoint else root / "models" / "model.pt"
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = render_section(args, argv_used, (portable_path(ckpt, ROOT), info), rows, folds)
     out = Path(args.out)
     existing = out.read_text() if out.is_file() else ""
-    atomic_write_text(out, merged_sections(existing, TITLE, INTRO, args.section or args.bundle, lines))
+    atomic_write_text(out, merged_sections(existing, TITLE, INTRO, args.section, lines))
     print("\n".join(lines))
 
 

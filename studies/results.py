@@ -26,7 +26,7 @@ from pathlib import Path
 from monai_tumorcls.checkpoint import read_checkpoint_metadata
 from monai_tumorcls.handlers.training_state import read_epoch_log
 from monai_tumorcls.utils.atomic import atomic_write_text
-from monai_tumorcls.utils.reporting import local_path, machine_line, portable_args, run_logged
+from monai_tumorcls.utils.reporting import local_path, machine_line, portable_args, read_json_object, run_logged
 from monai_tumorcls.utils.run_info import environment_info, shell_join
 
 from .results_page import RESULTS_DIR, RESULTS_MD, load_records, render
@@ -69,10 +69,6 @@ def bundle_commands(bundle: str, extra: list[str]) -> tuple[list[str], list[str]
     return train_cmd, eval_cmd
 
 
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def evaluate_stages(eval_cmd: list[str], root: Path, stage_checkpoints: list[str], log_prefix: Path) -> dict:
     """Each further checkpoint (e.g. the best stage-1 one of a two-stage bundle) evaluated on Testing too."""
     stages = {}
@@ -82,7 +78,7 @@ def evaluate_stages(eval_cmd: list[str], root: Path, stage_checkpoints: list[str
         run_logged([sys.executable] + stage_cmd[1:], Path(f"{log_prefix}__eval_{Path(ckpt).stem}.log"), ROOT)
         stages[ckpt] = {
             "command": shell_join(portable(stage_cmd)),
-            "best_checkpoint": _read_json(root / "models" / f"{ckpt}.json"),
+            "best_checkpoint": read_json_object(root / "models" / f"{ckpt}.json"),
             "reports": {k: _summary(v) for k, v in json.loads((out_dir / "metrics.json").read_text())["reports"].items()},
         }
     return stages
@@ -109,7 +105,7 @@ def run_bundle(bundle: str, label: str, overrides: list[str], logs: Path, bundle
         "train_seconds": round(train_s, 1),
         "eval_seconds": round(eval_s, 1),
         "initialisation": metrics.get("initialisation"),
-        "best_checkpoint": _read_json(root / "models" / "model.pt.json"),
+        "best_checkpoint": read_json_object(root / "models" / "model.pt.json"),
         "reports": {k: _summary(v) for k, v in metrics["reports"].items()},
         "temperature_fit": read_checkpoint_metadata(root / "models" / "model.pt").get("calibration"),
         "epoch_log": {p.name: read_epoch_log(p) for p in sorted((root / "models").glob("training_state*.pt"))},

@@ -9,6 +9,7 @@ Paths in reports are relative (:func:`portable_path`): never a machine's absolut
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 import statistics
@@ -28,9 +29,19 @@ __all__ = [
     "local_path",
     "portable_args",
     "portable_path",
+    "read_json_object",
     "run_logged",
     "utc_now",
 ]
+
+
+def read_json_object(path: Path) -> dict:
+    """The JSON object in ``path``; ``{}`` when it is missing or holds none (a record a killed run never finished)."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def utc_now() -> str:

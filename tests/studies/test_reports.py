@@ -67,7 +67,7 @@ def test_one_clinical_validation_page_with_a_section_per_bundle():
 
 
 class _Args:
-    bundle, model_title, model_note, section = "resnet18_4class", "Kaggle-trained model", "seen nothing.", None
+    bundle, model_title, model_note, section = "resnet18_4class", "Kaggle-trained model", "seen nothing.", "resnet18_4class"
 
 
 def test_a_clinical_run_replaces_only_its_bundle_s_section():
