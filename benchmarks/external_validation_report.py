@@ -127,7 +127,7 @@ def _lesion_rows(folds: list[dict], seqs: list[str]) -> list[str]:
     rows = [f"| {seq} | {_ms(folds, 'dice_mean', seq)} | {_ms(folds, 'hd95_median_px', seq)} "
             f"| {_ms(folds, 'lesion_map_empty', seq)} | {_ms(folds, 'pointing_game_lesion_map', seq)} "
             f"| {_ms(folds, 'pointing_game', seq)} | {_ms(folds, 'within_scan_auc_min', seq)} |" for seq in seqs]
-    return ["", "Lesion map on held-out tumour slices (MONAI `DiceMetric`, `HausdorffDistanceMetric(percentile=95)` in "
+    return ["", "Lesion map on held-out tumour slices (Dice per slice, MONAI `HausdorffDistanceMetric(percentile=95)` in "
             "pixels of the input; an empty map counts Dice 0):", "",
             *_table_start(["sequence", "Dice (mean)", "HD95 (median, px)", "empty maps", "pointing game: lesion map",
                            "pointing game: Grad-CAM", "within-scan AUC, worst patient"]), *rows,

@@ -24,9 +24,8 @@ from pathlib import Path
 import torch
 
 from monai_tumorcls.metrics.calibration import brier_score, expected_calibration_error, fit_temperature
-from monai_tumorcls.utils.distributed import dist_rank
 
-from .io import load_checkpoint, update_metadata
+from .io import network_to_decide_on, update_metadata
 
 __all__ = ["MIN_CALIBRATION_SAMPLES", "calibrate_checkpoint", "calibration_record"]
 
@@ -82,20 +81,6 @@ def _validation_logits(network: torch.nn.Module, dataset, batch_size: int, devic
             logits.append(network(batch["image"].to(device)).float().cpu())
             labels.append(torch.as_tensor(batch["label"]).view(-1))
     return torch.cat(logits), torch.cat(labels)
-
-
-def network_to_decide_on(path: str | Path, network: torch.nn.Module, dataset, what: str) -> torch.nn.Module | None:
-    """``network`` (unwrapped from DDP) holding checkpoint ``path``'s weights, in eval mode, for a decision made on
-    ``dataset`` after training; ``None`` (logged with ``what``) where nothing is to be decided: a rank other than 0
-    of a distributed run (one process writes), an empty dataset, or no checkpoint written."""
-    if dist_rank() != 0:
-        return None
-    if len(dataset) == 0 or not Path(path).is_file():  # no validation split: nothing to fit on, no best checkpoint
-        logger.warning("%s: %s (%s)", path, what, "empty dataset" if len(dataset) == 0 else "no checkpoint was written")
-        return None
-    network = getattr(network, "module", network)
-    load_checkpoint(path, network)
-    return network.eval()
 
 
 def calibrate_checkpoint(path: str | Path, network: torch.nn.Module, dataset, batch_size: int = 32,

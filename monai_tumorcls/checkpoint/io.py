@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from monai_tumorcls.utils.atomic import atomic_torch_save
+from monai_tumorcls.utils.distributed import dist_rank
 
 from .schema import validate_metadata
 
@@ -29,6 +30,7 @@ __all__ = [
     "check_finite_weights",
     "checkpoint_digest",
     "load_checkpoint",
+    "network_to_decide_on",
     "read_checkpoint",
     "read_metadata",
     "save_checkpoint",
@@ -220,3 +222,17 @@ def load_checkpoint(path: str | Path, network: torch.nn.Module | None = None, ke
         except RuntimeError as e:  # torch lists every missing/unexpected/mis-shaped tensor over many lines
             raise ValueError(f"{path}: the weights do not fit the network ({' '.join(str(e).split())[:300]})") from e
     return state
+
+
+def network_to_decide_on(path: str | Path, network: torch.nn.Module, dataset, what: str) -> torch.nn.Module | None:
+    """``network`` (unwrapped from DDP) holding checkpoint ``path``'s weights, in eval mode, for a decision made on
+    ``dataset`` after training; ``None`` (logged with ``what``) where nothing is to be decided: a rank other than 0
+    of a distributed run (one process writes), an empty dataset, or no checkpoint written."""
+    if dist_rank() != 0:
+        return None
+    if len(dataset) == 0 or not Path(path).is_file():  # no validation split: nothing to fit on, no best checkpoint
+        logger.warning("%s: %s (%s)", path, what, "empty dataset" if len(dataset) == 0 else "no checkpoint was written")
+        return None
+    network = getattr(network, "module", network)
+    load_checkpoint(path, network)
+    return network.eval()

@@ -23,8 +23,7 @@ import torch
 
 from monai_tumorcls.metrics.lesion import overlap_counts, scan_dice
 
-from .calibration import network_to_decide_on
-from .io import update_metadata
+from .io import network_to_decide_on, update_metadata
 
 __all__ = ["LESION_THRESHOLD", "MIN_THRESHOLD_SCANS", "THRESHOLD_GRID", "checkpoint_lesion_threshold",
            "choose_lesion_threshold", "lesion_threshold_record"]
@@ -91,7 +90,7 @@ def choose_lesion_threshold(path: str | Path, network: torch.nn.Module, dataset,
 
     Returns:
         The stored threshold; ``None`` where nothing was written (see
-        :func:`~monai_tumorcls.checkpoint.calibration.network_to_decide_on`).
+        :func:`~monai_tumorcls.checkpoint.io.network_to_decide_on`).
     """
     network = network_to_decide_on(path, network, dataset, "no lesion threshold chosen")
     if network is None:

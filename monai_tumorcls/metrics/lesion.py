@@ -1,6 +1,6 @@
 """Overlap of a lesion map with a manual mask, at several thresholds, pooled per scan.
 
-A per-slice Dice averaged over tumour slices (MONAI ``DiceMetric`` per item) weighs the small lesion tip at the top of
+A per-slice Dice averaged over tumour slices weighs the small lesion tip at the top of
 a tumour as much as its middle, and ignores what the map calls lesion on the scan's tumour-free slices. The *scan
 Dice* pools a scan's slices first: ``2 |P ∩ T| / (|P| + |T|)`` over all its pixels, the per-volume Dice segmentation
 papers report on this data (Buda et al. 2019). Counting pixels per slice and threshold once lets one pass over the
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["overlap_counts", "scan_dice"]
+__all__ = ["dice_from_counts", "overlap_counts", "scan_dice"]
 
 
 def overlap_counts(probabilities: torch.Tensor, masks: torch.Tensor, thresholds: Sequence[float]) -> np.ndarray:
@@ -38,6 +38,14 @@ def overlap_counts(probabilities: torch.Tensor, masks: torch.Tensor, thresholds:
     return torch.stack([both, called.sum(-1), true], dim=-1).numpy().astype(np.int64)
 
 
+def dice_from_counts(counts: np.ndarray) -> np.ndarray:
+    """The Dice ``2 |P ∩ T| / (|P| + |T|)`` of ``(..., 3)`` counts from :func:`overlap_counts` (``(...)``); 1 where
+    neither the map nor the mask has a lesion pixel."""
+    both, called, true = np.moveaxis(np.asarray(counts), -1, 0)
+    denominator = called + true
+    return np.where(denominator > 0, 2 * both / np.maximum(denominator, 1), 1.0)
+
+
 def scan_dice(counts: np.ndarray, scans: Sequence[str]) -> dict[str, np.ndarray]:
     """Per scan, the Dice of its pooled slices at each threshold.
 
@@ -53,7 +61,5 @@ def scan_dice(counts: np.ndarray, scans: Sequence[str]) -> dict[str, np.ndarray]
         raise ValueError(f"{len(counts)} rows of counts, {len(scans)} scan names")
     out = {}
     for scan in dict.fromkeys(scans.tolist()):
-        both, called, true = counts[scans == scan].sum(0).T
-        denominator = called + true
-        out[str(scan)] = np.where(denominator > 0, 2 * both / np.maximum(denominator, 1), 1.0)
+        out[str(scan)] = dice_from_counts(counts[scans == scan].sum(0))
     return out

@@ -106,10 +106,11 @@ def write_series_dicom_results(series: SeriesResult, dicom: DicomSeries, output_
     """
     options = options or DicomResultsOptions()
     by_id = files_by_id(dicom)
-    sources = slice_sources(series, by_id)
-    headers = read_headers(p for v in sources.values() for p, _ in v)
-    if not headers:
+    headers: dict[Path, pydicom.Dataset] = {}
+    sources = slice_sources(series, by_id, headers)
+    if not any(sources.values()):
         raise ValueError(f"series {series.series_id}: no contributing source file found")
+    headers.update(read_headers(p for v in sources.values() for p, _ in v if p not in headers))
     refs = {k: [(headers[p], f) for p, f in v] for k, v in sources.items()}
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ world coordinate) cannot be ruled out and counts as a source.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -39,25 +39,26 @@ def files_by_id(dicom: DicomSeries) -> dict[str, Path]:
     return {file_id(file_sha256(p)): p for p in dicom.files}
 
 
-def read_headers(paths) -> dict[Path, pydicom.Dataset]:
+def read_headers(paths: Iterable[Path]) -> dict[Path, pydicom.Dataset]:
     """The datasets of ``paths`` without their pixel data, each file read once."""
     return {p: pydicom.dcmread(p, stop_before_pixels=True) for p in dict.fromkeys(paths)}
 
 
-def slice_sources(series: SeriesResult, by_id: Mapping[str, Path]) -> Sources:
+def slice_sources(series: SeriesResult, by_id: Mapping[str, Path], headers: dict[Path, pydicom.Dataset]) -> Sources:
     """Contributing slice -> the (file, frame) pairs it was made from (frame None: the whole file), by the rule
-    of this module's docstring. A file the run recorded but no longer found (``by_id``) is not referenced."""
+    of this module's docstring. A file the run recorded but no longer found (``by_id``) is not referenced.
+    ``headers``: the datasets read so far, by path; the ones this reads are added, so that no file is read twice."""
     contributing = series.decision.contributing_slices
     if not series.resliced:
         slices = {s.slice_index: s for s in series.slices}
         return {k: [(by_id[slices[k].source_file_id], slices[k].source_frame)]
                 for k in contributing if slices[k].source_file_id in by_id}
     volume_files = [by_id[f] for f in series.file_ids if f in by_id]
-    headers = read_headers(volume_files)
+    headers.update(read_headers(p for p in volume_files if p not in headers))
     axis, sign = _PLANE_LPS_AXIS.get(series.slice_plane, (None, 1.0))
     if axis is None or series.obliquity_deg > _MAX_OBLIQUITY_DEG:
         return {k: [(p, None) for p in volume_files] for k in contributing}
-    spans = {p: _span(ds, axis) for p, ds in headers.items()}
+    spans = {p: _span(headers[p], axis) for p in volume_files}
     return {k: [(p, None) for p in volume_files if _crosses(spans[p], sign * series.slices[k].position_mm)]
             for k in contributing}
 

@@ -3,8 +3,8 @@
 For a network with ``forward_lesion`` (:class:`~monai_tumorcls.networks.LesionClassifier`) one forward pass per
 batch gives everything :func:`~monai_tumorcls.apps.validation.external_validation` needs of a slice: the class
 probabilities, the lesion area (pixels of the sigmoid map >= the model's lesion threshold, for the lesion-volume
-series rule) and, on a tumour slice with a manual mask, the lesion map against the mask: MONAI ``DiceMetric`` (at
-the default 0.5 and at the model's threshold) and ``HausdorffDistanceMetric(percentile=95)`` (pixels of the input),
+series rule) and, on a tumour slice with a manual mask, the lesion map against the mask: the Dice (at
+the default 0.5 and at the model's threshold, from the same pixel counts as the scan Dice) and ``HausdorffDistanceMetric(percentile=95)`` (pixels of the input),
 and the pointing game of the map's peak (mask grown by 4 px, as Grad-CAM's); on every slice with a mask (tumour-free
 too), the pixel counts of the scan Dice (:func:`~monai_tumorcls.metrics.lesion.scan_dice`). Any other network gives
 the probabilities alone (``lesion_area`` ``None``).
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from monai.data import DataLoader, Dataset
-from monai.metrics import DiceMetric, HausdorffDistanceMetric
+from monai.metrics import HausdorffDistanceMetric
 
 from monai_tumorcls.checkpoint.lesion_threshold import LESION_THRESHOLD
-from monai_tumorcls.metrics.lesion import overlap_counts, scan_dice
+from monai_tumorcls.metrics.lesion import dice_from_counts, overlap_counts, scan_dice
 from monai_tumorcls.visualize.saliency import pointing_hits, saliency_peaks
 
 __all__ = ["NominalGeometry", "SliceOutputs", "has_lesion_head", "read_lesion_mask", "predict_outputs",
@@ -74,16 +74,16 @@ def read_lesion_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
     return resize(tifffile.imread(path) > 0, shape, order=0, preserve_range=True, anti_aliasing=False)
 
 
-def _segmentation(lesion: torch.Tensor, masks: np.ndarray, threshold: float = LESION_THRESHOLD) -> list[dict]:
-    """Dice, HD95 (both at the default threshold, as every fold was first measured) and pointing hit of ``lesion``
-    ``(B, 1, H, W)`` probabilities against ``masks`` ``(B, H, W)``, and the Dice at the model's ``threshold``."""
-    truth = torch.as_tensor(masks[:, None] > 0, dtype=torch.float32)
-    dice_metric = DiceMetric(include_background=True, reduction="none", ignore_empty=False)
+def _segmentation(lesion: torch.Tensor, masks: np.ndarray, counts: np.ndarray) -> list[dict]:
+    """Dice (from ``counts`` ``(B, 2, 3)``: :func:`overlap_counts` at the default and the model's threshold), HD95 (at
+    the default threshold, as every fold was first measured) and pointing hit of ``lesion`` ``(B, 1, H, W)``
+    probabilities against ``masks`` ``(B, H, W)``."""
+    dice, threshold_dice = dice_from_counts(counts).T
     pred = (lesion >= LESION_THRESHOLD).float()
-    dice, threshold_dice = dice_metric(pred, truth)[:, 0], dice_metric((lesion >= threshold).float(), truth)[:, 0]
+    truth = torch.as_tensor(masks[:, None] > 0, dtype=torch.float32)
     hd95 = HausdorffDistanceMetric(include_background=True, percentile=95, reduction="none")(pred, truth)[:, 0]
     hits = pointing_hits(saliency_peaks(lesion[:, 0].numpy()), masks)
-    empty = pred.flatten(1).sum(1) == 0  # no lesion called: Dice 0, no distance to speak of
+    empty = counts[:, 0, 1] == 0  # no lesion called: Dice 0, no distance to speak of
     return [{"dice": float(d), "threshold_dice": float(dt), "hit": bool(t),
              "hd95": float("nan") if e or not torch.isfinite(h) else float(h)}
             for d, dt, h, t, e in zip(dice, threshold_dice, hd95, hits, empty)]
@@ -117,7 +117,7 @@ def predict_outputs(network: torch.nn.Module, items: Sequence[dict], transform: 
             overlap.update({start + i: c for i, c in zip(masked, counts)})
             tumour = [k for k, i in enumerate(masked) if chunk[i].get("label") == 1]
             if tumour:  # a batch of tumour-free slices only has no lesion to compare with
-                for k, scores in zip(tumour, _segmentation(lesion[masked][tumour], masks[tumour], lesion_threshold)):
+                for k, scores in zip(tumour, _segmentation(lesion[masked][tumour], masks[tumour], counts[tumour])):
                     segmentation[start + masked[k]] = scores
     probabilities = torch.cat(probs).numpy() if probs else np.zeros((0, 0))
     return SliceOutputs(probabilities, torch.cat(areas).numpy() if areas else None, segmentation, overlap)

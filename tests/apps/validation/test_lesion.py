@@ -9,6 +9,7 @@ import torch
 
 from monai_tumorcls.apps.validation import NominalGeometry, choose_series_rule, lesion_volume_scores
 from monai_tumorcls.apps.validation.lesion import SliceOutputs, _segmentation, predict_outputs, segmentation_summary
+from monai_tumorcls.metrics.lesion import overlap_counts
 
 
 def _square(top: int, left: int, size: int = 4, shape=(16, 16)) -> np.ndarray:
@@ -17,11 +18,15 @@ def _square(top: int, left: int, size: int = 4, shape=(16, 16)) -> np.ndarray:
     return mask
 
 
+def _counts(lesion: torch.Tensor, truth: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    return overlap_counts(lesion, torch.as_tensor(truth[:, None]), (0.5, threshold))
+
+
 def test_segmentation_wires_dice_hd95_and_the_peak():
     truth = np.stack([_square(4, 4), _square(4, 4), _square(4, 4)])
     lesion = torch.as_tensor(np.stack([_square(4, 4), _square(4, 6), np.zeros((16, 16))]) * 0.9)[:, None]
     lesion[1, 0, 5, 7] = 0.95  # the shifted map's peak lies on the lesion
-    exact, shifted, empty = _segmentation(lesion, truth)
+    exact, shifted, empty = _segmentation(lesion, truth, _counts(lesion, truth))
     assert exact == {"dice": pytest.approx(1.0), "threshold_dice": pytest.approx(1.0), "hd95": pytest.approx(0.0),
                      "hit": True}
     assert shifted["dice"] == pytest.approx(0.5) and shifted["hd95"] == pytest.approx(2.0) and shifted["hit"]
@@ -37,7 +42,7 @@ def test_segmentation_wires_dice_hd95_and_the_peak():
 def test_the_model_threshold_gives_the_threshold_dice_and_the_default_the_rest():
     truth = np.stack([_square(4, 4)])
     lesion = torch.as_tensor(_square(4, 4) * 0.3)[None, None]  # a faint map: nothing at 0.5, the lesion at 0.25
-    (row,) = _segmentation(lesion, truth, threshold=0.25)
+    (row,) = _segmentation(lesion, truth, _counts(lesion, truth, 0.25))
     assert row["dice"] == 0.0 and np.isnan(row["hd95"]) and row["threshold_dice"] == pytest.approx(1.0)
 
 
