@@ -96,3 +96,18 @@ def test_the_lesion_map_can_start_at_a_prior_probability():
     assert 0.003 < float(lesion.median()) < 0.03  # about the prior everywhere; bias 0 starts near 0.5
     with pytest.raises(ValueError, match="lesion_prior must be in"):
         LesionClassifier(decoder_channels=(16, 8, 8, 8), lesion_prior=1.0)
+
+
+def test_a_fifth_level_works_at_the_input_resolution_on_the_input_itself():
+    torch.manual_seed(0)
+    net = LesionClassifier(decoder_channels=(16, 8, 8, 8, 8)).eval()
+    seen = {}
+    net.decoder.levels[-1].register_forward_hook(lambda m, args, out: seen.update(input=args[0], output=out))
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        lesion = net.forward_lesion(x)[1]
+    assert lesion.shape == (1, 1, 64, 64) and seen["output"].shape[-2:] == (64, 64)  # no upsampling after it
+    assert torch.equal(seen["input"][:, :3], x)  # the input itself is its skip
+    assert LesionClassifier().decoder.levels[-1].conv_0.conv.in_channels == 64 + 32  # four levels: the stem's skip
+    with pytest.raises(ValueError, match="4 or 5 decoder channel counts"):
+        LesionClassifier(decoder_channels=(16, 8, 8))

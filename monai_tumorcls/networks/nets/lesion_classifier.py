@@ -41,25 +41,29 @@ class LesionDecoder(nn.Module):
     """U-Net-style decoder over a ResNet trunk's skips: from ``layer4`` up to the stem's stride 2, per level a
     bilinear upsampling to the skip's size (any input size: the trunk rounds odd sizes up), concatenation with the
     skip and MONAI's ``TwoConv`` (two 3x3 conv-BN-ReLU, as in ``BasicUNet``), then a 1x1 convolution to one lesion
-    logit per pixel.
+    logit per pixel. With a fifth level, the input image itself is its skip: that level works at the input's
+    resolution on its intensities, where the trunk's first skip has passed a 7x7 stride-2 convolution.
 
     Args:
-        skip_channels: channels of the stem and ``layer1..layer4`` (:func:`trunk_stage_channels`).
-        decoder_channels: output channels of the four levels, deepest first.
+        skip_channels: channels of the skips, finest first: the stem and ``layer1..layer4``
+            (:func:`trunk_stage_channels`), with the input's channels in front for a fifth level.
+        decoder_channels: output channels of the levels, deepest first: four (the map at stride 2) or five (the map
+            at the input's resolution); one more skip than levels.
         lesion_prior: if set, the lesion probability every pixel starts at (the output bias starts at its logit; the
             prior-probability start of Lin et al. 2017): lesion pixels are about 1 % of the known pixels, and with a
             bias of 0 the map starts at 0.5 everywhere and spends its first epochs lowering the background (Adam
             moves a bias by about the learning rate per step). ``None``: the bias starts at 0.
 
     Shapes:
-        ``skips`` (stem at H/2 ... layer4 at H/32) -> ``(B, 1, H/2, W/2)``.
+        ``skips`` (finest first ... layer4 at H/32) -> ``(B, 1, h, w)`` at the finest skip's size.
     """
 
     def __init__(self, skip_channels: Sequence[int], decoder_channels: Sequence[int] = (128, 64, 32, 16),
                  lesion_prior: float | None = None) -> None:
         super().__init__()
-        if len(skip_channels) != 5 or len(decoder_channels) != 4:
-            raise ValueError(f"expected 5 skip and 4 decoder channel counts, got {skip_channels}, {decoder_channels}")
+        if len(decoder_channels) not in (4, 5) or len(skip_channels) != len(decoder_channels) + 1:
+            raise ValueError(f"expected 4 or 5 decoder channel counts and one skip more, got {skip_channels}, "
+                             f"{decoder_channels}")
         levels, in_channels = [], skip_channels[-1]
         for cat_channels, out_channels in zip(reversed(skip_channels[:-1]), decoder_channels):
             levels.append(TwoConv(2, in_channels + cat_channels, out_channels, act="relu", norm="batch", bias=False))
@@ -89,7 +93,8 @@ class LesionClassifier(ResNetClassifier):
         classifier_args, classifier_kwargs: the arguments of :class:`ResNetClassifier` (``backbone``,
             ``num_classes``, ``head``, ``pretrained``, ``in_channels``, ``head_options``; ``pretrained`` loads the
             trunk only: a torchvision/SimCLR trunk file or another bundle's ``model.pt``; the decoder starts random).
-        decoder_channels: channels of the four decoder levels, deepest first (keyword only).
+        decoder_channels: channels of the decoder levels, deepest first (keyword only): four (the map from stride 2)
+            or five (a last level at the input's resolution with the input as its skip; see :class:`LesionDecoder`).
         lesion_prior: the lesion probability the map starts at (keyword only; see :class:`LesionDecoder`).
 
     Shapes:
@@ -101,13 +106,18 @@ class LesionClassifier(ResNetClassifier):
     def __init__(self, *classifier_args, decoder_channels: Sequence[int] = (128, 64, 32, 16),
                  lesion_prior: float | None = None, **classifier_kwargs) -> None:
         super().__init__(*classifier_args, **classifier_kwargs)
-        self.decoder = LesionDecoder(trunk_stage_channels(self.features), decoder_channels, lesion_prior)
+        skip_channels = trunk_stage_channels(self.features)
+        self.input_skip = len(decoder_channels) == 5
+        if self.input_skip:
+            skip_channels = [self.features.conv1.in_channels, *skip_channels]
+        self.decoder = LesionDecoder(skip_channels, decoder_channels, lesion_prior)
 
     def _skips(self, x: torch.Tensor) -> list[torch.Tensor]:
         # the trunk's own modules, called one by one, so hooks on them (Grad-CAM on features.layer4) still fire
+        skips = [x] if self.input_skip else []
         for name in _STEM:
             x = getattr(self.features, name)(x)
-        skips = [x]
+        skips.append(x)
         x = self.features.maxpool(x)
         for name in _STAGES:
             x = getattr(self.features, name)(x)
