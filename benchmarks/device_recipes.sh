@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The one command of a lent GPU machine for the full recipes of pipelines 2 and 3 (docs/training.md, "On a lent
-# GPU"). Given to the device tool's `run` with carry [".device/wheels", "<pack>"], packs made by
-# python -m tools.device_pack:
+# The one command of a lent GPU machine for the full recipes of pipelines 2 and 3 and for the held-out-patient
+# benchmark of the lesion-grounded model (docs/training.md, "On a lent GPU"). Given to the device tool's `run` with
+# carry [".device/wheels", "<pack>"], packs made by python -m tools.device_pack:
 #
 #   bash benchmarks/device_recipes.sh .device/kaggle-224 --only ssl_simclr_resnet50 spp-kaggle basic-kaggle
+#   bash benchmarks/device_recipes.sh .device/lesion-128 --folds 5 --models lesion --variant gpu
 #
+# With the lesion pack (Kaggle, LGG and IXI) the arguments are those of python -m benchmarks.external_validation,
+# whose record (docs/reports/external_validation.{json,md}) comes back; the pack holds no other scanner's volume.
 # It installs the carried wheels, measures the GPU training-throughput goal once per machine (the Kaggle packs
 # only), then runs the chosen tools/full_recipes.py entries for at most DEVICE_SECONDS (default 480) with
 # mixed precision and 12 loader workers. Every run resumes from its runs/ folder, which stays on a warm machine
@@ -24,8 +27,18 @@ if [ -d "$pack/brain-tumor-mri-dataset" ] && [ ! -e runs/device_throughput.done 
     timeout 240 python3 -m benchmarks.train_throughput --device cuda --amp fp16 --channels-last --num-workers 12 \
         --epochs 2 --skip stage1 --note "$data" && touch runs/device_throughput.done
 fi
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+if [ -d "$pack/lgg-mri-segmentation" ]; then
+    timeout --kill-after=20 "${DEVICE_SECONDS:-480}" python3 -m benchmarks.external_validation "$@" \
+        --cores-note "trained on one lent $gpu with $(nproc) CPU cores and nothing else running; $data" \
+        -- --amp true --num_workers 12 --other_healthy "[]"
+    status=$?
+    tar czf "${OUT:-runs}/device_results.tgz" docs/reports/external_validation.json docs/reports/external_validation.md \
+        bundles/resnet18_multisource/folds/*/logs bundles/resnet18_multisource/folds/*/train.done 2>/dev/null
+    exit $status
+fi
 timeout --kill-after=20 "${DEVICE_SECONDS:-480}" python3 -m tools.full_recipes "$@" \
-    --note "trained on one lent NVIDIA H200 with 16 CPU cores and nothing else running; $data" \
+    --note "trained on one lent $gpu with $(nproc) CPU cores and nothing else running; $data" \
     -- --amp true --num_workers 12
 status=$?
 tar czf "${OUT:-runs}/device_results.tgz" docs/results docs/reports/results.md docs/reports/benchmarks.md runs/*/note.txt \

@@ -8,6 +8,7 @@ travels as it is; the Python packages the machine lacks travel as wheels::
     python -m tools.device_pack kaggle --size 256 --quality 60   # .device/kaggle-256 (pipeline 2's size)
     python -m tools.device_pack brats2015                        # .device/brats2015 (a copy)
     python -m tools.device_pack wheels                           # .device/wheels (CPython 3.12, x86-64)
+    python -m tools.device_pack lesion --size 128 --quality 75   # .device/lesion-128 (the lesion benchmark's data)
     python -m tools.device_pack --describe .device/kaggle-224    # the pack's line in a record's note
 
 A Kaggle pack keeps every file's folder and stem (suffix ``.jpg``): each image is read with the bundles' reader,
@@ -20,6 +21,14 @@ Testing list as those of the source (the training/validation split is seeded but
 SHA-256, so the count of files in one validation list only is recorded too). An unreadable source is listed there
 and left out; the script then exits 1. The pack is written beside its destination and renamed into place when
 complete.
+
+The ``lesion`` pack is a whole data root for ``benchmarks/external_validation.py``: the Kaggle set packed as above, the
+110-patient LGG set (its ``kaggle_3m`` folder, 1.1 GiB as shipped) with every slice area-resized to ``size`` (the
+bundles' own resize, as for Kaggle) and stored as a 3-channel TIFF with JPEG compression (the three sequences stay
+three channels: TIFF's JPEG keeps RGB planes, without the colour subsampling of a JPEG file), every mask as it is
+(zlib: lossless, so the tumour areas that cut the slice lists are those of the source; its ``PACKED.json`` compares
+the LGG datalists of pack and source), and the IXI volumes copied. The Siemens volunteer's DICOM series (34 MiB)
+does not fit; a device run scores no other scanner (``--other_healthy "[]"``).
 """
 
 from __future__ import annotations
@@ -40,8 +49,9 @@ from PIL import Image
 
 from monai.transforms import EnsureChannelFirst, LoadImage, Resize
 
-from monai_tumorcls.config import get_brats2015_root, get_kaggle_root
-from monai_tumorcls.data import RasterImageReader, build_kaggle_datalists, file_sha256, list_images
+from monai_tumorcls.config import get_brats2015_root, get_data_root, get_kaggle_root
+from monai_tumorcls.data import (IXI_DIRNAME, LGG_DIRNAME, RasterImageReader, build_kaggle_datalists, file_sha256,
+                                 list_images, lgg_slice_items, scan_lgg_folder)
 from monai_tumorcls.utils import shell_join
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,6 +166,76 @@ def pack_brats2015(dest: Path, command: str = "") -> dict:
     return write_pack(dest, copy, command)
 
 
+def lgg_slice_tiff(source: Path, size: int, quality: int) -> bytes:
+    """The LGG slice ``source`` (256x256x3) area-resized to ``size`` and stored as a JPEG-compressed RGB TIFF."""
+    import tifffile
+
+    pixels = tifffile.imread(source)
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) slice, got shape {pixels.shape}")
+    resized = Resize((size, size), mode="area")(np.moveaxis(pixels, 2, 0).astype(np.float32))
+    buffer = io.BytesIO()
+    rgb = np.clip(np.moveaxis(np.asarray(resized), 0, 2).round(), 0, 255).astype(np.uint8)
+    Image.fromarray(rgb, mode="RGB").save(buffer, "TIFF", compression="jpeg", quality=quality)
+    return buffer.getvalue()
+
+
+def mask_tiff(source: Path) -> bytes:
+    """The mask ``source`` as it is, zlib-compressed (lossless)."""
+    import tifffile
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, tifffile.imread(source), compression="zlib")
+    return buffer.getvalue()
+
+
+def pack_lgg(source: Path, dest: Path, size: int, quality: int) -> dict:
+    """Every ``*.tif`` of the LGG folder ``source`` into the same place below ``dest`` (see the module doc)."""
+    rows, failed = [], []
+    for path in sorted(source.rglob("*.tif")):
+        rel = path.relative_to(source)
+        try:
+            data = mask_tiff(path) if path.name.endswith("_mask.tif") else lgg_slice_tiff(path, size, quality)
+        except Exception as e:  # one bad file is recorded, the others are packed
+            failed.append({"source": str(rel), "error": f"{type(e).__name__}: {e}".splitlines()[0]})
+            continue
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_bytes(data)
+        rows.append(str(rel))
+    return {"num_packed": len(rows), "failed": failed}
+
+
+def compare_lgg_datalists(source: Path, packed: Path) -> dict:
+    """Whether the LGG slice items of ``packed`` (every sequence) are those of ``source``: the same slices, tumour
+    areas, labels and sequences."""
+
+    def items(root: Path) -> list[tuple]:
+        return [(str(Path(it["image"]).relative_to(root.resolve())), it["tumour_area"], it["label"], it["sequence"])
+                for it in lgg_slice_items(scan_lgg_folder(root))]
+
+    return {"same_items": items(source) == items(packed)}
+
+
+def pack_lesion(dest: Path, size: int, quality: int, command: str = "") -> dict:
+    """The lesion benchmark's data root: Kaggle and LGG packed, IXI copied (module doc)."""
+    root = get_data_root(must_exist=True)
+    kaggle, lgg = get_kaggle_root(), root / LGG_DIRNAME
+
+    def fill(folder: Path) -> dict:
+        kaggle_summary = pack_images(kaggle, folder / kaggle.name, size, quality)
+        lgg_summary = pack_lgg(lgg, folder / LGG_DIRNAME, size, quality)
+        shutil.copytree(root / IXI_DIRNAME, folder / IXI_DIRNAME)
+        return {"size": size, "quality": quality,
+                "num_packed": kaggle_summary["num_packed"] + lgg_summary["num_packed"],
+                "failed": kaggle_summary["failed"] + lgg_summary["failed"],
+                "duplicates_preserved": kaggle_summary["duplicates_preserved"],
+                "datalists": {**compare_datalists(kaggle, folder / kaggle.name),
+                              "lgg": compare_lgg_datalists(lgg, folder / LGG_DIRNAME)},
+                "files": kaggle_summary["files"]}
+
+    return write_pack(dest, fill, command)
+
+
 def download_wheels(dest: Path, command: str = "") -> dict:
     """The installed versions of ``DEVICE_WHEELS`` as CPython 3.12 x86-64 wheels (the GPU machine's Python)."""
     pins = [f"{name}=={version(name)}" for name in DEVICE_WHEELS]
@@ -173,8 +253,12 @@ def download_wheels(dest: Path, command: str = "") -> dict:
 def describe_pack(folder: Path) -> str:
     """One line for a record's note: which pack, as what (from its ``PACKED.json``)."""
     summary = json.loads((folder / "PACKED.json").read_text())
-    what = (f"grey {summary['size']} px JPEG q{summary['quality']} of {summary['num_packed']} images"
+    what = (f"{summary['size']} px JPEG q{summary['quality']} of {summary['num_packed']} images"
             if "size" in summary else "copied as shipped")
+    if "lgg" in summary.get("datalists", {}):
+        what = f"Kaggle grey and LGG 3-sequence {what}, IXI as shipped"
+    elif "size" in summary:
+        what = f"grey {what}"
     return f"data pack {folder.name}: {what} (tools/device_pack.py)"
 
 
@@ -185,26 +269,28 @@ def pack_size_mib(folder: Path) -> float:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", nargs="?", choices=("kaggle", "brats2015", "wheels"))
+    p.add_argument("what", nargs="?", choices=("kaggle", "lesion", "brats2015", "wheels"))
     p.add_argument("--describe", type=Path, metavar="PACK", help="print the note line of a made pack and stop")
-    p.add_argument("--size", type=int, default=224, help="kaggle: side of the packed images (pixels)")
-    p.add_argument("--quality", type=int, default=75, help="kaggle: JPEG quality")
+    p.add_argument("--size", type=int, default=224, help="kaggle, lesion: side of the packed images (pixels)")
+    p.add_argument("--quality", type=int, default=75, help="kaggle, lesion: JPEG quality")
     p.add_argument("--out", type=Path, default=None, help="pack folder (default .device/<what>[-<size>])")
     args = p.parse_args(argv)
     if args.describe:
         print(describe_pack(args.describe))
         return 0
     if not args.what:
-        p.error("name what to pack (kaggle, brats2015 or wheels) or --describe a pack")
-    dest = args.out or DEVICE_DIR / (f"kaggle-{args.size}" if args.what == "kaggle" else args.what)
+        p.error("name what to pack (kaggle, lesion, brats2015 or wheels) or --describe a pack")
+    sized = args.what in ("kaggle", "lesion")
+    dest = args.out or DEVICE_DIR / (f"{args.what}-{args.size}" if sized else args.what)
     command = shell_join(["python", "-m", "tools.device_pack", *argv])
-    if args.what == "kaggle":
-        summary = pack_kaggle(dest, args.size, args.quality, command)
+    if sized:
+        summary = (pack_kaggle if args.what == "kaggle" else pack_lesion)(dest, args.size, args.quality, command)
     else:
         summary = (pack_brats2015 if args.what == "brats2015" else download_wheels)(dest, command)
     for bad in summary["failed"]:
         print(f"{bad['source']}: {bad['error']}", file=sys.stderr)
-    same_lists = all(v["same_files"] and v["same_testing"] for v in summary.get("datalists", {}).values())
+    same_lists = all(v.get("same_items", v.get("same_files") and v.get("same_testing"))
+                     for v in summary.get("datalists", {}).values())
     print(f"{dest}: {pack_size_mib(dest):.1f} MiB, {summary.get('num_packed', '-')} images packed, "
           f"{len(summary['failed'])} failed, duplicates preserved: {summary['duplicates_preserved']}, "
           f"datalists: {json.dumps(summary.get('datalists', '-'))}")

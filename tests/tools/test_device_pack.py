@@ -106,3 +106,63 @@ def test_main_reports_a_bad_file_in_one_line_and_exits_1(pack, tmp_path, monkeyp
     err = [line for line in capsys.readouterr().err.splitlines() if "broken" in line]
     assert code == 1 and len(err) == 1 and err[0].startswith("Training/glioma/broken.jpg: ")
     assert not summary["datalists"]["binary"]["same_files"]  # the bad file is in the source's datalist only
+
+
+def _lgg_tree(root):
+    """Two LGG patients of three slices (smooth 256x256x3 images, a different pattern per channel); the middle slice
+    of the first has a 100-pixel mask. Returns the first patient's middle slice."""
+    import tifffile
+
+    yy, xx = np.mgrid[0:256, 0:256]
+    middle = None
+    for p, patient in enumerate(("TCGA_CS_4941_19960909", "TCGA_DU_5849_19950405")):
+        (root / patient).mkdir(parents=True)
+        for n in (1, 2, 3):
+            pixels = np.stack([xx // 2, yy // 2, (xx + yy) // 4 + 20 * n + p], axis=-1).astype(np.uint8)
+            mask = np.zeros((256, 256), np.uint8)
+            if p == 0 and n == 2:
+                mask[100:110, 100:110] = 255
+                middle = pixels
+            tifffile.imwrite(root / patient / f"{patient}_{n}.tif", pixels)
+            tifffile.imwrite(root / patient / f"{patient}_{n}_mask.tif", mask)
+    return middle
+
+
+def test_the_lesion_pack_is_a_data_root_with_the_same_lgg_items_and_three_channels(pack, tmp_path, monkeypatch):
+    import tifffile
+
+    data = tmp_path / "data"
+    _source_tree(data / "brain-tumor-mri-dataset", broken=False)
+    middle = _lgg_tree(data / "lgg-mri-segmentation" / "kaggle_3m")
+    (data / "ixi-healthy-t1-2mm" / "t1").mkdir(parents=True)
+    (data / "ixi-healthy-t1-2mm" / "t1" / "IXI002-Guys-0828-T1.nii.gz").write_bytes(b"copied as it is")
+    monkeypatch.setenv("MONAI_DATA_DIRECTORY", str(data))
+    out = tmp_path / "lesion-32"
+    assert pack.main(["lesion", "--size", "32", "--quality", "90", "--out", str(out)]) == 0
+    summary = json.loads((out / "PACKED.json").read_text())
+    assert summary["datalists"]["lgg"] == {"same_items": True} and summary["datalists"]["binary"]["same_files"]
+    assert summary["num_packed"] == 11 + 12 and not summary["failed"]
+    packed = out / "lgg-mri-segmentation" / "kaggle_3m" / "TCGA_CS_4941_19960909"
+    with Image.open(packed / "TCGA_CS_4941_19960909_2.tif") as image:
+        assert (image.format, image.mode, image.size) == ("TIFF", "RGB", (32, 32))
+        assert image.info["compression"] == "jpeg"
+        pixels = np.asarray(image, dtype=np.float32)
+    channels = torch.from_numpy(np.moveaxis(middle, 2, 0).astype(np.float32))[None]
+    expected = torch.nn.functional.interpolate(channels, size=(32, 32), mode="area")[0].numpy()
+    assert np.abs(np.moveaxis(pixels, 2, 0) - expected).mean(axis=(1, 2)).max() < 3.0  # each sequence kept apart
+    source_mask = tifffile.imread(data / "lgg-mri-segmentation" / "kaggle_3m" / packed.name / f"{packed.name}_2_mask.tif")
+    assert np.array_equal(tifffile.imread(packed / f"{packed.name}_2_mask.tif"), source_mask)  # lossless, 256 px
+    assert (out / "ixi-healthy-t1-2mm" / "t1" / "IXI002-Guys-0828-T1.nii.gz").read_bytes() == b"copied as it is"
+    assert pack.describe_pack(out) == ("data pack lesion-32: Kaggle grey and LGG 3-sequence 32 px JPEG q90 of 23 "
+                                       "images, IXI as shipped (tools/device_pack.py)")
+
+
+def test_an_lgg_pack_whose_masks_differ_is_caught(pack, tmp_path):
+    import tifffile
+
+    _lgg_tree(tmp_path / "src")
+    pack.pack_lgg(tmp_path / "src", tmp_path / "out", 32, 75)
+    assert pack.compare_lgg_datalists(tmp_path / "src", tmp_path / "out") == {"same_items": True}
+    mask = tmp_path / "out" / "TCGA_CS_4941_19960909" / "TCGA_CS_4941_19960909_2_mask.tif"
+    tifffile.imwrite(mask, np.zeros((256, 256), np.uint8))  # the tumour slice would become tumour-free
+    assert pack.compare_lgg_datalists(tmp_path / "src", tmp_path / "out") == {"same_items": False}
