@@ -5,6 +5,7 @@
 #
 #   bash benchmarks/device_recipes.sh .device/kaggle-224 --only ssl_simclr_resnet50 spp-kaggle basic-kaggle
 #   bash benchmarks/device_recipes.sh .device/lesion-128 --folds 5 --models lesion --variant gpu
+#   bash benchmarks/device_recipes.sh .device/lesion-128 --folds 5 --models lesion --variant gpu-e40 -- --epochs 40
 #
 # With the lesion pack (Kaggle, LGG and IXI) the arguments are those of python -m benchmarks.external_validation,
 # whose record (docs/reports/external_validation.{json,md}) comes back; the pack holds no other scanner's volume.
@@ -22,16 +23,18 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, torchvision, monai; print(torch.__version__, torchvision.__version__, monai.__version__)"
 
 data=$(python3 -m tools.device_pack --describe "$pack") || exit 1
-if [ -d "$pack/brain-tumor-mri-dataset" ] && [ ! -e runs/device_throughput.done ]; then
+if [ -d "$pack/brain-tumor-mri-dataset" ] && [ ! -d "$pack/lgg-mri-segmentation" ] && [ ! -e runs/device_throughput.done ]; then
     mkdir -p runs
     timeout 240 python3 -m benchmarks.train_throughput --device cuda --amp fp16 --channels-last --num-workers 12 \
         --epochs 2 --skip stage1 --note "$data" && touch runs/device_throughput.done
 fi
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 if [ -d "$pack/lgg-mri-segmentation" ]; then
-    timeout --kill-after=20 "${DEVICE_SECONDS:-480}" python3 -m benchmarks.external_validation "$@" \
+    # the caller's overrides (after its own --) and the device's go to every training and evaluation command
+    case " $* " in *" -- "*) separator=() ;; *) separator=(--) ;; esac
+    timeout --kill-after=20 "${DEVICE_SECONDS:-480}" python3 -m benchmarks.external_validation \
         --cores-note "trained on one lent $gpu with $(nproc) CPU cores and nothing else running; $data" \
-        -- --amp true --num_workers 12 --other_healthy "[]"
+        "$@" ${separator[@]+"${separator[@]}"} --amp true --num_workers 12 --other_healthy "[]"
     status=$?
     tar czf "${OUT:-runs}/device_results.tgz" docs/reports/external_validation.json docs/reports/external_validation.md \
         bundles/resnet18_multisource/folds/*/logs bundles/resnet18_multisource/folds/*/train.done 2>/dev/null
