@@ -19,11 +19,12 @@ from .helpers import check, run_bundle
 CFG = "bundles/resnet18_lesion/configs"
 IXI_SLICES = ("$monai_tumorcls.data.volume_slice_datalist(@datalists['ixi']['{split}'][:{n}], None, @class_names, "
               "@positive_classes[0])")
-#: a smaller decoder than the default: inference (no overrides) must rebuild it from the checkpoint's options
-DECODER = [32, 16, 8, 8]
+#: a smaller decoder than the default, with the fifth (input-resolution) level: inference (no overrides) must rebuild
+#: it from the checkpoint's options
+DECODER = [32, 16, 8, 8, 8]
 BUDGET = {"max_per_class": 4, "max_patients": 3, "lgg_sequences": ["flair"], "image_size": 64, "cache_rate": 0,
           "num_workers": 0, "decoder_channels": DECODER}
-TRAIN = {"epochs": 1, "samples_per_epoch": 32, "batch_size": 16, "val_interval": 1,
+TRAIN = {"epochs": 1, "samples_per_epoch": 32, "batch_size": 16, "val_interval": 1, "cosine_lr": "true",
          "ixi_slices#training": IXI_SLICES.format(split="training", n=2),
          "ixi_slices#validation": IXI_SLICES.format(split="validation", n=1)}
 #: evaluation: one IXI subject each for the series threshold and the test, not the other scanners' volume (time)
@@ -64,6 +65,8 @@ def test_training_writes_a_lesion_classifier(trained):
     load_checkpoint(root / "models" / "model.pt", net)  # decoder weights included, strict
     logits, lesion = net.eval().forward_lesion(torch.zeros(1, 3, 64, 64))
     assert logits.shape == (1, 2) and lesion.shape == (1, 1, 64, 64)
+    schedule = torch.load(root / "models" / "training_state.pt", weights_only=True)["lr_scheduler"]
+    assert schedule["T_max"] == 1 and schedule["_last_lr"] == [0.0]  # cosine_lr: decayed to 0 over the one epoch
 
 
 @pytest.mark.integration
