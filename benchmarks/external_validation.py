@@ -33,7 +33,9 @@ Measured minutes per fold on the 2-core CPU machine (the page's "Measured minute
 Kaggle-only model 5-16 min of training once + 2 min evaluation per fold; multi-source 10-28 min training + 2-3 min
 evaluation; lesion-grounded (the bundle's 12-epoch recipe) 15-16 min of training and evaluation per fold with the
 cores free (the 8-epoch recipe took 18-19 min of training where the cores were shared). All 5 folds of the three
-models: about 3 hours, resumable at every step.
+models: about 3 hours, resumable at every step. Machines of the same kind differ: on one where a training step took
+2 s instead of 0.9 s, 16 epochs of the lesion model took 50 min of training and 3 min of evaluation. On a lent GPU
+with ``.device/lesion-128``: ``benchmarks/device_recipes.sh`` (``docs/training.md``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ TRAIN = {"epochs": 1, "samples_per_epoch": 32, "batch_size": 16, "val_interval":
          "ixi_slices#training": IXI_SLICES.format(split="training", n=2),
          "ixi_slices#validation": IXI_SLICES.format(split="validation", n=1)}
 #: evaluation: one IXI subject each for the series threshold and the test, not the other scanners' volume (time)
-EVALUATE = {"ixi_slices#training": "$[]", "ixi_slices#validation": "$[]", "external#people#other_healthy": "$[]",
+EVALUATE = {"ixi_slices#training": "$[]", "ixi_slices#validation": "$[]", "other_healthy": "$[]",
             "external#people#ixi": "$dict(@datalists['ixi'], validation=@datalists['ixi']['validation'][:1], "
                             "testing=@datalists['ixi']['testing'][:1])"}
 
