@@ -34,7 +34,8 @@ Kaggle-only model 5-16 min of training once + 2 min evaluation per fold; multi-s
 evaluation; lesion-grounded (the bundle's 12-epoch recipe) 15-16 min of training and evaluation per fold with the
 cores free (the 8-epoch recipe took 18-19 min of training where the cores were shared). All 5 folds of the three
 models: about 3 hours, resumable at every step. Machines of the same kind differ: on one where a training step took
-2 s instead of 0.9 s, 16 epochs of the lesion model took 50 min of training and 3 min of evaluation. On a lent GPU
+about 2 s instead of 0.9 s, 16 epochs of the lesion model took 30 min of training with the cores free (50 with them
+shared) and 3 min of evaluation. On a lent GPU
 with ``.device/lesion-128``: ``benchmarks/device_recipes.sh`` (``docs/training.md``).
 """
 

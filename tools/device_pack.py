@@ -191,7 +191,7 @@ def mask_tiff(source: Path) -> bytes:
 
 def pack_lgg(source: Path, dest: Path, size: int, quality: int) -> dict:
     """Every ``*.tif`` of the LGG folder ``source`` into the same place below ``dest`` (see the module doc)."""
-    rows, failed = [], []
+    num_packed, failed = 0, []
     for path in sorted(source.rglob("*.tif")):
         rel = path.relative_to(source)
         try:
@@ -201,8 +201,8 @@ def pack_lgg(source: Path, dest: Path, size: int, quality: int) -> dict:
             continue
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         (dest / rel).write_bytes(data)
-        rows.append(str(rel))
-    return {"num_packed": len(rows), "failed": failed}
+        num_packed += 1
+    return {"num_packed": num_packed, "failed": failed}
 
 
 def compare_lgg_datalists(source: Path, packed: Path) -> dict:

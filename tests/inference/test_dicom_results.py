@@ -7,6 +7,7 @@ the CLI's decision; the JSON, CSV and log stay free of UIDs and patient identifi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import highdicom as hd
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 from PIL import Image
 
 from monai_tumorcls.data.datalist import file_sha256
-from monai_tumorcls.apps.clinical import run_clinical_inference, with_dicom_results
+from monai_tumorcls.apps.clinical import dicom_results, dicom_sources, run_clinical_inference, with_dicom_results
 from monai_tumorcls.networks import ResNetClassifier
 from tests.bundles.helpers import PROJECT_ROOT, check, run_bundle
 from tests.inference import synthetic_inputs as syn
@@ -150,14 +151,24 @@ def _spans(ds, s_mm: float) -> bool:
     return min(z) - step <= s_mm <= max(z) + step
 
 
-def test_resliced_slices_reference_only_the_images_crossing_them(tmp_path):
+def test_resliced_slices_reference_only_the_images_crossing_them(tmp_path, monkeypatch):
     """A sagittal series with one image moved 20 pixels down (towards the feet): the axial slices of the planted
     lesion at the top no longer cross it, so neither the SR nor their captures reference it; a slice it still
-    crosses does."""
+    crosses does. Each image's header is read once for the references."""
     files = syn.write_series(tmp_path / "in", "sagittal")
     moved = pydicom.dcmread(files[5])
     moved.ImagePositionPatient[2] = float(moved.ImagePositionPatient[2]) - 20 * syn.SPACING
     moved.save_as(files[5])
+    read = []
+
+    def counted(paths):
+        paths = list(paths)
+        read.extend(paths)
+        return real_read_headers(paths)
+
+    real_read_headers = dicom_sources.read_headers
+    monkeypatch.setattr(dicom_sources, "read_headers", counted)
+    monkeypatch.setattr(dicom_results, "read_headers", counted)
     result = run_clinical_inference([tmp_path / "in"], nets.lesion_network(), nets.marker_preprocess(32),
                                     nets.CLASS_NAMES, tmp_path / "out", run_name="r", dicom_results=True)
     series = result.series[0]
@@ -168,6 +179,8 @@ def test_resliced_slices_reference_only_the_images_crossing_them(tmp_path):
     referenced = {i.ReferencedSOPSequence[0].ReferencedSOPInstanceUID for i in sr_items(sr)["Source of Measurement"]}
     others = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files} - {moved.SOPInstanceUID}
     assert referenced == others
+    resolved = sorted(str(Path(p).resolve()) for p in read)
+    assert resolved == sorted(str(Path(f).resolve()) for f in files)  # every image read to decide, none again
     for path in results.glob("*_sc_*.dcm"):
         sc = pydicom.dcmread(path)
         assert {r.ReferencedSOPInstanceUID for r in sc.SourceImageSequence} == others

@@ -106,8 +106,7 @@ def write_series_dicom_results(series: SeriesResult, dicom: DicomSeries, output_
     """
     options = options or DicomResultsOptions()
     by_id = files_by_id(dicom)
-    headers: dict[Path, pydicom.Dataset] = {}
-    sources = slice_sources(series, by_id, headers)
+    sources, headers = slice_sources(series, by_id)
     if not any(sources.values()):
         raise ValueError(f"series {series.series_id}: no contributing source file found")
     headers.update(read_headers(p for v in sources.values() for p, _ in v if p not in headers))

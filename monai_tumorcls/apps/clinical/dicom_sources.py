@@ -44,23 +44,24 @@ def read_headers(paths: Iterable[Path]) -> dict[Path, pydicom.Dataset]:
     return {p: pydicom.dcmread(p, stop_before_pixels=True) for p in dict.fromkeys(paths)}
 
 
-def slice_sources(series: SeriesResult, by_id: Mapping[str, Path], headers: dict[Path, pydicom.Dataset]) -> Sources:
+def slice_sources(series: SeriesResult, by_id: Mapping[str, Path]) -> tuple[Sources, dict[Path, pydicom.Dataset]]:
     """Contributing slice -> the (file, frame) pairs it was made from (frame None: the whole file), by the rule
-    of this module's docstring. A file the run recorded but no longer found (``by_id``) is not referenced.
-    ``headers``: the datasets read so far, by path; the ones this reads are added, so that no file is read twice."""
+    of this module's docstring, and the headers read to decide it (those of a resliced series' images; none
+    otherwise), so that the caller reads no file twice. A file the run recorded but no longer found (``by_id``) is
+    not referenced."""
     contributing = series.decision.contributing_slices
     if not series.resliced:
         slices = {s.slice_index: s for s in series.slices}
         return {k: [(by_id[slices[k].source_file_id], slices[k].source_frame)]
-                for k in contributing if slices[k].source_file_id in by_id}
+                for k in contributing if slices[k].source_file_id in by_id}, {}
     volume_files = [by_id[f] for f in series.file_ids if f in by_id]
-    headers.update(read_headers(p for p in volume_files if p not in headers))
+    headers = read_headers(volume_files)
     axis, sign = _PLANE_LPS_AXIS.get(series.slice_plane, (None, 1.0))
     if axis is None or series.obliquity_deg > _MAX_OBLIQUITY_DEG:
-        return {k: [(p, None) for p in volume_files] for k in contributing}
-    spans = {p: _span(headers[p], axis) for p in volume_files}
+        return {k: [(p, None) for p in volume_files] for k in contributing}, headers
+    spans = {p: _span(ds, axis) for p, ds in headers.items()}
     return {k: [(p, None) for p in volume_files if _crosses(spans[p], sign * series.slices[k].position_mm)]
-            for k in contributing}
+            for k in contributing}, headers
 
 
 def _span(ds: pydicom.Dataset, axis: int) -> tuple[float, float] | None:

@@ -3,11 +3,12 @@
 For a network with ``forward_lesion`` (:class:`~monai_tumorcls.networks.LesionClassifier`) one forward pass per
 batch gives everything :func:`~monai_tumorcls.apps.validation.external_validation` needs of a slice: the class
 probabilities, the lesion area (pixels of the sigmoid map >= the model's lesion threshold, for the lesion-volume
-series rule) and, on a tumour slice with a manual mask, the lesion map against the mask: the Dice (at
-the default 0.5 and at the model's threshold, from the same pixel counts as the scan Dice) and ``HausdorffDistanceMetric(percentile=95)`` (pixels of the input),
-and the pointing game of the map's peak (mask grown by 4 px, as Grad-CAM's); on every slice with a mask (tumour-free
-too), the pixel counts of the scan Dice (:func:`~monai_tumorcls.metrics.lesion.scan_dice`). Any other network gives
-the probabilities alone (``lesion_area`` ``None``).
+series rule) and, on a tumour slice with a manual mask, the lesion map against the mask: the Dice (at the default
+0.5 and at the model's threshold, from the same pixel counts as the scan Dice), MONAI's
+``HausdorffDistanceMetric(percentile=95)`` (pixels of the input) and the pointing game of the map's peak (mask
+grown by 4 px, as Grad-CAM's); on every slice with a mask (tumour-free too), the pixel counts of the scan Dice
+(:func:`~monai_tumorcls.metrics.lesion.scan_dice`). Any other network gives the probabilities alone
+(``lesion_area`` ``None``).
 
 The lesion-volume series rule sums a series' lesion areas into millilitres with a :class:`NominalGeometry`: the LGG
 TIFF slices carry no spacing, so the millilitres are nominal (the same field of view and slice spacing for every
